@@ -1,0 +1,53 @@
+//! Error enums of the core layer; adapters convert their own errors into these.
+
+/// A value from a request or an LLM that does not satisfy the data model.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ValidationError {
+    #[error("scope needs at least one of user_id, agent_id, run_id")]
+    EmptyScope,
+    #[error("scope field `{field}` must be non-empty and at most 256 characters")]
+    BadScopeField { field: &'static str },
+    #[error(
+        "invalid entity type `{0}`: expected a PascalCase name matching ^[A-Z][A-Za-z0-9_]{{0,63}}$"
+    )]
+    EntityType(String),
+    #[error(
+        "invalid relation type `{0}`: expected an UPPER_SNAKE_CASE name matching ^[A-Z][A-Za-z0-9_]{{0,63}}$"
+    )]
+    RelationType(String),
+    #[error("invalid name: {0}")]
+    Name(String),
+    #[error("invalid id `{0}`")]
+    Id(String),
+}
+
+/// A storage backend failed or refused an operation.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The referenced record does not exist in the given scope.
+    #[error("{kind} `{id}` not found")]
+    NotFound { kind: &'static str, id: String },
+    /// The operation conflicts with stored state (e.g. an entity name taken by another id).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The input was rejected before touching the store.
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+    /// The backend is unreachable or failed; the message is for logs, not for clients.
+    #[error("storage backend error: {0}")]
+    Backend(String),
+    /// Stored data could not be decoded (corruption or an incompatible schema).
+    #[error("corrupt stored data: {0}")]
+    Corrupt(String),
+}
+
+/// The embedder could not be loaded or failed to embed.
+#[derive(Debug, thiserror::Error)]
+pub enum EmbedError {
+    /// Model files or the ONNX Runtime library are missing or unusable; the message names the fix.
+    #[error("embedder setup: {0}")]
+    Setup(String),
+    /// Inference failed for a batch.
+    #[error("embedding failed: {0}")]
+    Inference(String),
+}

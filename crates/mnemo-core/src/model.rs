@@ -1,0 +1,141 @@
+//! The records of the temporal knowledge graph: entities, bi-temporal relations, episodes
+//! (the ingestion journal) and plain facts with their history.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::{EntityId, EntityType, EpisodeId, FactId, RelationId, RelationType, Scope};
+
+/// Every time in mnemo is UTC.
+pub type Timestamp = DateTime<Utc>;
+
+/// A node of the graph: a person, place, organisation, … within one scope.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Entity {
+    pub id: EntityId,
+    pub scope: Scope,
+    /// Normalised lookup key ([`crate::normalize_name`]); unique within the scope.
+    pub name: String,
+    pub display_name: String,
+    #[serde(rename = "type")]
+    pub entity_type: EntityType,
+    /// Normalised alternative keys; each resolves to this entity.
+    pub aliases: Vec<String>,
+    /// Unit-length embedding of the display name.
+    pub embedding: Vec<f32>,
+    pub mentions: u32,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// The two time axes of a relation.
+///
+/// Event time (`valid_from`/`valid_to`) is when the relation held in the world; transaction
+/// time (`recorded_at`, `invalidated_at`, `retracted_at`) is when mnemo learned things.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RelationTimes {
+    /// When it started to hold; `None` = unknown (treated as "always").
+    pub valid_from: Option<Timestamp>,
+    /// When it stopped holding; `None` = still holds.
+    pub valid_to: Option<Timestamp>,
+    /// When mnemo recorded it.
+    pub recorded_at: Timestamp,
+    /// When mnemo learned it ended. `None` with a `valid_to` means it was known to be
+    /// ended when it was recorded.
+    pub invalidated_at: Option<Timestamp>,
+    /// When mnemo learned it was never true.
+    pub retracted_at: Option<Timestamp>,
+}
+
+/// A typed edge between two entities of the same scope.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Relation {
+    pub id: RelationId,
+    pub scope: Scope,
+    pub source: EntityId,
+    #[serde(rename = "relation")]
+    pub relation_type: RelationType,
+    pub target: EntityId,
+    /// One sentence stating the relation, the text that is embedded.
+    pub fact: String,
+    #[serde(flatten)]
+    pub times: RelationTimes,
+    /// The relation whose arrival ended this one.
+    pub invalidated_by: Option<RelationId>,
+    /// Provenance: the episodes that stated it, oldest first.
+    pub episodes: Vec<EpisodeId>,
+    pub mentions: u32,
+}
+
+/// Where an episode is in the ingestion journal.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum EpisodeStatus {
+    /// Journaled, not yet (fully) applied; resumed on start.
+    Pending,
+    Done,
+    Failed {
+        reason: String,
+    },
+}
+
+impl EpisodeStatus {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            EpisodeStatus::Pending => "pending",
+            EpisodeStatus::Done => "done",
+            EpisodeStatus::Failed { .. } => "failed",
+        }
+    }
+}
+
+/// One ingested batch of messages.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Episode {
+    pub id: EpisodeId,
+    pub scope: Scope,
+    /// The messages as the pipeline reads them (JSON array of `{role, content}`).
+    pub content: String,
+    /// Reference time for relative dates in the content.
+    pub occurred_at: Timestamp,
+    pub ingested_at: Timestamp,
+    #[serde(flatten)]
+    pub status: EpisodeStatus,
+    /// Unique within the scope when set: the same key twice adds nothing the second time.
+    pub idempotency_key: Option<String>,
+    pub metadata: serde_json::Value,
+}
+
+/// A plain declarative sentence (Mem0's base memory).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Fact {
+    pub id: FactId,
+    pub scope: Scope,
+    pub text: String,
+    pub metadata: serde_json::Value,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    /// Episodes that produced or changed it.
+    pub episodes: Vec<EpisodeId>,
+}
+
+/// The kind of change a fact went through (the `update_memory` verdicts).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum FactEventKind {
+    Add,
+    Update,
+    Delete,
+    None,
+}
+
+/// One row of a fact's history; history survives the fact's deletion.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FactEvent {
+    pub fact_id: FactId,
+    pub event: FactEventKind,
+    pub old_text: Option<String>,
+    pub new_text: Option<String>,
+    pub at: Timestamp,
+    pub episode: Option<EpisodeId>,
+}

@@ -1,0 +1,307 @@
+//! The ports: what the pipelines need from a graph store, a vector store and an embedder.
+//!
+//! Reads and writes are split (`GraphRead`/`GraphWrite`, `VectorRead`/`VectorWrite`) so
+//! retrievers can only be handed read access. Every method takes the full [`Scope`]; an
+//! implementation must never return or touch data of another scope.
+
+use crate::{
+    EmbedError, Entity, EntityId, Episode, EpisodeId, EpisodeStatus, Fact, FactEvent, FactId,
+    Relation, RelationId, RelationTimes, RelationType, Scope, StoreError, Timestamp, Visibility,
+};
+use async_trait::async_trait;
+
+/// A search hit with its similarity (cosine for vectors, higher is better for text).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Scored<T> {
+    pub item: T,
+    pub score: f32,
+}
+
+/// Offset pagination for listings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Page {
+    pub limit: usize,
+    pub offset: usize,
+}
+
+/// Which relations [`GraphRead::relations`] returns; every query uses an index
+/// (the entity's adjacency or the relation type), never a scan of the scope.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RelationQuery {
+    /// Relations whose source or target is this entity.
+    pub entity: Option<EntityId>,
+    /// With `entity`: only relations where the entity is the source.
+    pub outgoing_only: bool,
+    pub relation_type: Option<RelationType>,
+    /// `Some`: only relations visible at that point. `None`: the full timeline,
+    /// including ended and retracted relations.
+    pub visible_at: Option<Visibility>,
+    pub limit: usize,
+}
+
+/// A relation reached by a breadth-first walk, with the hop at which it was reached
+/// (1 = it touches a seed entity).
+#[derive(Clone, Debug, PartialEq)]
+pub struct WalkedRelation {
+    pub relation: Relation,
+    pub hops: u8,
+}
+
+/// The subgraph collected by [`GraphRead::walk`]: the entities touched (seeds included)
+/// and the visible relations between them.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Walk {
+    pub entities: Vec<Entity>,
+    pub relations: Vec<WalkedRelation>,
+}
+
+/// Relations whose transaction-time events fall in a window `[since, until)`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Changes {
+    /// `recorded_at` in the window.
+    pub added: Vec<Relation>,
+    /// `invalidated_at` in the window.
+    pub invalidated: Vec<Relation>,
+    /// `retracted_at` in the window.
+    pub retracted: Vec<Relation>,
+}
+
+/// What [`GraphWrite::insert_episode`] did.
+#[derive(Clone, Debug, PartialEq)]
+pub enum EpisodeInsert {
+    Inserted,
+    /// An episode with the same idempotency key exists in the scope; nothing was written.
+    Duplicate(Box<Episode>),
+}
+
+/// One change to the graph. A batch of these is applied in one transaction by
+/// [`GraphWrite::apply`]: all of them, or (on any error) none.
+#[derive(Clone, Debug, PartialEq)]
+pub enum WriteOp {
+    /// Insert, or replace the entity with the same id. A different id with the same name
+    /// (or an alias equal to another entity's name) in the scope is a `Conflict`.
+    UpsertEntity(Entity),
+    /// Insert a new relation; both entities must exist in the scope.
+    AddRelation(Relation),
+    /// A restatement: `mentions += 1` and the episode added to provenance (once).
+    AddProvenance {
+        relation: RelationId,
+        episode: EpisodeId,
+    },
+    /// Close the relation's validity interval.
+    EndRelation {
+        relation: RelationId,
+        valid_to: Timestamp,
+        invalidated_at: Timestamp,
+        invalidated_by: Option<RelationId>,
+    },
+    /// Mark the relation as never true.
+    RetractRelation {
+        relation: RelationId,
+        retracted_at: Timestamp,
+    },
+    /// Undo an end or retraction: restore the given times and clear `invalidated_by`.
+    RestoreRelation {
+        relation: RelationId,
+        times: RelationTimes,
+    },
+    /// Remove a relation entirely (only for reverting the episode that created it).
+    DeleteRelation { relation: RelationId },
+    /// `(:Episode)-[:MENTIONS]->(:Entity)`.
+    Mention {
+        episode: EpisodeId,
+        entity: EntityId,
+    },
+    SetEpisodeStatus {
+        episode: EpisodeId,
+        status: EpisodeStatus,
+    },
+    /// Remove the episode and its mentions (its relations are handled by other ops).
+    DeleteEpisode { episode: EpisodeId },
+}
+
+/// Read access to the graph and the episode journal.
+#[async_trait]
+pub trait GraphRead: Send + Sync {
+    /// Succeeds when the backend is reachable and usable (for `/readyz`).
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    async fn entity(&self, scope: &Scope, id: EntityId) -> Result<Option<Entity>, StoreError>;
+
+    /// Exact match of the normalised name against entity names and aliases.
+    async fn entity_by_name(&self, scope: &Scope, name: &str)
+    -> Result<Option<Entity>, StoreError>;
+
+    async fn entities(&self, scope: &Scope, page: Page) -> Result<Vec<Entity>, StoreError>;
+
+    /// Full-text search over entity names and aliases, best first.
+    async fn search_entities_text(
+        &self,
+        scope: &Scope,
+        query: &str,
+        limit: usize,
+    ) -> Result<Vec<Scored<Entity>>, StoreError>;
+
+    /// Nearest entities by name embedding (cosine), best first.
+    async fn search_entities_vector(
+        &self,
+        scope: &Scope,
+        query: &[f32],
+        limit: usize,
+    ) -> Result<Vec<Scored<Entity>>, StoreError>;
+
+    async fn relation(&self, scope: &Scope, id: RelationId)
+    -> Result<Option<Relation>, StoreError>;
+
+    /// Relations by entity and/or type, optionally filtered by visibility, ordered by
+    /// `recorded_at` then id.
+    async fn relations(
+        &self,
+        scope: &Scope,
+        query: &RelationQuery,
+    ) -> Result<Vec<Relation>, StoreError>;
+
+    /// Breadth-first walk from `seeds` up to `depth` hops (both directions) over
+    /// relations visible at `at`.
+    async fn walk(
+        &self,
+        scope: &Scope,
+        seeds: &[EntityId],
+        depth: u8,
+        at: Visibility,
+    ) -> Result<Walk, StoreError>;
+
+    /// Relations added, invalidated or retracted in the transaction-time window
+    /// `[since, until)`.
+    async fn changes(
+        &self,
+        scope: &Scope,
+        since: Timestamp,
+        until: Timestamp,
+    ) -> Result<Changes, StoreError>;
+
+    /// An episode by id, whatever its scope (callers check the scope).
+    async fn episode(&self, id: EpisodeId) -> Result<Option<Episode>, StoreError>;
+
+    /// Episodes still `pending`, oldest first, across all scopes (resumed on start).
+    async fn pending_episodes(&self, limit: usize) -> Result<Vec<Episode>, StoreError>;
+}
+
+/// Write access to the graph and the episode journal.
+#[async_trait]
+pub trait GraphWrite: GraphRead {
+    /// Journals an episode durably. With an idempotency key already used in the scope,
+    /// writes nothing and returns the existing episode.
+    async fn insert_episode(&self, episode: &Episode) -> Result<EpisodeInsert, StoreError>;
+
+    /// Applies every op in one transaction; on error nothing is applied. Every op must
+    /// refer to records of `scope`, else `NotFound`.
+    async fn apply(&self, scope: &Scope, ops: Vec<WriteOp>) -> Result<(), StoreError>;
+
+    /// Hard-deletes everything of the scope: entities, relations, episodes.
+    async fn erase_scope(&self, scope: &Scope) -> Result<(), StoreError>;
+}
+
+/// A relation's embedding with the payload vector search filters on.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RelationVector {
+    pub id: RelationId,
+    pub scope: Scope,
+    pub times: RelationTimes,
+    /// Unit length.
+    pub vector: Vec<f32>,
+}
+
+/// Read access to relation embeddings and facts.
+#[async_trait]
+pub trait VectorRead: Send + Sync {
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Nearest relations visible at `at`, best first (the filter is applied inside the
+    /// search, so `k` visible hits come back when there are that many).
+    async fn search_relations(
+        &self,
+        scope: &Scope,
+        query: &[f32],
+        k: usize,
+        at: Visibility,
+    ) -> Result<Vec<Scored<RelationId>>, StoreError>;
+
+    async fn fact(&self, scope: &Scope, id: FactId) -> Result<Option<Fact>, StoreError>;
+
+    /// Facts of the scope, newest first.
+    async fn facts(&self, scope: &Scope, page: Page) -> Result<Vec<Fact>, StoreError>;
+
+    /// Nearest facts by embedding, best first.
+    async fn search_facts(
+        &self,
+        scope: &Scope,
+        query: &[f32],
+        k: usize,
+    ) -> Result<Vec<Scored<Fact>>, StoreError>;
+
+    /// Full-text search over fact text, best first.
+    async fn search_facts_text(
+        &self,
+        scope: &Scope,
+        query: &str,
+        k: usize,
+    ) -> Result<Vec<Scored<Fact>>, StoreError>;
+
+    /// The fact's events, oldest first; kept after the fact is deleted.
+    async fn fact_history(&self, scope: &Scope, id: FactId) -> Result<Vec<FactEvent>, StoreError>;
+}
+
+/// Write access to relation embeddings and facts.
+#[async_trait]
+pub trait VectorWrite: VectorRead {
+    /// Inserts or replaces by id.
+    async fn upsert_relation_vectors(&self, items: &[RelationVector]) -> Result<(), StoreError>;
+
+    /// Mirrors a relation's new validity (ended, retracted, restored) into the payload.
+    async fn set_relation_times(
+        &self,
+        scope: &Scope,
+        id: RelationId,
+        times: RelationTimes,
+    ) -> Result<(), StoreError>;
+
+    async fn delete_relation_vectors(
+        &self,
+        scope: &Scope,
+        ids: &[RelationId],
+    ) -> Result<(), StoreError>;
+
+    /// Inserts or replaces the fact and appends `event` to its history, atomically.
+    async fn put_fact(
+        &self,
+        fact: &Fact,
+        vector: &[f32],
+        event: &FactEvent,
+    ) -> Result<(), StoreError>;
+
+    /// Removes the fact (its history stays) and appends `event`, atomically.
+    async fn delete_fact(
+        &self,
+        scope: &Scope,
+        id: FactId,
+        event: &FactEvent,
+    ) -> Result<(), StoreError>;
+
+    /// Hard-deletes every vector, fact and history row of the scope.
+    async fn erase_scope(&self, scope: &Scope) -> Result<(), StoreError>;
+}
+
+/// Turns text into unit-length vectors.
+#[async_trait]
+pub trait Embedder: Send + Sync {
+    /// Length of every vector returned.
+    fn dimension(&self) -> usize;
+
+    /// The model's name, for logs and `/readyz`.
+    fn model_name(&self) -> &str;
+
+    /// One vector per input, in order. Implementations batch and keep CPU work off the
+    /// async runtime.
+    async fn embed(&self, texts: Vec<String>) -> Result<Vec<Vec<f32>>, EmbedError>;
+}

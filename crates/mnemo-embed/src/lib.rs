@@ -1,0 +1,1 @@
+//! Offline text embeddings with fastembed and a dynamically loaded ONNX Runtime

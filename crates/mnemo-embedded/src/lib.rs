@@ -1,0 +1,1 @@
+//! mnemo's default backend: SQLite (WAL) + petgraph adjacency + in-memory exact vector search

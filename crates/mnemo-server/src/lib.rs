@@ -1,0 +1,1 @@
+//! mnemo's HTTP layer (axum): router, handlers, error mapping

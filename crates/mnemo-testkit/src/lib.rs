@@ -1,0 +1,1 @@
+//! Test support: the store contract suite, fixtures, scripted LLM server

@@ -1,0 +1,2 @@
+//! The `mnemo` binary.
+fn main() {}
