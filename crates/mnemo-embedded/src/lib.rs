@@ -1,1 +1,218 @@
-//! mnemo's default backend: SQLite (WAL) + petgraph adjacency + in-memory exact vector search
+//! mnemo's default backend: SQLite (WAL) + petgraph adjacency + in-memory exact vector search.
+//!
+//! One folder holds `mnemo.db` (SQLite in WAL mode, schema migrated on open) and
+//! `mnemo.lock` (held while the store is open, so two processes never diverge). SQLite is
+//! the source of truth; every write is one transaction. The in-memory state per scope —
+//! entity, relation and fact vectors and the graph's adjacency — is loaded on open and
+//! changed only after a transaction commits.
+//!
+//! Timestamps are stored at nanosecond precision and round-trip exactly.
+
+mod adjacency;
+mod codec;
+mod error;
+mod fts;
+mod graph;
+mod memory;
+mod schema;
+mod vector_store;
+mod vectors;
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard};
+
+use mnemo_core::StoreError;
+use rusqlite::{Connection, Transaction, TransactionBehavior};
+
+pub use error::EmbeddedError;
+
+use error::Result;
+use memory::{Effect, Memory};
+
+/// Idle reader connections kept for reuse.
+const MAX_IDLE_READERS: usize = 4;
+
+/// The embedded store. Cheap to clone; clones share one database and one in-memory state.
+#[derive(Clone)]
+pub struct EmbeddedStore {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for EmbeddedStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmbeddedStore")
+            .field("path", &self.inner.db_path)
+            .field("dimension", &self.inner.dimension)
+            .finish_non_exhaustive()
+    }
+}
+
+struct Inner {
+    db_path: PathBuf,
+    dimension: usize,
+    writer: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
+    memory: RwLock<Memory>,
+    /// Holds the advisory lock on `mnemo.lock` for the store's lifetime.
+    _lock: File,
+}
+
+impl EmbeddedStore {
+    /// Opens or creates `dir/mnemo.db` (creating `dir`), migrates, loads vectors and adjacency.
+    /// `dimension` = embedding length; stored on first open, a mismatch later is an error.
+    pub fn open(dir: &Path, dimension: usize) -> Result<EmbeddedStore, StoreError> {
+        Ok(Self::open_inner(dir, dimension)?)
+    }
+
+    fn open_inner(dir: &Path, dimension: usize) -> Result<EmbeddedStore> {
+        let io = |action, path: &Path| {
+            let path = path.to_owned();
+            move |source| EmbeddedError::Io {
+                action,
+                path,
+                source,
+            }
+        };
+        std::fs::create_dir_all(dir).map_err(io("creating", dir))?;
+        let lock_path = dir.join("mnemo.lock");
+        let lock = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(io("opening", &lock_path))?;
+        lock.try_lock().map_err(|e| match e {
+            std::fs::TryLockError::WouldBlock => EmbeddedError::Locked {
+                path: dir.to_owned(),
+            },
+            std::fs::TryLockError::Error(source) => EmbeddedError::Io {
+                action: "locking",
+                path: lock_path.clone(),
+                source,
+            },
+        })?;
+
+        let db_path = dir.join("mnemo.db");
+        let started = std::time::Instant::now();
+        let mut writer = schema::open_writer(&db_path)?;
+        schema::migrate(&mut writer)?;
+        schema::check_dimension(&writer, &db_path, dimension)?;
+        let memory = Memory::load(&writer, dimension)?;
+        tracing::info!(
+            path = %db_path.display(),
+            dimension,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "embedded store opened"
+        );
+        Ok(EmbeddedStore {
+            inner: Arc::new(Inner {
+                db_path,
+                dimension,
+                writer: Mutex::new(writer),
+                readers: Mutex::new(Vec::new()),
+                memory: RwLock::new(memory),
+                _lock: lock,
+            }),
+        })
+    }
+
+    /// The embedding length this store holds.
+    pub fn dimension(&self) -> usize {
+        self.inner.dimension
+    }
+
+    /// A deterministic text rendering of the in-memory state (vectors hashed), for
+    /// diagnostics: after a reopen it equals what it was before.
+    pub fn memory_dump(&self) -> Result<String, StoreError> {
+        Ok(self.inner.memory()?.dump())
+    }
+
+    /// Runs blocking SQLite or search work off the async runtime.
+    async fn blocking<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Inner) -> Result<T> + Send + 'static,
+    {
+        let inner = Arc::clone(&self.inner);
+        tokio::task::spawn_blocking(move || work(&inner))
+            .await
+            .map_err(|e| EmbeddedError::Join(e.to_string()))?
+            .map_err(StoreError::from)
+    }
+}
+
+impl Inner {
+    fn memory(&self) -> Result<RwLockReadGuard<'_, Memory>> {
+        self.memory.read().map_err(|_| EmbeddedError::Poisoned)
+    }
+
+    fn check_vector(&self, v: &[f32]) -> Result<()> {
+        if v.len() != self.dimension {
+            return Err(EmbeddedError::VectorLength {
+                expected: self.dimension,
+                got: v.len(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Runs `work` on a reader connection inside one read transaction (one snapshot).
+    fn read<T>(&self, work: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
+        let pooled = self
+            .readers
+            .lock()
+            .map_err(|_| EmbeddedError::Poisoned)?
+            .pop();
+        let conn = match pooled {
+            Some(conn) => conn,
+            None => schema::open_reader(&self.db_path)?,
+        };
+        let result = conn
+            .unchecked_transaction()
+            .map_err(EmbeddedError::from)
+            .and_then(|tx| {
+                let out = work(&tx)?;
+                tx.finish()?;
+                Ok(out)
+            });
+        let mut idle = self.readers.lock().map_err(|_| EmbeddedError::Poisoned)?;
+        if idle.len() < MAX_IDLE_READERS {
+            idle.push(conn);
+        }
+        result
+    }
+
+    /// Runs `work` in one write transaction; on success commits, then mirrors the returned
+    /// effects in memory. On error nothing is written and memory is untouched.
+    fn write<T>(
+        &self,
+        work: impl FnOnce(&Transaction<'_>) -> Result<(T, Vec<Effect>)>,
+    ) -> Result<T> {
+        let mut conn = self.writer()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let (out, effects) = work(&tx)?;
+        tx.commit()?;
+        if !effects.is_empty() {
+            self.memory
+                .write()
+                .map_err(|_| EmbeddedError::Poisoned)?
+                .apply(effects);
+        }
+        Ok(out)
+    }
+
+    fn writer(&self) -> Result<MutexGuard<'_, Connection>> {
+        // A panic inside a transaction leaves the connection usable: the transaction was
+        // rolled back when it was dropped, and memory is only touched after a commit.
+        Ok(self
+            .writer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner))
+    }
+}
+
+/// `usize` to an SQLite integer (saturating; limits above `i64::MAX` mean "all").
+fn sql_int(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}

@@ -1,0 +1,21 @@
+# The README's two commands: `make run` and `make test`. Both start with `make setup`,
+# which installs what this machine lacks (scripts/setup.sh) and is quick once done.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := run
+
+.PHONY: setup run test
+
+## Install missing apt packages and rustup components, and the offline model files into .deps/.
+setup:
+	./scripts/setup.sh
+
+## Set up, then run `mnemo serve` on the embedded store (./mnemo-data).
+run: setup
+	cargo run --release -p mnemo -- serve
+
+## Set up, then the full check: formatting, clippy with warnings as errors, every test.
+test: setup
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+	cargo test --workspace

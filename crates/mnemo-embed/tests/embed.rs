@@ -1,0 +1,319 @@
+//! The embedder against the real files installed by `make setup`: vector shape and meaning,
+//! batching, and a setup error (never a panic) for every kind of missing or wrong file.
+
+use std::os::unix::fs::symlink;
+use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
+
+use anyhow::{Context, Result, bail};
+use mnemo_core::EmbedError;
+use mnemo_core::ports::Embedder;
+use mnemo_embed::{DIMENSION, EmbedConfig, FastEmbedder, MODEL_NAME, SETUP_COMMAND};
+
+fn repo_config() -> EmbedConfig {
+    EmbedConfig::repo_default(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
+}
+
+/// One embedder for the whole test binary: ONNX Runtime is loaded once per process anyway.
+fn embedder() -> Result<&'static FastEmbedder> {
+    static EMBEDDER: LazyLock<Result<FastEmbedder, String>> =
+        LazyLock::new(|| FastEmbedder::load(&repo_config()).map_err(|err| err.to_string()));
+    EMBEDDER
+        .as_ref()
+        .map_err(|err| anyhow::anyhow!("loading the real model failed: {err}"))
+}
+
+fn strings(texts: &[&str]) -> Vec<String> {
+    texts.iter().map(|text| text.to_string()).collect()
+}
+
+async fn embed_one(embedder: &FastEmbedder, text: &str) -> Result<Vec<f32>> {
+    let mut vectors = embedder.embed(vec![text.to_string()]).await?;
+    vectors.pop().context("no vector returned")
+}
+
+/// Cosine similarity; the vectors are unit length, so this is their dot product.
+fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+fn norm(v: &[f32]) -> f32 {
+    v.iter().map(|x| x * x).sum::<f32>().sqrt()
+}
+
+#[tokio::test]
+async fn vectors_are_384_long_unit_length_and_deterministic() -> Result<()> {
+    let embedder = embedder()?;
+    assert_eq!(embedder.dimension(), DIMENSION);
+    assert_eq!(embedder.dimension(), 384);
+    assert_eq!(embedder.model_name(), MODEL_NAME);
+    assert_eq!(embedder.model_name(), "all-MiniLM-L6-v2");
+
+    let long = "memory graphs keep facts over time ".repeat(200);
+    let texts = strings(&[
+        "The cat sat on the mat",
+        "",
+        "Alice moved from Boston to San Francisco in March 2024.",
+        "Zoë's café serves crème brûlée — 東京 too",
+        &long,
+    ]);
+    let first = embedder.embed(texts.clone()).await?;
+    let second = embedder.embed(texts.clone()).await?;
+    assert_eq!(first.len(), texts.len());
+    for (text, vector) in texts.iter().zip(&first) {
+        let short: String = text.chars().take(30).collect();
+        assert_eq!(vector.len(), 384, "length for {short:?}");
+        assert!((norm(vector) - 1.0).abs() < 1e-4, "norm for {short:?}");
+        assert!(vector.iter().all(|x| x.is_finite()), "finite for {short:?}");
+    }
+    assert_eq!(first, second, "same texts, same vectors");
+    Ok(())
+}
+
+#[tokio::test]
+async fn similar_sentences_are_closer_than_unrelated_ones() -> Result<()> {
+    let embedder = embedder()?;
+    async fn check(embedder: &FastEmbedder, anchor: &str, near: &str, far: &str) -> Result<()> {
+        let [a, n, f] = [anchor, near, far].map(|text| embed_one(embedder, text));
+        let (a, n, f) = (a.await?, n.await?, f.await?);
+        let (near_sim, far_sim) = (cosine(&a, &n), cosine(&a, &f));
+        if near_sim <= far_sim + 0.1 {
+            bail!(
+                "{anchor:?}: {near:?} scored {near_sim:.3}, {far:?} scored {far_sim:.3}; expected the first clearly higher"
+            );
+        }
+        Ok(())
+    }
+    check(
+        embedder,
+        "The cat sat on the mat",
+        "A kitten was sitting on a rug",
+        "Stock markets fell sharply today",
+    )
+    .await?;
+    check(
+        embedder,
+        "Alice lives in San Francisco",
+        "Alice's home is in SF, California",
+        "Bob plays the violin",
+    )
+    .await?;
+    check(
+        embedder,
+        "Where does Alice work?",
+        "Alice works at Acme Corp",
+        "The weather is sunny in Paris",
+    )
+    .await?;
+    check(
+        embedder,
+        "I am vegetarian",
+        "I don't eat meat",
+        "My car needs new tyres",
+    )
+    .await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn batches_larger_than_64_keep_their_order() -> Result<()> {
+    let embedder = embedder()?;
+    let topics = ["cooking", "football", "taxes", "astronomy", "gardening"];
+    let texts: Vec<String> = (0..150)
+        .map(|i| {
+            let topic = topics[i % topics.len()];
+            format!(
+                "Note {i}: a {} sentence about {topic}",
+                "short ".repeat(i % 7)
+            )
+        })
+        .collect();
+    let batched = embedder.embed(texts.clone()).await?;
+    assert_eq!(batched.len(), texts.len());
+
+    let mut singles = Vec::with_capacity(texts.len());
+    for text in &texts {
+        singles.push(embed_one(embedder, text).await?);
+    }
+    for (i, vector) in batched.iter().enumerate() {
+        // Padding in a batch changes the float arithmetic slightly, not the meaning.
+        let same = cosine(vector, &singles[i]);
+        assert!(same > 0.9999, "text {i}: batched vs single cosine {same}");
+        let nearest = (0..singles.len())
+            .max_by(|&a, &b| cosine(vector, &singles[a]).total_cmp(&cosine(vector, &singles[b])));
+        assert_eq!(
+            nearest,
+            Some(i),
+            "batched vector {i} is closest to another text"
+        );
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn empty_input_gives_empty_output() -> Result<()> {
+    assert_eq!(embedder()?.embed(Vec::new()).await?, Vec::<Vec<f32>>::new());
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_callers_each_get_their_own_vectors() -> Result<()> {
+    let embedder = embedder()?;
+    let requests: Vec<Vec<String>> = (0..4)
+        .map(|r| (0..70).map(|i| format!("request {r} text {i}")).collect())
+        .collect();
+    let tasks: Vec<_> = requests
+        .iter()
+        .map(|texts| tokio::spawn(embedder.embed(texts.clone())))
+        .collect();
+    for (texts, task) in requests.iter().zip(tasks) {
+        let concurrent = task.await??;
+        let alone = embedder.embed(texts.clone()).await?;
+        assert_eq!(concurrent, alone, "request starting with {:?}", texts[0]);
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn loading_again_in_the_same_process_reuses_the_runtime() -> Result<()> {
+    let shared = embedder()?;
+    let again = FastEmbedder::load(&repo_config())?;
+    let text = "Alice moved to Berlin";
+    assert_eq!(
+        embed_one(&again, text).await?,
+        embed_one(shared, text).await?
+    );
+    Ok(())
+}
+
+#[test]
+fn another_library_after_the_first_load_is_refused() -> Result<()> {
+    embedder()?;
+    let dir = tempfile::tempdir()?;
+    let copy = dir.path().join("libonnxruntime.so.1.24.4");
+    std::fs::copy(&repo_config().ort_dylib_path, &copy)?;
+    let config = EmbedConfig {
+        ort_dylib_path: copy,
+        ..repo_config()
+    };
+    let message = setup_error(&config)?;
+    assert!(message.contains("already loaded"), "{message}");
+    Ok(())
+}
+
+/// Loads `config` and returns the message of the `Setup` error it must fail with.
+fn setup_error(config: &EmbedConfig) -> Result<String> {
+    match FastEmbedder::load(config) {
+        Ok(_) => bail!("loading {config:?} succeeded; expected a setup error"),
+        Err(EmbedError::Setup(message)) => Ok(message),
+        Err(other) => bail!("expected a setup error, got {other:?}"),
+    }
+}
+
+/// A setup error that names the setup command and contains each of `expected`.
+fn check(config: &EmbedConfig, expected: &[&str]) -> Result<()> {
+    let message = setup_error(config)?;
+    for part in expected.iter().chain([&SETUP_COMMAND]) {
+        if !message.contains(part) {
+            bail!("error {message:?} does not mention {part:?}");
+        }
+    }
+    Ok(())
+}
+
+fn write(path: &Path, bytes: &[u8]) -> Result<PathBuf> {
+    std::fs::write(path, bytes)?;
+    Ok(path.to_path_buf())
+}
+
+#[test]
+fn a_wrong_or_missing_runtime_library_is_a_setup_error() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let with_dylib = |ort_dylib_path: PathBuf| EmbedConfig {
+        ort_dylib_path,
+        ..repo_config()
+    };
+    let missing = dir.path().join("libonnxruntime.so.1.24.4");
+    check(
+        &with_dylib(missing),
+        &["not found", "libonnxruntime.so.1.24.4"],
+    )?;
+    let old = write(
+        &dir.path().join("libonnxruntime.so.1.19.0"),
+        b"not a library",
+    )?;
+    check(&with_dylib(old), &["1.19.0", "needs 1.24.x"])?;
+    let newer = write(
+        &dir.path().join("libonnxruntime.so.1.25.1"),
+        b"not a library",
+    )?;
+    check(&with_dylib(newer), &["1.25.1", "needs 1.24.x"])?;
+    let unversioned = write(&dir.path().join("libonnxruntime.so"), b"not a library")?;
+    check(
+        &with_dylib(unversioned),
+        &["not a versioned ONNX Runtime library"],
+    )?;
+    let wrong_link = dir.path().join("libonnxruntime.so.1.24.9");
+    symlink(dir.path().join("libonnxruntime.so.1.19.0"), &wrong_link)?;
+    check(&with_dylib(wrong_link), &["1.19.0"])?;
+    let a_directory = dir.path().join("libonnxruntime.so.1.24.3");
+    std::fs::create_dir(&a_directory)?;
+    check(&with_dylib(a_directory), &["is not a file"])?;
+    let sub = dir.path().join("junk");
+    std::fs::create_dir(&sub)?;
+    let junk = write(&sub.join("libonnxruntime.so.1.24.4"), b"not a library")?;
+    check(&with_dylib(junk), &["not a loadable ONNX Runtime library"])?;
+    Ok(())
+}
+
+#[test]
+fn missing_or_broken_model_files_are_a_setup_error() -> Result<()> {
+    let real = repo_config().model_dir;
+    let dir = tempfile::tempdir()?;
+    let with_model_dir = |model_dir: PathBuf| EmbedConfig {
+        model_dir,
+        ..repo_config()
+    };
+    check(
+        &with_model_dir(dir.path().join("absent")),
+        &["model directory", "absent"],
+    )?;
+
+    // A copy of the real directory (as symlinks) with one file left out or replaced.
+    let variant = |name: &str, replace: Option<&[u8]>| -> Result<PathBuf> {
+        let variant = dir.path().join(format!("{name}-{}", replace.is_some()));
+        std::fs::create_dir(&variant)?;
+        for file in [
+            "model.onnx",
+            "tokenizer.json",
+            "config.json",
+            "special_tokens_map.json",
+            "tokenizer_config.json",
+        ] {
+            match (file == name, replace) {
+                (false, _) => symlink(real.canonicalize()?.join(file), variant.join(file))?,
+                (true, Some(bytes)) => std::fs::write(variant.join(file), bytes)?,
+                (true, None) => {}
+            }
+        }
+        Ok(variant)
+    };
+    for file in [
+        "model.onnx",
+        "tokenizer.json",
+        "config.json",
+        "special_tokens_map.json",
+        "tokenizer_config.json",
+    ] {
+        check(&with_model_dir(variant(file, None)?), &[file])?;
+    }
+    check(
+        &with_model_dir(variant("model.onnx", Some(b"not an onnx model"))?),
+        &["cannot load the embedding model"],
+    )?;
+    check(
+        &with_model_dir(variant("tokenizer.json", Some(b"{}"))?),
+        &["cannot load the embedding model", "tokenizer.json"],
+    )?;
+    Ok(())
+}

@@ -1,0 +1,838 @@
+//! `GraphRead` and `GraphWrite` over SQLite and the in-memory adjacency.
+
+use async_trait::async_trait;
+use mnemo_core::ports::{
+    Changes, EpisodeInsert, GraphRead, GraphWrite, Page, RelationQuery, Scored, Walk,
+    WalkedRelation, WriteOp,
+};
+use mnemo_core::{
+    Entity, EntityId, Episode, EpisodeId, Relation, RelationId, RelationTimes, Scope, StoreError,
+    Timestamp, Visibility, is_visible, normalize_name,
+};
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::codec::{
+    self, ENTITY_COLUMNS, EPISODE_COLUMNS, RELATION_COLUMNS, entity_row, episode_row, json, opt_ts,
+    relation_row, relation_times, ts, vector_blob,
+};
+use crate::error::{EmbeddedError, Result};
+use crate::memory::Effect;
+use crate::{EmbeddedStore, Inner, fts, sql_int};
+
+pub(crate) fn get_entity(
+    conn: &Connection,
+    scope: &Scope,
+    id: EntityId,
+    dimension: usize,
+) -> Result<Option<Entity>> {
+    let sql = format!("SELECT {ENTITY_COLUMNS} FROM entities WHERE scope = ?1 AND id = ?2");
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut rows = stmt.query(params![scope.key(), id.to_string()])?;
+    rows.next()?
+        .map(|row| entity_row(row, scope, dimension))
+        .transpose()
+}
+
+pub(crate) fn get_relation(
+    conn: &Connection,
+    scope: &Scope,
+    id: RelationId,
+) -> Result<Option<Relation>> {
+    let sql = format!("SELECT {RELATION_COLUMNS} FROM relations WHERE scope = ?1 AND id = ?2");
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut rows = stmt.query(params![scope.key(), id.to_string()])?;
+    rows.next()?.map(|row| relation_row(row, scope)).transpose()
+}
+
+fn get_episode(conn: &Connection, id: EpisodeId) -> Result<Option<Episode>> {
+    let sql = format!("SELECT {EPISODE_COLUMNS} FROM episodes WHERE id = ?1");
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut rows = stmt.query([id.to_string()])?;
+    rows.next()?.map(episode_row).transpose()
+}
+
+fn entity_exists(conn: &Connection, key: &str, id: EntityId) -> Result<bool> {
+    let mut stmt = conn.prepare_cached("SELECT 1 FROM entities WHERE scope = ?1 AND id = ?2")?;
+    Ok(stmt.exists(params![key, id.to_string()])?)
+}
+
+fn episode_exists(conn: &Connection, key: &str, id: EpisodeId) -> Result<bool> {
+    let mut stmt = conn.prepare_cached("SELECT 1 FROM episodes WHERE scope = ?1 AND id = ?2")?;
+    Ok(stmt.exists(params![key, id.to_string()])?)
+}
+
+fn relation_times_of(conn: &Connection, key: &str, id: RelationId) -> Result<RelationTimes> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT valid_from, valid_to, recorded_at, invalidated_at, retracted_at \
+         FROM relations WHERE scope = ?1 AND id = ?2",
+    )?;
+    let mut rows = stmt.query(params![key, id.to_string()])?;
+    match rows.next()? {
+        Some(row) => relation_times(row, 0),
+        None => Err(EmbeddedError::not_found("relation", id)),
+    }
+}
+
+fn write_relation_times(
+    conn: &Connection,
+    key: &str,
+    id: RelationId,
+    times: &RelationTimes,
+    invalidated_by: Option<RelationId>,
+) -> Result<()> {
+    let mut stmt = conn.prepare_cached(
+        "UPDATE relations SET valid_from = ?3, valid_to = ?4, recorded_at = ?5, \
+         invalidated_at = ?6, retracted_at = ?7, invalidated_by = ?8 WHERE scope = ?1 AND id = ?2",
+    )?;
+    stmt.execute(params![
+        key,
+        id.to_string(),
+        opt_ts(&times.valid_from),
+        opt_ts(&times.valid_to),
+        ts(&times.recorded_at),
+        opt_ts(&times.invalidated_at),
+        opt_ts(&times.retracted_at),
+        invalidated_by.map(|r| r.to_string()),
+    ])?;
+    Ok(())
+}
+
+/// The lookup keys of an entity: its normalised name and aliases, without duplicates.
+fn entity_keys(entity: &Entity) -> Result<Vec<String>> {
+    let mut keys: Vec<String> = Vec::with_capacity(1 + entity.aliases.len());
+    for name in std::iter::once(&entity.name).chain(&entity.aliases) {
+        let key = normalize_name(name)?;
+        if !keys.contains(&key) {
+            keys.push(key);
+        }
+    }
+    Ok(keys)
+}
+
+fn upsert_entity(tx: &Connection, inner: &Inner, key: &str, entity: &Entity) -> Result<Effect> {
+    inner.check_vector(&entity.embedding)?;
+    let id = entity.id.to_string();
+    let keys = entity_keys(entity)?;
+    {
+        let mut owner =
+            tx.prepare_cached("SELECT entity_id FROM entity_keys WHERE scope = ?1 AND key = ?2")?;
+        for k in &keys {
+            let found: Option<String> =
+                owner.query_row(params![key, k], |r| r.get(0)).optional()?;
+            if let Some(other) = found
+                && other != id
+            {
+                return Err(EmbeddedError::Conflict(format!(
+                    "name `{k}` already belongs to entity {other}"
+                )));
+            }
+        }
+    }
+    let pk: i64 = tx
+        .prepare_cached(
+            "INSERT INTO entities (scope, id, name, display_name, entity_type, aliases, embedding, \
+             mentions, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) \
+             ON CONFLICT (scope, id) DO UPDATE SET name = excluded.name, \
+             display_name = excluded.display_name, entity_type = excluded.entity_type, \
+             aliases = excluded.aliases, embedding = excluded.embedding, \
+             mentions = excluded.mentions, created_at = excluded.created_at, \
+             updated_at = excluded.updated_at RETURNING pk",
+        )?
+        .query_row(
+            params![
+                key,
+                id,
+                entity.name,
+                entity.display_name,
+                entity.entity_type.as_str(),
+                json(&entity.aliases)?,
+                vector_blob(&entity.embedding),
+                entity.mentions,
+                ts(&entity.created_at),
+                ts(&entity.updated_at),
+            ],
+            |r| r.get(0),
+        )?;
+    tx.prepare_cached("DELETE FROM entity_keys WHERE scope = ?1 AND entity_id = ?2")?
+        .execute(params![key, id])?;
+    let mut insert_key =
+        tx.prepare_cached("INSERT INTO entity_keys (scope, key, entity_id) VALUES (?1, ?2, ?3)")?;
+    for k in &keys {
+        insert_key.execute(params![key, k, id])?;
+    }
+    tx.prepare_cached("DELETE FROM entity_fts WHERE rowid = ?1")?
+        .execute([pk])?;
+    tx.prepare_cached("INSERT INTO entity_fts (rowid, names) VALUES (?1, ?2)")?
+        .execute(params![
+            pk,
+            fts::entity_names(&entity.display_name, &entity.name, &entity.aliases)
+        ])?;
+    Ok(Effect::Entity {
+        scope: key.to_owned(),
+        id: entity.id,
+        vector: entity.embedding.clone(),
+    })
+}
+
+fn add_relation(tx: &Connection, key: &str, r: &Relation) -> Result<Effect> {
+    for entity in [r.source, r.target] {
+        if !entity_exists(tx, key, entity)? {
+            return Err(EmbeddedError::not_found("entity", entity));
+        }
+    }
+    let mut exists = tx.prepare_cached("SELECT 1 FROM relations WHERE scope = ?1 AND id = ?2")?;
+    if exists.exists(params![key, r.id.to_string()])? {
+        return Err(EmbeddedError::Conflict(format!(
+            "relation {} already exists",
+            r.id
+        )));
+    }
+    tx.prepare_cached(
+        "INSERT INTO relations (scope, id, source, relation_type, target, fact, valid_from, \
+         valid_to, recorded_at, invalidated_at, retracted_at, invalidated_by, episodes, mentions) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+    )?
+    .execute(params![
+        key,
+        r.id.to_string(),
+        r.source.to_string(),
+        r.relation_type.as_str(),
+        r.target.to_string(),
+        r.fact,
+        opt_ts(&r.times.valid_from),
+        opt_ts(&r.times.valid_to),
+        ts(&r.times.recorded_at),
+        opt_ts(&r.times.invalidated_at),
+        opt_ts(&r.times.retracted_at),
+        r.invalidated_by.map(|i| i.to_string()),
+        json(&r.episodes)?,
+        r.mentions,
+    ])?;
+    Ok(Effect::Relation {
+        scope: key.to_owned(),
+        id: r.id,
+        source: r.source,
+        target: r.target,
+        times: r.times,
+    })
+}
+
+fn add_provenance(
+    tx: &Connection,
+    key: &str,
+    relation: RelationId,
+    episode: EpisodeId,
+) -> Result<()> {
+    if !episode_exists(tx, key, episode)? {
+        return Err(EmbeddedError::not_found("episode", episode));
+    }
+    let found: Option<(String, u32)> = tx
+        .prepare_cached("SELECT episodes, mentions FROM relations WHERE scope = ?1 AND id = ?2")?
+        .query_row(params![key, relation.to_string()], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .optional()?;
+    let Some((episodes, mentions)) = found else {
+        return Err(EmbeddedError::not_found("relation", relation));
+    };
+    let mut episodes: Vec<EpisodeId> = codec::parse_json("episodes", &episodes)?;
+    if !episodes.contains(&episode) {
+        episodes.push(episode);
+    }
+    tx.prepare_cached(
+        "UPDATE relations SET episodes = ?3, mentions = ?4 WHERE scope = ?1 AND id = ?2",
+    )?
+    .execute(params![
+        key,
+        relation.to_string(),
+        json(&episodes)?,
+        mentions.saturating_add(1)
+    ])?;
+    Ok(())
+}
+
+/// Applies one op inside the caller's transaction; the memory effect, if any.
+fn apply_op(
+    tx: &Connection,
+    inner: &Inner,
+    scope: &Scope,
+    key: &str,
+    op: WriteOp,
+) -> Result<Option<Effect>> {
+    let times_changed = |id: RelationId, times: RelationTimes| {
+        Some(Effect::RelationTimes {
+            scope: key.to_owned(),
+            id,
+            times,
+        })
+    };
+    match op {
+        WriteOp::UpsertEntity(entity) => {
+            if entity.scope != *scope {
+                return Err(EmbeddedError::not_found("entity", entity.id));
+            }
+            upsert_entity(tx, inner, key, &entity).map(Some)
+        }
+        WriteOp::AddRelation(relation) => {
+            if relation.scope != *scope {
+                return Err(EmbeddedError::not_found("relation", relation.id));
+            }
+            add_relation(tx, key, &relation).map(Some)
+        }
+        WriteOp::AddProvenance { relation, episode } => {
+            add_provenance(tx, key, relation, episode)?;
+            Ok(None)
+        }
+        WriteOp::EndRelation {
+            relation,
+            valid_to,
+            invalidated_at,
+            invalidated_by,
+        } => {
+            let mut times = relation_times_of(tx, key, relation)?;
+            times.valid_to = Some(valid_to);
+            times.invalidated_at = Some(invalidated_at);
+            write_relation_times(tx, key, relation, &times, invalidated_by)?;
+            Ok(times_changed(relation, times))
+        }
+        WriteOp::RetractRelation {
+            relation,
+            retracted_at,
+        } => {
+            let mut times = relation_times_of(tx, key, relation)?;
+            times.retracted_at = Some(retracted_at);
+            tx.prepare_cached(
+                "UPDATE relations SET retracted_at = ?3 WHERE scope = ?1 AND id = ?2",
+            )?
+            .execute(params![key, relation.to_string(), ts(&retracted_at)])?;
+            Ok(times_changed(relation, times))
+        }
+        WriteOp::RestoreRelation { relation, times } => {
+            relation_times_of(tx, key, relation)?;
+            write_relation_times(tx, key, relation, &times, None)?;
+            Ok(times_changed(relation, times))
+        }
+        WriteOp::DeleteRelation { relation } => {
+            let deleted = tx
+                .prepare_cached("DELETE FROM relations WHERE scope = ?1 AND id = ?2")?
+                .execute(params![key, relation.to_string()])?;
+            if deleted == 0 {
+                return Err(EmbeddedError::not_found("relation", relation));
+            }
+            Ok(Some(Effect::RemoveRelation {
+                scope: key.to_owned(),
+                id: relation,
+            }))
+        }
+        WriteOp::Mention { episode, entity } => {
+            if !episode_exists(tx, key, episode)? {
+                return Err(EmbeddedError::not_found("episode", episode));
+            }
+            if !entity_exists(tx, key, entity)? {
+                return Err(EmbeddedError::not_found("entity", entity));
+            }
+            tx.prepare_cached(
+                "INSERT OR IGNORE INTO mentions (scope, episode, entity_id) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![key, episode.to_string(), entity.to_string()])?;
+            Ok(None)
+        }
+        WriteOp::SetEpisodeStatus { episode, status } => {
+            let updated = tx
+                .prepare_cached(
+                    "UPDATE episodes SET status = ?3, failure_reason = ?4 WHERE scope = ?1 AND id = ?2",
+                )?
+                .execute(params![
+                    key,
+                    episode.to_string(),
+                    status.as_str(),
+                    codec::failure_reason(&status)
+                ])?;
+            if updated == 0 {
+                return Err(EmbeddedError::not_found("episode", episode));
+            }
+            Ok(None)
+        }
+        WriteOp::DeleteEpisode { episode } => {
+            let deleted = tx
+                .prepare_cached("DELETE FROM episodes WHERE scope = ?1 AND id = ?2")?
+                .execute(params![key, episode.to_string()])?;
+            if deleted == 0 {
+                return Err(EmbeddedError::not_found("episode", episode));
+            }
+            tx.prepare_cached("DELETE FROM mentions WHERE scope = ?1 AND episode = ?2")?
+                .execute(params![key, episode.to_string()])?;
+            Ok(None)
+        }
+    }
+}
+
+/// Deletes every row of the scope, in every table; used by both traits' `erase_scope`.
+pub(crate) fn erase_scope(tx: &Connection, key: &str) -> Result<Effect> {
+    tx.execute(
+        "DELETE FROM entity_fts WHERE rowid IN (SELECT pk FROM entities WHERE scope = ?1)",
+        [key],
+    )?;
+    tx.execute(
+        "DELETE FROM fact_fts WHERE rowid IN (SELECT pk FROM facts WHERE scope = ?1)",
+        [key],
+    )?;
+    for table in [
+        "entities",
+        "entity_keys",
+        "relations",
+        "episodes",
+        "mentions",
+        "relation_vectors",
+        "facts",
+        "fact_history",
+    ] {
+        tx.execute(&format!("DELETE FROM {table} WHERE scope = ?1"), [key])?;
+    }
+    Ok(Effect::EraseScope {
+        scope: key.to_owned(),
+    })
+}
+
+/// Loads entities by id, skipping ids that are gone.
+pub(crate) fn entities_by_id(
+    conn: &Connection,
+    scope: &Scope,
+    ids: impl IntoIterator<Item = EntityId>,
+    dimension: usize,
+) -> Result<Vec<Entity>> {
+    let mut out = Vec::new();
+    for id in ids {
+        if let Some(e) = get_entity(conn, scope, id, dimension)? {
+            out.push(e);
+        }
+    }
+    Ok(out)
+}
+
+/// Relations with `column` in `[?2, ?3)`; `column` is one of the three transaction times,
+/// never user input.
+fn window_sql(column: &str) -> String {
+    format!(
+        "SELECT {RELATION_COLUMNS} FROM relations WHERE scope = ?1 AND {column} >= ?2 \
+         AND {column} < ?3 ORDER BY {column}, id"
+    )
+}
+
+fn relations_in_window(
+    conn: &Connection,
+    scope: &Scope,
+    column: &str,
+    since: &str,
+    until: &str,
+) -> Result<Vec<Relation>> {
+    let mut stmt = conn.prepare_cached(&window_sql(column))?;
+    let mut rows = stmt.query(params![scope.key(), since, until])?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        out.push(relation_row(row, scope)?);
+    }
+    Ok(out)
+}
+
+/// The SQL of [`GraphRead::relations`]: `?1` scope, `?2` entity (or NULL), `?3` type. Each
+/// shape is served by one index: by source, by target, by type, or by recording time. With
+/// an entity, its adjacency index is forced: a type can hold most of a scope.
+fn relations_sql(by_entity: bool, outgoing_only: bool, by_type: bool) -> String {
+    let type_filter = if by_type {
+        " AND relation_type = ?3"
+    } else {
+        ""
+    };
+    let order = "ORDER BY recorded_at, id";
+    match (by_entity, outgoing_only) {
+        (true, true) => format!(
+            "SELECT {RELATION_COLUMNS} FROM relations INDEXED BY relations_by_source \
+             WHERE scope = ?1 AND source = ?2{type_filter} {order}"
+        ),
+        (true, false) => format!(
+            "SELECT {RELATION_COLUMNS} FROM relations INDEXED BY relations_by_source \
+             WHERE scope = ?1 AND source = ?2{type_filter} \
+             UNION ALL SELECT {RELATION_COLUMNS} FROM relations INDEXED BY relations_by_target \
+             WHERE scope = ?1 AND target = ?2 AND source <> ?2{type_filter} {order}"
+        ),
+        (false, _) => format!(
+            "SELECT {RELATION_COLUMNS} FROM relations \
+             WHERE scope = ?1 AND ?2 IS NULL{type_filter} {order}"
+        ),
+    }
+}
+
+fn query_relations(conn: &Connection, scope: &Scope, q: &RelationQuery) -> Result<Vec<Relation>> {
+    if q.limit == 0 {
+        return Ok(Vec::new());
+    }
+    let sql = relations_sql(
+        q.entity.is_some(),
+        q.outgoing_only,
+        q.relation_type.is_some(),
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let entity = q.entity.map(|e| e.to_string());
+    let relation_type = q.relation_type.as_ref().map(|t| t.as_str());
+    let mut rows = if q.relation_type.is_some() {
+        stmt.query(params![scope.key(), entity, relation_type])?
+    } else {
+        stmt.query(params![scope.key(), entity])?
+    };
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        let relation = relation_row(row, scope)?;
+        if q.visible_at
+            .is_none_or(|at| is_visible(&relation.times, &at))
+        {
+            out.push(relation);
+            if out.len() == q.limit {
+                break;
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn entities_text(
+    conn: &Connection,
+    scope: &Scope,
+    query: &str,
+    limit: usize,
+    dimension: usize,
+) -> Result<Vec<Scored<Entity>>> {
+    let Some(expr) = fts::match_expression(query) else {
+        return Ok(Vec::new());
+    };
+    let columns = ENTITY_COLUMNS
+        .split(", ")
+        .map(|c| format!("e.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "SELECT {columns}, bm25(entity_fts) AS rank FROM entity_fts \
+         JOIN entities e ON e.pk = entity_fts.rowid \
+         WHERE entity_fts MATCH ?1 AND e.scope = ?2 ORDER BY rank, e.id LIMIT ?3"
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut rows = stmt.query(params![expr, scope.key(), sql_int(limit)])?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        let rank: f64 = row.get(9)?;
+        out.push(Scored {
+            item: entity_row(row, scope, dimension)?,
+            score: -rank as f32,
+        });
+    }
+    Ok(out)
+}
+
+#[async_trait]
+impl GraphRead for EmbeddedStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.blocking(|inner| inner.read(|tx| Ok(tx.query_row("SELECT 1", [], |_| Ok(()))?)))
+            .await
+    }
+
+    async fn entity(&self, scope: &Scope, id: EntityId) -> Result<Option<Entity>, StoreError> {
+        let scope = scope.clone();
+        self.blocking(move |inner| inner.read(|tx| get_entity(tx, &scope, id, inner.dimension)))
+            .await
+    }
+
+    async fn entity_by_name(
+        &self,
+        scope: &Scope,
+        name: &str,
+    ) -> Result<Option<Entity>, StoreError> {
+        let Ok(key) = normalize_name(name) else {
+            return Ok(None);
+        };
+        let scope = scope.clone();
+        self.blocking(move |inner| {
+            inner.read(|tx| {
+                let id: Option<String> = tx
+                    .prepare_cached(
+                        "SELECT entity_id FROM entity_keys WHERE scope = ?1 AND key = ?2",
+                    )?
+                    .query_row(params![scope.key(), key], |r| r.get(0))
+                    .optional()?;
+                match id {
+                    Some(id) => get_entity(tx, &scope, codec::parse_id(&id)?, inner.dimension),
+                    None => Ok(None),
+                }
+            })
+        })
+        .await
+    }
+
+    async fn entities(&self, scope: &Scope, page: Page) -> Result<Vec<Entity>, StoreError> {
+        let scope = scope.clone();
+        self.blocking(move |inner| {
+            inner.read(|tx| {
+                let sql = format!(
+                    "SELECT {ENTITY_COLUMNS} FROM entities WHERE scope = ?1 \
+                     ORDER BY name, id LIMIT ?2 OFFSET ?3"
+                );
+                let mut stmt = tx.prepare_cached(&sql)?;
+                let mut rows = stmt.query(params![
+                    scope.key(),
+                    sql_int(page.limit),
+                    sql_int(page.offset)
+                ])?;
+                let mut out = Vec::new();
+                while let Some(row) = rows.next()? {
+                    out.push(entity_row(row, &scope, inner.dimension)?);
+                }
+                Ok(out)
+            })
+        })
+        .await
+    }
+
+    async fn search_entities_text(
+        &self,
+        scope: &Scope,
+        query: &str,
+        limit: usize,
+    ) -> Result<Vec<Scored<Entity>>, StoreError> {
+        let (scope, query) = (scope.clone(), query.to_owned());
+        self.blocking(move |inner| {
+            inner.read(|tx| entities_text(tx, &scope, &query, limit, inner.dimension))
+        })
+        .await
+    }
+
+    async fn search_entities_vector(
+        &self,
+        scope: &Scope,
+        query: &[f32],
+        limit: usize,
+    ) -> Result<Vec<Scored<Entity>>, StoreError> {
+        let (scope, query) = (scope.clone(), query.to_vec());
+        self.blocking(move |inner| {
+            inner.check_vector(&query)?;
+            let hits = match inner.memory()?.scope(&scope.key()) {
+                Some(s) => s.entities.search(&query, limit, |_| true),
+                None => return Ok(Vec::new()),
+            };
+            inner.read(|tx| {
+                let mut out = Vec::with_capacity(hits.len());
+                for (id, score) in hits {
+                    if let Some(item) = get_entity(tx, &scope, id, inner.dimension)? {
+                        out.push(Scored { item, score });
+                    }
+                }
+                Ok(out)
+            })
+        })
+        .await
+    }
+
+    async fn relation(
+        &self,
+        scope: &Scope,
+        id: RelationId,
+    ) -> Result<Option<Relation>, StoreError> {
+        let scope = scope.clone();
+        self.blocking(move |inner| inner.read(|tx| get_relation(tx, &scope, id)))
+            .await
+    }
+
+    async fn relations(
+        &self,
+        scope: &Scope,
+        query: &RelationQuery,
+    ) -> Result<Vec<Relation>, StoreError> {
+        let (scope, query) = (scope.clone(), query.clone());
+        self.blocking(move |inner| inner.read(|tx| query_relations(tx, &scope, &query)))
+            .await
+    }
+
+    async fn walk(
+        &self,
+        scope: &Scope,
+        seeds: &[EntityId],
+        depth: u8,
+        at: Visibility,
+    ) -> Result<Walk, StoreError> {
+        let (scope, seeds) = (scope.clone(), seeds.to_vec());
+        self.blocking(move |inner| {
+            let reached = match inner.memory()?.scope(&scope.key()) {
+                Some(s) => s.graph.walk(&seeds, depth, &at),
+                None => return Ok(Walk::default()),
+            };
+            inner.read(|tx| {
+                let entities = entities_by_id(tx, &scope, reached.entities, inner.dimension)?;
+                let mut relations = Vec::with_capacity(reached.relations.len());
+                for (id, hops) in reached.relations {
+                    if let Some(relation) = get_relation(tx, &scope, id)? {
+                        relations.push(WalkedRelation { relation, hops });
+                    }
+                }
+                Ok(Walk {
+                    entities,
+                    relations,
+                })
+            })
+        })
+        .await
+    }
+
+    async fn changes(
+        &self,
+        scope: &Scope,
+        since: Timestamp,
+        until: Timestamp,
+    ) -> Result<Changes, StoreError> {
+        let scope = scope.clone();
+        let (since, until) = (ts(&since), ts(&until));
+        self.blocking(move |inner| {
+            inner.read(|tx| {
+                Ok(Changes {
+                    added: relations_in_window(tx, &scope, "recorded_at", &since, &until)?,
+                    invalidated: relations_in_window(tx, &scope, "invalidated_at", &since, &until)?,
+                    retracted: relations_in_window(tx, &scope, "retracted_at", &since, &until)?,
+                })
+            })
+        })
+        .await
+    }
+
+    async fn episode(&self, id: EpisodeId) -> Result<Option<Episode>, StoreError> {
+        self.blocking(move |inner| inner.read(|tx| get_episode(tx, id)))
+            .await
+    }
+
+    async fn pending_episodes(&self, limit: usize) -> Result<Vec<Episode>, StoreError> {
+        self.blocking(move |inner| {
+            inner.read(|tx| {
+                let sql = format!(
+                    "SELECT {EPISODE_COLUMNS} FROM episodes WHERE status = 'pending' \
+                     ORDER BY ingested_at, id LIMIT ?1"
+                );
+                let mut stmt = tx.prepare_cached(&sql)?;
+                let mut rows = stmt.query([sql_int(limit)])?;
+                let mut out = Vec::new();
+                while let Some(row) = rows.next()? {
+                    out.push(episode_row(row)?);
+                }
+                Ok(out)
+            })
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl GraphWrite for EmbeddedStore {
+    async fn insert_episode(&self, episode: &Episode) -> Result<EpisodeInsert, StoreError> {
+        let episode = episode.clone();
+        self.blocking(move |inner| {
+            inner.write(|tx| {
+                let key = episode.scope.key();
+                if let Some(idempotency_key) = &episode.idempotency_key {
+                    let sql = format!(
+                        "SELECT {EPISODE_COLUMNS} FROM episodes \
+                         WHERE scope = ?1 AND idempotency_key = ?2"
+                    );
+                    let mut stmt = tx.prepare_cached(&sql)?;
+                    let mut rows = stmt.query(params![key, idempotency_key])?;
+                    if let Some(row) = rows.next()? {
+                        let existing = episode_row(row)?;
+                        return Ok((EpisodeInsert::Duplicate(Box::new(existing)), Vec::new()));
+                    }
+                }
+                if get_episode(tx, episode.id)?.is_some() {
+                    return Err(EmbeddedError::Conflict(format!(
+                        "episode {} already exists",
+                        episode.id
+                    )));
+                }
+                tx.prepare_cached(
+                    "INSERT INTO episodes (scope, id, content, occurred_at, ingested_at, status, \
+                     failure_reason, idempotency_key, metadata) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                )?
+                .execute(params![
+                    key,
+                    episode.id.to_string(),
+                    episode.content,
+                    ts(&episode.occurred_at),
+                    ts(&episode.ingested_at),
+                    episode.status.as_str(),
+                    codec::failure_reason(&episode.status),
+                    episode.idempotency_key,
+                    json(&episode.metadata)?,
+                ])?;
+                Ok((EpisodeInsert::Inserted, Vec::new()))
+            })
+        })
+        .await
+    }
+
+    async fn apply(&self, scope: &Scope, ops: Vec<WriteOp>) -> Result<(), StoreError> {
+        let scope = scope.clone();
+        self.blocking(move |inner| {
+            let key = scope.key();
+            inner.write(|tx| {
+                let mut effects = Vec::with_capacity(ops.len());
+                for op in ops {
+                    effects.extend(apply_op(tx, inner, &scope, &key, op)?);
+                }
+                Ok(((), effects))
+            })
+        })
+        .await
+    }
+
+    async fn erase_scope(&self, scope: &Scope) -> Result<(), StoreError> {
+        let key = scope.key();
+        self.blocking(move |inner| inner.write(|tx| Ok(((), vec![erase_scope(tx, &key)?]))))
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The query plan of `sql`, one detail line per step.
+    fn plan(conn: &Connection, sql: &str, params: &[&dyn rusqlite::ToSql]) -> String {
+        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let rows = stmt
+            .query_map(params, |r| r.get::<_, String>(3))
+            .unwrap()
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap();
+        rows.join("\n")
+    }
+
+    #[test]
+    fn relation_queries_use_an_index_never_a_scan() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        crate::schema::migrate(&mut conn).unwrap();
+        let p: [&dyn rusqlite::ToSql; 3] = [&"scope", &"entity", &"TYPE"];
+        let cases = [
+            (relations_sql(true, true, false), "relations_by_source"),
+            (relations_sql(true, true, true), "relations_by_source"),
+            (relations_sql(true, false, false), "relations_by_target"),
+            (relations_sql(true, false, true), "relations_by_target"),
+            (relations_sql(false, false, true), "relations_by_type"),
+            (relations_sql(false, false, false), "relations_by_recorded"),
+        ];
+        for (sql, index) in cases {
+            let n = if sql.contains("?3") { 3 } else { 2 };
+            let plan = plan(&conn, &sql, &p[..n]);
+            assert!(plan.contains(index), "{sql}\n{plan}");
+            assert!(!plan.contains("SCAN relations"), "{sql}\n{plan}");
+        }
+        for column in ["recorded_at", "invalidated_at", "retracted_at"] {
+            let sql = window_sql(column);
+            let plan = plan(&conn, &sql, &[&"s", &"a", &"b"]);
+            assert!(plan.contains("USING INDEX relations_by_"), "{sql}\n{plan}");
+            assert!(!plan.contains("TEMP B-TREE"), "{sql}\n{plan}");
+        }
+    }
+}

@@ -1,0 +1,307 @@
+//! The in-memory state of the store, per scope: entity, relation and fact vectors for exact
+//! search, and the petgraph adjacency for walks. Loaded from SQLite on open; changed only
+//! after a transaction commits, through [`Effect`]s, so it always mirrors committed data.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+use mnemo_core::{EntityId, FactId, RelationId, RelationTimes};
+use rusqlite::Connection;
+
+use crate::adjacency::Adjacency;
+use crate::codec::{parse_id, parse_vector, relation_times};
+use crate::error::Result;
+use crate::vectors::VectorSet;
+
+/// Everything held in memory for one scope.
+#[derive(Debug)]
+pub(crate) struct ScopeMemory {
+    pub entities: VectorSet<EntityId, ()>,
+    /// Relation embeddings with their validity, for filtered search.
+    pub relations: VectorSet<RelationId, RelationTimes>,
+    pub facts: VectorSet<FactId, ()>,
+    pub graph: Adjacency,
+}
+
+impl ScopeMemory {
+    fn new(dimension: usize) -> Self {
+        ScopeMemory {
+            entities: VectorSet::new(dimension),
+            relations: VectorSet::new(dimension),
+            facts: VectorSet::new(dimension),
+            graph: Adjacency::default(),
+        }
+    }
+}
+
+/// A committed change to mirror in memory. `scope` is `Scope::key()`.
+#[derive(Debug)]
+pub(crate) enum Effect {
+    Entity {
+        scope: String,
+        id: EntityId,
+        vector: Vec<f32>,
+    },
+    Relation {
+        scope: String,
+        id: RelationId,
+        source: EntityId,
+        target: EntityId,
+        times: RelationTimes,
+    },
+    RelationTimes {
+        scope: String,
+        id: RelationId,
+        times: RelationTimes,
+    },
+    RemoveRelation {
+        scope: String,
+        id: RelationId,
+    },
+    RelationVector {
+        scope: String,
+        id: RelationId,
+        times: RelationTimes,
+        vector: Vec<f32>,
+    },
+    RelationVectorTimes {
+        scope: String,
+        id: RelationId,
+        times: RelationTimes,
+    },
+    RemoveRelationVector {
+        scope: String,
+        id: RelationId,
+    },
+    Fact {
+        scope: String,
+        id: FactId,
+        vector: Vec<f32>,
+    },
+    RemoveFact {
+        scope: String,
+        id: FactId,
+    },
+    EraseScope {
+        scope: String,
+    },
+}
+
+/// All scopes' in-memory state, keyed by `Scope::key()`.
+#[derive(Debug)]
+pub(crate) struct Memory {
+    dimension: usize,
+    scopes: HashMap<String, ScopeMemory>,
+}
+
+impl Memory {
+    pub(crate) fn scope(&self, key: &str) -> Option<&ScopeMemory> {
+        self.scopes.get(key)
+    }
+
+    fn scope_mut(&mut self, key: String) -> &mut ScopeMemory {
+        let dimension = self.dimension;
+        self.scopes
+            .entry(key)
+            .or_insert_with(|| ScopeMemory::new(dimension))
+    }
+
+    /// Reads every vector and relation endpoint from the database.
+    pub(crate) fn load(conn: &Connection, dimension: usize) -> Result<Memory> {
+        let mut memory = Memory {
+            dimension,
+            scopes: HashMap::new(),
+        };
+        // Sizes first, so the contiguous vector buffers are allocated once.
+        for (table, kind) in [("entities", 0), ("relation_vectors", 1), ("facts", 2)] {
+            let mut stmt = conn.prepare(&format!(
+                "SELECT scope, count(*) FROM {table} GROUP BY scope"
+            ))?;
+            let mut rows = stmt.query([])?;
+            while let Some(row) = rows.next()? {
+                let n = usize::try_from(row.get::<_, i64>(1)?).unwrap_or(0);
+                let scope = memory.scope_mut(row.get(0)?);
+                match kind {
+                    0 => scope.entities.reserve(n),
+                    1 => scope.relations.reserve(n),
+                    _ => scope.facts.reserve(n),
+                }
+            }
+        }
+
+        let mut stmt = conn.prepare("SELECT scope, id, embedding FROM entities")?;
+        let mut rows = stmt.query([])?;
+        while let Some(row) = rows.next()? {
+            let id: EntityId = parse_id(row.get_ref(1)?.as_str()?)?;
+            let vector = parse_vector(row.get_ref(2)?.as_blob()?, dimension)?;
+            let scope = memory.scope_mut(row.get(0)?);
+            scope.entities.upsert(id, (), &vector);
+            scope.graph.add_entity(id);
+        }
+
+        let mut stmt = conn.prepare(
+            "SELECT scope, id, source, target, valid_from, valid_to, recorded_at, invalidated_at, \
+             retracted_at FROM relations",
+        )?;
+        let mut rows = stmt.query([])?;
+        while let Some(row) = rows.next()? {
+            let id = parse_id(row.get_ref(1)?.as_str()?)?;
+            let source = parse_id(row.get_ref(2)?.as_str()?)?;
+            let target = parse_id(row.get_ref(3)?.as_str()?)?;
+            let times = relation_times(row, 4)?;
+            memory
+                .scope_mut(row.get(0)?)
+                .graph
+                .add_relation(id, source, target, times);
+        }
+
+        let mut stmt = conn.prepare(
+            "SELECT scope, id, valid_from, valid_to, recorded_at, invalidated_at, retracted_at, \
+             vector FROM relation_vectors",
+        )?;
+        let mut rows = stmt.query([])?;
+        while let Some(row) = rows.next()? {
+            let id = parse_id(row.get_ref(1)?.as_str()?)?;
+            let times = relation_times(row, 2)?;
+            let vector = parse_vector(row.get_ref(7)?.as_blob()?, dimension)?;
+            memory
+                .scope_mut(row.get(0)?)
+                .relations
+                .upsert(id, times, &vector);
+        }
+
+        let mut stmt = conn.prepare("SELECT scope, id, vector FROM facts")?;
+        let mut rows = stmt.query([])?;
+        while let Some(row) = rows.next()? {
+            let id = parse_id(row.get_ref(1)?.as_str()?)?;
+            let vector = parse_vector(row.get_ref(2)?.as_blob()?, dimension)?;
+            memory.scope_mut(row.get(0)?).facts.upsert(id, (), &vector);
+        }
+        Ok(memory)
+    }
+
+    pub(crate) fn apply(&mut self, effects: Vec<Effect>) {
+        for effect in effects {
+            match effect {
+                Effect::Entity { scope, id, vector } => {
+                    let scope = self.scope_mut(scope);
+                    scope.entities.upsert(id, (), &vector);
+                    scope.graph.add_entity(id);
+                }
+                Effect::Relation {
+                    scope,
+                    id,
+                    source,
+                    target,
+                    times,
+                } => self
+                    .scope_mut(scope)
+                    .graph
+                    .add_relation(id, source, target, times),
+                Effect::RelationTimes { scope, id, times } => {
+                    if let Some(s) = self.scopes.get_mut(&scope) {
+                        s.graph.set_times(&id, times);
+                    }
+                }
+                Effect::RemoveRelation { scope, id } => {
+                    if let Some(s) = self.scopes.get_mut(&scope) {
+                        s.graph.remove_relation(&id);
+                    }
+                }
+                Effect::RelationVector {
+                    scope,
+                    id,
+                    times,
+                    vector,
+                } => self.scope_mut(scope).relations.upsert(id, times, &vector),
+                Effect::RelationVectorTimes { scope, id, times } => {
+                    if let Some(t) = self
+                        .scopes
+                        .get_mut(&scope)
+                        .and_then(|s| s.relations.payload_mut(&id))
+                    {
+                        *t = times;
+                    }
+                }
+                Effect::RemoveRelationVector { scope, id } => {
+                    if let Some(s) = self.scopes.get_mut(&scope) {
+                        s.relations.remove(&id);
+                    }
+                }
+                Effect::Fact { scope, id, vector } => {
+                    self.scope_mut(scope).facts.upsert(id, (), &vector);
+                }
+                Effect::RemoveFact { scope, id } => {
+                    if let Some(s) = self.scopes.get_mut(&scope) {
+                        s.facts.remove(&id);
+                    }
+                }
+                Effect::EraseScope { scope } => {
+                    self.scopes.remove(&scope);
+                }
+            }
+        }
+    }
+
+    /// A deterministic text rendering of everything in memory (vectors as a hash of their
+    /// bits), for diagnostics and for checking that a reopen rebuilds the same state.
+    pub(crate) fn dump(&self) -> String {
+        let mut out = String::new();
+        let mut keys: Vec<&String> = self.scopes.keys().collect();
+        keys.sort();
+        for key in keys {
+            let scope = &self.scopes[key];
+            if scope.entities.is_empty()
+                && scope.graph.entity_count() == 0
+                && scope.relations.is_empty()
+                && scope.facts.is_empty()
+            {
+                // An emptied scope is not reloaded on open.
+                continue;
+            }
+            let shown = key.replace('\u{1f}', "|");
+            let _ = writeln!(
+                out,
+                "scope {shown}: {} entities ({} nodes), {} relation vectors, {} facts",
+                scope.entities.len(),
+                scope.graph.entity_count(),
+                scope.relations.len(),
+                scope.facts.len()
+            );
+            let mut ids = scope.entities.ids().to_vec();
+            ids.sort();
+            for id in ids {
+                if let Some((v, ())) = scope.entities.get(&id) {
+                    let _ = writeln!(out, "  entity {id} vector {:016x}", hash(v));
+                }
+            }
+            for (id, source, target, times) in scope.graph.relations() {
+                let _ = writeln!(out, "  edge {id} {source} -> {target} {times:?}");
+            }
+            let mut ids = scope.relations.ids().to_vec();
+            ids.sort();
+            for id in ids {
+                if let Some((v, times)) = scope.relations.get(&id) {
+                    let _ = writeln!(out, "  relation vector {id} {:016x} {times:?}", hash(v));
+                }
+            }
+            let mut ids = scope.facts.ids().to_vec();
+            ids.sort();
+            for id in ids {
+                if let Some((v, ())) = scope.facts.get(&id) {
+                    let _ = writeln!(out, "  fact {id} vector {:016x}", hash(v));
+                }
+            }
+        }
+        out
+    }
+}
+
+/// FNV-1a over the bits of a vector.
+fn hash(v: &[f32]) -> u64 {
+    v.iter()
+        .flat_map(|x| x.to_bits().to_le_bytes())
+        .fold(0xcbf2_9ce4_8422_2325, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        })
+}

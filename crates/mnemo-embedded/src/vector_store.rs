@@ -1,0 +1,402 @@
+//! `VectorRead` and `VectorWrite`: relation embeddings and facts, searched in memory and
+//! persisted in SQLite.
+
+use async_trait::async_trait;
+use mnemo_core::ports::{Page, RelationVector, Scored, VectorRead, VectorWrite};
+use mnemo_core::{
+    Fact, FactEvent, FactId, RelationId, RelationTimes, Scope, StoreError, Visibility, is_visible,
+};
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::codec::{
+    FACT_COLUMNS, FACT_EVENT_COLUMNS, fact_event_kind, fact_event_row, fact_row, json, opt_ts, ts,
+    vector_blob,
+};
+use crate::error::{EmbeddedError, Result};
+use crate::memory::Effect;
+use crate::{EmbeddedStore, fts, graph, sql_int};
+
+fn get_fact(conn: &Connection, scope: &Scope, id: FactId) -> Result<Option<Fact>> {
+    let sql = format!("SELECT {FACT_COLUMNS} FROM facts WHERE scope = ?1 AND id = ?2");
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut rows = stmt.query(params![scope.key(), id.to_string()])?;
+    rows.next()?.map(|row| fact_row(row, scope)).transpose()
+}
+
+fn append_event(conn: &Connection, key: &str, event: &FactEvent) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO fact_history (scope, fact_id, event, old_text, new_text, at, episode) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![
+        key,
+        event.fact_id.to_string(),
+        fact_event_kind(event.event),
+        event.old_text,
+        event.new_text,
+        ts(&event.at),
+        event.episode.map(|e| e.to_string()),
+    ])?;
+    Ok(())
+}
+
+fn check_event_fact(event: &FactEvent, id: FactId) -> Result<()> {
+    if event.fact_id == id {
+        Ok(())
+    } else {
+        Err(EmbeddedError::Conflict(format!(
+            "history event of fact {} given for fact {id}",
+            event.fact_id
+        )))
+    }
+}
+
+fn facts_text(
+    conn: &Connection,
+    scope: &Scope,
+    query: &str,
+    k: usize,
+) -> Result<Vec<Scored<Fact>>> {
+    let Some(expr) = fts::match_expression(query) else {
+        return Ok(Vec::new());
+    };
+    let columns = FACT_COLUMNS
+        .split(", ")
+        .map(|c| format!("f.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "SELECT {columns}, bm25(fact_fts) AS rank FROM fact_fts \
+         JOIN facts f ON f.pk = fact_fts.rowid \
+         WHERE fact_fts MATCH ?1 AND f.scope = ?2 ORDER BY rank, f.id LIMIT ?3"
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut rows = stmt.query(params![expr, scope.key(), sql_int(k)])?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        let rank: f64 = row.get(6)?;
+        out.push(Scored {
+            item: fact_row(row, scope)?,
+            score: -rank as f32,
+        });
+    }
+    Ok(out)
+}
+
+#[async_trait]
+impl VectorRead for EmbeddedStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        <Self as mnemo_core::ports::GraphRead>::ping(self).await
+    }
+
+    async fn search_relations(
+        &self,
+        scope: &Scope,
+        query: &[f32],
+        k: usize,
+        at: Visibility,
+    ) -> Result<Vec<Scored<RelationId>>, StoreError> {
+        let (key, query) = (scope.key(), query.to_vec());
+        self.blocking(move |inner| {
+            inner.check_vector(&query)?;
+            let memory = inner.memory()?;
+            let Some(scope) = memory.scope(&key) else {
+                return Ok(Vec::new());
+            };
+            Ok(scope
+                .relations
+                .search(&query, k, |times| is_visible(times, &at))
+                .into_iter()
+                .map(|(item, score)| Scored { item, score })
+                .collect())
+        })
+        .await
+    }
+
+    async fn fact(&self, scope: &Scope, id: FactId) -> Result<Option<Fact>, StoreError> {
+        let scope = scope.clone();
+        self.blocking(move |inner| inner.read(|tx| get_fact(tx, &scope, id)))
+            .await
+    }
+
+    async fn facts(&self, scope: &Scope, page: Page) -> Result<Vec<Fact>, StoreError> {
+        let scope = scope.clone();
+        self.blocking(move |inner| {
+            inner.read(|tx| {
+                let sql = format!(
+                    "SELECT {FACT_COLUMNS} FROM facts WHERE scope = ?1 \
+                     ORDER BY created_at DESC, id DESC LIMIT ?2 OFFSET ?3"
+                );
+                let mut stmt = tx.prepare_cached(&sql)?;
+                let mut rows = stmt.query(params![
+                    scope.key(),
+                    sql_int(page.limit),
+                    sql_int(page.offset)
+                ])?;
+                let mut out = Vec::new();
+                while let Some(row) = rows.next()? {
+                    out.push(fact_row(row, &scope)?);
+                }
+                Ok(out)
+            })
+        })
+        .await
+    }
+
+    async fn search_facts(
+        &self,
+        scope: &Scope,
+        query: &[f32],
+        k: usize,
+    ) -> Result<Vec<Scored<Fact>>, StoreError> {
+        let (scope, query) = (scope.clone(), query.to_vec());
+        self.blocking(move |inner| {
+            inner.check_vector(&query)?;
+            let hits = match inner.memory()?.scope(&scope.key()) {
+                Some(s) => s.facts.search(&query, k, |_| true),
+                None => return Ok(Vec::new()),
+            };
+            inner.read(|tx| {
+                let mut out = Vec::with_capacity(hits.len());
+                for (id, score) in hits {
+                    if let Some(item) = get_fact(tx, &scope, id)? {
+                        out.push(Scored { item, score });
+                    }
+                }
+                Ok(out)
+            })
+        })
+        .await
+    }
+
+    async fn search_facts_text(
+        &self,
+        scope: &Scope,
+        query: &str,
+        k: usize,
+    ) -> Result<Vec<Scored<Fact>>, StoreError> {
+        let (scope, query) = (scope.clone(), query.to_owned());
+        self.blocking(move |inner| inner.read(|tx| facts_text(tx, &scope, &query, k)))
+            .await
+    }
+
+    async fn fact_history(&self, scope: &Scope, id: FactId) -> Result<Vec<FactEvent>, StoreError> {
+        let key = scope.key();
+        self.blocking(move |inner| {
+            inner.read(|tx| {
+                let sql = format!(
+                    "SELECT {FACT_EVENT_COLUMNS} FROM fact_history \
+                     WHERE scope = ?1 AND fact_id = ?2 ORDER BY at, seq"
+                );
+                let mut stmt = tx.prepare_cached(&sql)?;
+                let mut rows = stmt.query(params![key, id.to_string()])?;
+                let mut out = Vec::new();
+                while let Some(row) = rows.next()? {
+                    out.push(fact_event_row(row)?);
+                }
+                Ok(out)
+            })
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl VectorWrite for EmbeddedStore {
+    async fn upsert_relation_vectors(&self, items: &[RelationVector]) -> Result<(), StoreError> {
+        let items = items.to_vec();
+        self.blocking(move |inner| {
+            for item in &items {
+                inner.check_vector(&item.vector)?;
+            }
+            inner.write(|tx| {
+                let mut stmt = tx.prepare_cached(
+                    "INSERT INTO relation_vectors (scope, id, valid_from, valid_to, recorded_at, \
+                     invalidated_at, retracted_at, vector) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
+                     ON CONFLICT (scope, id) DO UPDATE SET valid_from = excluded.valid_from, \
+                     valid_to = excluded.valid_to, recorded_at = excluded.recorded_at, \
+                     invalidated_at = excluded.invalidated_at, \
+                     retracted_at = excluded.retracted_at, vector = excluded.vector",
+                )?;
+                let mut effects = Vec::with_capacity(items.len());
+                for item in items {
+                    let key = item.scope.key();
+                    let t = &item.times;
+                    stmt.execute(params![
+                        key,
+                        item.id.to_string(),
+                        opt_ts(&t.valid_from),
+                        opt_ts(&t.valid_to),
+                        ts(&t.recorded_at),
+                        opt_ts(&t.invalidated_at),
+                        opt_ts(&t.retracted_at),
+                        vector_blob(&item.vector),
+                    ])?;
+                    effects.push(Effect::RelationVector {
+                        scope: key,
+                        id: item.id,
+                        times: item.times,
+                        vector: item.vector,
+                    });
+                }
+                Ok(((), effects))
+            })
+        })
+        .await
+    }
+
+    async fn set_relation_times(
+        &self,
+        scope: &Scope,
+        id: RelationId,
+        times: RelationTimes,
+    ) -> Result<(), StoreError> {
+        let key = scope.key();
+        self.blocking(move |inner| {
+            inner.write(|tx| {
+                let updated = tx
+                    .prepare_cached(
+                        "UPDATE relation_vectors SET valid_from = ?3, valid_to = ?4, \
+                         recorded_at = ?5, invalidated_at = ?6, retracted_at = ?7 \
+                         WHERE scope = ?1 AND id = ?2",
+                    )?
+                    .execute(params![
+                        key,
+                        id.to_string(),
+                        opt_ts(&times.valid_from),
+                        opt_ts(&times.valid_to),
+                        ts(&times.recorded_at),
+                        opt_ts(&times.invalidated_at),
+                        opt_ts(&times.retracted_at),
+                    ])?;
+                if updated == 0 {
+                    return Err(EmbeddedError::not_found("relation vector", id));
+                }
+                Ok((
+                    (),
+                    vec![Effect::RelationVectorTimes {
+                        scope: key,
+                        id,
+                        times,
+                    }],
+                ))
+            })
+        })
+        .await
+    }
+
+    async fn delete_relation_vectors(
+        &self,
+        scope: &Scope,
+        ids: &[RelationId],
+    ) -> Result<(), StoreError> {
+        let (key, ids) = (scope.key(), ids.to_vec());
+        self.blocking(move |inner| {
+            inner.write(|tx| {
+                let mut stmt =
+                    tx.prepare_cached("DELETE FROM relation_vectors WHERE scope = ?1 AND id = ?2")?;
+                let mut effects = Vec::new();
+                for id in ids {
+                    if stmt.execute(params![key, id.to_string()])? > 0 {
+                        effects.push(Effect::RemoveRelationVector {
+                            scope: key.clone(),
+                            id,
+                        });
+                    }
+                }
+                Ok(((), effects))
+            })
+        })
+        .await
+    }
+
+    async fn put_fact(
+        &self,
+        fact: &Fact,
+        vector: &[f32],
+        event: &FactEvent,
+    ) -> Result<(), StoreError> {
+        let (fact, vector, event) = (fact.clone(), vector.to_vec(), event.clone());
+        self.blocking(move |inner| {
+            inner.check_vector(&vector)?;
+            check_event_fact(&event, fact.id)?;
+            let key = fact.scope.key();
+            inner.write(|tx| {
+                let pk: i64 = tx
+                    .prepare_cached(
+                        "INSERT INTO facts (scope, id, text, metadata, created_at, updated_at, \
+                         episodes, vector) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
+                         ON CONFLICT (scope, id) DO UPDATE SET text = excluded.text, \
+                         metadata = excluded.metadata, created_at = excluded.created_at, \
+                         updated_at = excluded.updated_at, episodes = excluded.episodes, \
+                         vector = excluded.vector RETURNING pk",
+                    )?
+                    .query_row(
+                        params![
+                            key,
+                            fact.id.to_string(),
+                            fact.text,
+                            json(&fact.metadata)?,
+                            ts(&fact.created_at),
+                            ts(&fact.updated_at),
+                            json(&fact.episodes)?,
+                            vector_blob(&vector),
+                        ],
+                        |r| r.get(0),
+                    )?;
+                tx.prepare_cached("DELETE FROM fact_fts WHERE rowid = ?1")?
+                    .execute([pk])?;
+                tx.prepare_cached("INSERT INTO fact_fts (rowid, text) VALUES (?1, ?2)")?
+                    .execute(params![pk, fact.text])?;
+                append_event(tx, &key, &event)?;
+                Ok((
+                    (),
+                    vec![Effect::Fact {
+                        scope: key.clone(),
+                        id: fact.id,
+                        vector,
+                    }],
+                ))
+            })
+        })
+        .await
+    }
+
+    async fn delete_fact(
+        &self,
+        scope: &Scope,
+        id: FactId,
+        event: &FactEvent,
+    ) -> Result<(), StoreError> {
+        let (key, event) = (scope.key(), event.clone());
+        self.blocking(move |inner| {
+            check_event_fact(&event, id)?;
+            inner.write(|tx| {
+                let pk: Option<i64> = tx
+                    .prepare_cached("DELETE FROM facts WHERE scope = ?1 AND id = ?2 RETURNING pk")?
+                    .query_row(params![key, id.to_string()], |r| r.get(0))
+                    .optional()?;
+                let Some(pk) = pk else {
+                    return Err(EmbeddedError::not_found("fact", id));
+                };
+                tx.prepare_cached("DELETE FROM fact_fts WHERE rowid = ?1")?
+                    .execute([pk])?;
+                append_event(tx, &key, &event)?;
+                Ok((
+                    (),
+                    vec![Effect::RemoveFact {
+                        scope: key.clone(),
+                        id,
+                    }],
+                ))
+            })
+        })
+        .await
+    }
+
+    async fn erase_scope(&self, scope: &Scope) -> Result<(), StoreError> {
+        let key = scope.key();
+        self.blocking(move |inner| inner.write(|tx| Ok(((), vec![graph::erase_scope(tx, &key)?]))))
+            .await
+    }
+}

@@ -1,0 +1,600 @@
+//! Exact top-k vector search over one scope's vectors held in memory.
+//!
+//! Each vector is kept twice, row-major and contiguous: as `f32` and as an `i8` copy with a
+//! per-vector scale. A query first scans the `i8` copy (a quarter of the memory traffic of
+//! the `f32` scan, which is memory-bound). For every row the scan knows an upper and a lower
+//! bound of the true score from the quantisation errors (Cauchy–Schwarz:
+//! `|q·v − q̂·v̂| ≤ ‖q‖‖v − v̂‖ + ‖q − q̂‖‖v̂‖`), so after the scan only the rows whose upper
+//! bound reaches the k-th best lower bound can be in the top k; those few are re-scored
+//! with `f32`. The result is the exact top k of the `f32` dot products, not an
+//! approximation. Large sets are scanned by several threads.
+//!
+//! Vectors are unit length, so the dot product is the cosine similarity. The loops are
+//! written over fixed-size chunks so LLVM vectorises them without target-cpu flags.
+
+use std::cmp::{Ordering, Reverse};
+use std::collections::{BinaryHeap, HashMap};
+use std::hash::Hash;
+use std::sync::OnceLock;
+
+/// Rows × dimension at or above which a search is split across threads.
+const PARALLEL_MIN_ELEMENTS: usize = 1 << 21;
+const MAX_THREADS: usize = 4;
+/// Added to every bound to absorb `f32` rounding in the scores and norms.
+const BOUND_SLACK: f32 = 1e-4;
+
+/// Quantisation data of one row: `v̂ = scale · q`, `error = ‖v − v̂‖`, `norm = ‖v̂‖`.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+struct QuantMeta {
+    scale: f32,
+    error: f32,
+    norm: f32,
+}
+
+/// The vectors of one kind (entities, relations or facts) of one scope, each with an id and
+/// a payload the search can filter on.
+#[derive(Clone, Debug)]
+pub(crate) struct VectorSet<Id, P> {
+    dimension: usize,
+    ids: Vec<Id>,
+    payloads: Vec<P>,
+    data: Vec<f32>,
+    quantised: Vec<i8>,
+    meta: Vec<QuantMeta>,
+    rows: HashMap<Id, usize>,
+}
+
+impl<Id: Copy + Eq + Hash + Ord + Send + Sync, P: Sync> VectorSet<Id, P> {
+    pub(crate) fn new(dimension: usize) -> Self {
+        VectorSet {
+            dimension,
+            ids: Vec::new(),
+            payloads: Vec::new(),
+            data: Vec::new(),
+            quantised: Vec::new(),
+            meta: Vec::new(),
+            rows: HashMap::new(),
+        }
+    }
+
+    /// Makes room for `additional` more rows.
+    pub(crate) fn reserve(&mut self, additional: usize) {
+        let d = self.dimension;
+        self.ids.reserve(additional);
+        self.payloads.reserve(additional);
+        self.data.reserve(additional * d);
+        self.quantised.reserve(additional * d);
+        self.meta.reserve(additional);
+        self.rows.reserve(additional);
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    /// Inserts or replaces by id. The vector's length must be the set's dimension.
+    pub(crate) fn upsert(&mut self, id: Id, payload: P, vector: &[f32]) {
+        assert_eq!(
+            vector.len(),
+            self.dimension,
+            "vector length checked by caller"
+        );
+        let d = self.dimension;
+        let row = match self.rows.get(&id) {
+            Some(&row) => {
+                self.payloads[row] = payload;
+                row
+            }
+            None => {
+                let row = self.ids.len();
+                self.ids.push(id);
+                self.payloads.push(payload);
+                self.data.resize((row + 1) * d, 0.0);
+                self.quantised.resize((row + 1) * d, 0);
+                self.meta.push(QuantMeta::default());
+                self.rows.insert(id, row);
+                row
+            }
+        };
+        self.data[row * d..(row + 1) * d].copy_from_slice(vector);
+        self.meta[row] = quantise(vector, &mut self.quantised[row * d..(row + 1) * d]);
+    }
+
+    /// Removes by id (the last row moves into the hole); the payload if it was there.
+    pub(crate) fn remove(&mut self, id: &Id) -> Option<P> {
+        let row = self.rows.remove(id)?;
+        let last = self.ids.len() - 1;
+        let d = self.dimension;
+        if row != last {
+            self.data.copy_within(last * d..(last + 1) * d, row * d);
+            self.quantised
+                .copy_within(last * d..(last + 1) * d, row * d);
+            self.rows.insert(self.ids[last], row);
+        }
+        self.ids.swap_remove(row);
+        self.meta.swap_remove(row);
+        self.data.truncate(last * d);
+        self.quantised.truncate(last * d);
+        Some(self.payloads.swap_remove(row))
+    }
+
+    pub(crate) fn payload_mut(&mut self, id: &Id) -> Option<&mut P> {
+        let row = *self.rows.get(id)?;
+        Some(&mut self.payloads[row])
+    }
+
+    pub(crate) fn get(&self, id: &Id) -> Option<(&[f32], &P)> {
+        let row = *self.rows.get(id)?;
+        let d = self.dimension;
+        Some((&self.data[row * d..(row + 1) * d], &self.payloads[row]))
+    }
+
+    /// Every id, in no particular order.
+    pub(crate) fn ids(&self) -> &[Id] {
+        &self.ids
+    }
+
+    /// The exact `k` best rows by dot product with `query` among those whose payload passes
+    /// `keep`, best first (ties by id). `query` must have the set's dimension.
+    pub(crate) fn search(
+        &self,
+        query: &[f32],
+        k: usize,
+        keep: impl Fn(&P) -> bool + Sync,
+    ) -> Vec<(Id, f32)> {
+        assert_eq!(
+            query.len(),
+            self.dimension,
+            "query length checked by caller"
+        );
+        if k == 0 || self.is_empty() {
+            return Vec::new();
+        }
+        let d = self.dimension;
+        let mut query_q = vec![0i8; d];
+        let query_meta = quantise(query, &mut query_q);
+        let query_norm = norm(query);
+        let scan = Scan {
+            set: self,
+            query_q: &query_q,
+            query_scale: query_meta.scale,
+            query_norm,
+            query_error: query_meta.error,
+            k,
+            keep: &keep,
+        };
+
+        let n = self.len();
+        let threads = if n * d >= PARALLEL_MIN_ELEMENTS {
+            available_threads()
+        } else {
+            1
+        };
+        let partials: Vec<Partial> = if threads == 1 {
+            vec![scan.run(0..n)]
+        } else {
+            let per = n.div_ceil(threads);
+            std::thread::scope(|s| {
+                let handles: Vec<_> = (1..threads)
+                    .map(|t| {
+                        let scan = &scan;
+                        s.spawn(move || scan.run(t * per..((t + 1) * per).min(n)))
+                    })
+                    .collect();
+                let mut parts = vec![scan.run(0..per.min(n))];
+                parts.extend(handles.into_iter().map(|h| match h.join() {
+                    Ok(part) => part,
+                    Err(panic) => std::panic::resume_unwind(panic),
+                }));
+                parts
+            })
+        };
+
+        // The k-th best lower bound over all rows that passed the filter: no row whose
+        // upper bound is below it can be in the top k.
+        let mut lowers: Vec<f32> = partials
+            .iter()
+            .flat_map(|p| p.lowers.iter().copied())
+            .collect();
+        let threshold = if lowers.len() >= k {
+            lowers.select_nth_unstable_by(k - 1, |a, b| b.total_cmp(a));
+            lowers[k - 1]
+        } else {
+            f32::NEG_INFINITY
+        };
+
+        let mut best = TopK::new(k);
+        for &(row, upper) in partials.iter().flat_map(|p| p.candidates.iter()) {
+            if upper >= threshold {
+                let score = dot_f32(query, &self.data[row * d..(row + 1) * d]);
+                best.offer(Ranked {
+                    score,
+                    id: Reverse(self.ids[row]),
+                });
+            }
+        }
+        best.into_sorted()
+            .into_iter()
+            .map(|r| (r.id.0, r.score))
+            .collect()
+    }
+}
+
+/// The query side of a scan, shared by the threads.
+struct Scan<'a, Id, P, F> {
+    set: &'a VectorSet<Id, P>,
+    query_q: &'a [i8],
+    query_scale: f32,
+    query_norm: f32,
+    query_error: f32,
+    k: usize,
+    keep: &'a F,
+}
+
+/// What one thread's scan found: the best lower bounds and every row that could still be in
+/// the top k when it was scanned, with its upper bound.
+struct Partial {
+    lowers: Vec<f32>,
+    candidates: Vec<(usize, f32)>,
+}
+
+impl<Id: Sync, P: Sync, F: Fn(&P) -> bool + Sync> Scan<'_, Id, P, F> {
+    fn run(&self, rows: std::ops::Range<usize>) -> Partial {
+        let d = self.set.dimension;
+        let mut lowers = TopK::new(self.k);
+        let mut candidates = Vec::new();
+        let mut threshold = f32::NEG_INFINITY;
+        let quantised = &self.set.quantised[rows.start * d..rows.end * d];
+        for (row, v) in rows.clone().zip(quantised.chunks_exact(d)) {
+            let meta = &self.set.meta[row];
+            let approx = dot_i8(self.query_q, v) as f32 * self.query_scale * meta.scale;
+            let bound = self.query_norm * meta.error + self.query_error * meta.norm;
+            let bound = bound * (1.0 + 1e-3) + BOUND_SLACK;
+            let upper = approx + bound;
+            // A NaN bound compares false and is skipped.
+            let could_rank = upper >= threshold;
+            if !could_rank || !(self.keep)(&self.set.payloads[row]) {
+                continue;
+            }
+            candidates.push((row, upper));
+            if lowers.offer(Score(approx - bound)) {
+                threshold = lowers.worst().map_or(f32::NEG_INFINITY, |s| s.0);
+            }
+        }
+        Partial {
+            lowers: lowers.into_sorted().into_iter().map(|s| s.0).collect(),
+            candidates,
+        }
+    }
+}
+
+/// Writes the `i8` codes of `v` into `out` and returns its quantisation data.
+fn quantise(v: &[f32], out: &mut [i8]) -> QuantMeta {
+    let max = v.iter().fold(0f32, |m, x| m.max(x.abs()));
+    if max == 0.0 || !max.is_finite() {
+        out.fill(0);
+        return QuantMeta {
+            scale: 0.0,
+            error: norm(v),
+            norm: 0.0,
+        };
+    }
+    let scale = max / 127.0;
+    let inverse = 127.0 / max;
+    // Round half away from zero without a libm call (SSE2 has no rounding instruction).
+    let code = |x: f32| {
+        let y = x * inverse;
+        ((y + 0.5f32.copysign(y)) as i32).clamp(-127, 127)
+    };
+    const LANES: usize = 8;
+    let (v_chunks, v_tail) = v.as_chunks::<LANES>();
+    let (out_chunks, out_tail) = out.as_chunks_mut::<LANES>();
+    let (mut error, mut norm_sq) = ([0f32; LANES], [0f32; LANES]);
+    for (o, x) in out_chunks.iter_mut().zip(v_chunks) {
+        for i in 0..LANES {
+            let c = code(x[i]);
+            o[i] = c as i8;
+            let restored = c as f32 * scale;
+            error[i] += (x[i] - restored) * (x[i] - restored);
+            norm_sq[i] += restored * restored;
+        }
+    }
+    for (o, &x) in out_tail.iter_mut().zip(v_tail) {
+        let c = code(x);
+        *o = c as i8;
+        let restored = c as f32 * scale;
+        error[0] += (x - restored) * (x - restored);
+        norm_sq[0] += restored * restored;
+    }
+    // f32 sums of a few hundred terms are off by far less than the bound's slack.
+    QuantMeta {
+        scale,
+        error: error.iter().sum::<f32>().sqrt(),
+        norm: norm_sq.iter().sum::<f32>().sqrt(),
+    }
+}
+
+fn norm(v: &[f32]) -> f32 {
+    v.iter()
+        .map(|&x| f64::from(x) * f64::from(x))
+        .sum::<f64>()
+        .sqrt() as f32
+}
+
+/// `f32` dot product; 16 independent lanes so LLVM emits packed multiply-adds.
+pub(crate) fn dot_f32(a: &[f32], b: &[f32]) -> f32 {
+    const LANES: usize = 16;
+    let (a_chunks, a_tail) = a.as_chunks::<LANES>();
+    let (b_chunks, b_tail) = b.as_chunks::<LANES>();
+    let mut acc = [0f32; LANES];
+    for (x, y) in a_chunks.iter().zip(b_chunks) {
+        for i in 0..LANES {
+            acc[i] += x[i] * y[i];
+        }
+    }
+    let tail: f32 = a_tail.iter().zip(b_tail).map(|(x, y)| x * y).sum();
+    acc.iter().sum::<f32>() + tail
+}
+
+/// `i8` dot product with exact integer accumulation (products fit `i16`, sums `i32`).
+fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
+    const LANES: usize = 32;
+    let (a_chunks, a_tail) = a.as_chunks::<LANES>();
+    let (b_chunks, b_tail) = b.as_chunks::<LANES>();
+    let mut acc = [0i32; LANES];
+    for (x, y) in a_chunks.iter().zip(b_chunks) {
+        for i in 0..LANES {
+            acc[i] += i32::from(i16::from(x[i]) * i16::from(y[i]));
+        }
+    }
+    let tail: i32 = a_tail
+        .iter()
+        .zip(b_tail)
+        .map(|(&x, &y)| i32::from(x) * i32::from(y))
+        .sum();
+    acc.iter().sum::<i32>() + tail
+}
+
+fn available_threads() -> usize {
+    static THREADS: OnceLock<usize> = OnceLock::new();
+    *THREADS.get_or_init(|| {
+        std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .clamp(1, MAX_THREADS)
+    })
+}
+
+/// A score with a total order (NaN sorts lowest).
+#[derive(Clone, Copy, Debug)]
+struct Score(f32);
+
+impl PartialEq for Score {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+impl Eq for Score {}
+impl PartialOrd for Score {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Score {
+    fn cmp(&self, other: &Self) -> Ordering {
+        nan_lowest(self.0).total_cmp(&nan_lowest(other.0))
+    }
+}
+
+fn nan_lowest(x: f32) -> f32 {
+    if x.is_nan() { f32::NEG_INFINITY } else { x }
+}
+
+/// A hit ordered by score, then by smaller id first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct RankedKey<Id>(Score, Reverse<Id>);
+
+#[derive(Clone, Copy, Debug)]
+struct Ranked<Id> {
+    score: f32,
+    id: Reverse<Id>,
+}
+
+impl<Id: Ord + Copy> PartialEq for Ranked<Id> {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+impl<Id: Ord + Copy> Eq for Ranked<Id> {}
+impl<Id: Ord + Copy> PartialOrd for Ranked<Id> {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl<Id: Ord + Copy> Ord for Ranked<Id> {
+    fn cmp(&self, other: &Self) -> Ordering {
+        RankedKey(Score(self.score), self.id).cmp(&RankedKey(Score(other.score), other.id))
+    }
+}
+
+/// The `k` greatest items offered.
+struct TopK<T> {
+    k: usize,
+    heap: BinaryHeap<Reverse<T>>,
+}
+
+impl<T: Ord> TopK<T> {
+    fn new(k: usize) -> Self {
+        TopK {
+            k,
+            heap: BinaryHeap::with_capacity(k + 1),
+        }
+    }
+
+    /// Keeps `item` if it is among the k greatest so far; whether the k-th changed.
+    fn offer(&mut self, item: T) -> bool {
+        if self.heap.len() < self.k {
+            self.heap.push(Reverse(item));
+            return self.heap.len() == self.k;
+        }
+        match self.heap.peek() {
+            Some(Reverse(worst)) if item > *worst => {
+                self.heap.pop();
+                self.heap.push(Reverse(item));
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The k-th greatest, once k items were kept.
+    fn worst(&self) -> Option<&T> {
+        (self.heap.len() == self.k)
+            .then(|| self.heap.peek().map(|r| &r.0))
+            .flatten()
+    }
+
+    /// Greatest first.
+    fn into_sorted(self) -> Vec<T> {
+        self.heap
+            .into_sorted_vec()
+            .into_iter()
+            .map(|r| r.0)
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// xorshift64*, enough randomness for test data without a dependency.
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> f32 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            let x = self.0.wrapping_mul(0x2545_f491_4f6c_dd1d);
+            (x >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0
+        }
+        fn unit(&mut self, d: usize) -> Vec<f32> {
+            let v: Vec<f32> = (0..d).map(|_| self.next()).collect();
+            let n = norm(&v);
+            v.into_iter().map(|x| x / n).collect()
+        }
+    }
+
+    /// The reference: score every row in f32, sort, keep k.
+    fn brute_force(
+        rows: &[(u32, bool, Vec<f32>)],
+        query: &[f32],
+        k: usize,
+        filtered: bool,
+    ) -> Vec<(u32, f32)> {
+        let mut all: Vec<(u32, f32)> = rows
+            .iter()
+            .filter(|(_, visible, _)| !filtered || *visible)
+            .map(|(id, _, v)| (*id, dot_f32(query, v)))
+            .collect();
+        all.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        all.truncate(k);
+        all
+    }
+
+    /// Builds a set of `n` random rows (`visible_every`-th row visible), removes some, and
+    /// checks search against the brute-force reference for several k, with and without
+    /// the filter.
+    fn check(n: usize, d: usize, visible_every: u32, seed: u64) {
+        let mut rng = Rng(seed);
+        let mut set: VectorSet<u32, bool> = VectorSet::new(d);
+        let mut rows = Vec::new();
+        for id in 0..n as u32 {
+            let v = rng.unit(d);
+            let visible = id % visible_every == 0;
+            set.upsert(id, visible, &v);
+            rows.push((id, visible, v));
+        }
+        // Remove every 7th row and replace every 11th, to exercise swap_remove and upsert.
+        for id in (0..n as u32).step_by(7) {
+            assert_eq!(set.remove(&id), Some(id % visible_every == 0));
+        }
+        rows.retain(|(id, _, _)| id % 7 != 0);
+        for row in rows.iter_mut().filter(|(id, _, _)| id % 11 == 0) {
+            row.2 = rng.unit(d);
+            set.upsert(row.0, row.1, &row.2);
+        }
+        assert_eq!(set.len(), rows.len());
+        for _ in 0..5 {
+            let query = rng.unit(d);
+            for k in [1, 3, 10, 100] {
+                for filtered in [false, true] {
+                    let got = set.search(&query, k, |visible| !filtered || *visible);
+                    let want = brute_force(&rows, &query, k, filtered);
+                    assert_eq!(got, want, "n={n} d={d} k={k} filtered={filtered}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn search_equals_brute_force() {
+        check(0, 8, 1, 1);
+        check(1, 8, 1, 2);
+        check(5, 3, 2, 3);
+        check(50, 17, 3, 4);
+        check(1_000, 384, 4, 5);
+        // Above PARALLEL_MIN_ELEMENTS: the threaded scan.
+        check(6_000, 384, 5, 6);
+    }
+
+    #[test]
+    fn search_returns_k_visible_hits_when_few_are_visible() {
+        let mut rng = Rng(7);
+        let mut set: VectorSet<u32, bool> = VectorSet::new(32);
+        for id in 0..2_000 {
+            set.upsert(id, id % 400 == 0, &rng.unit(32));
+        }
+        let hits = set.search(&rng.unit(32), 10, |v| *v);
+        let ids: Vec<u32> = hits.iter().map(|h| h.0).collect();
+        assert_eq!(ids.len(), 5);
+        assert!(ids.iter().all(|id| id % 400 == 0), "{ids:?}");
+    }
+
+    #[test]
+    fn duplicates_and_zero_vectors_are_exact() {
+        // Identical vectors: every bound overlaps, ties break by id.
+        let mut set: VectorSet<u32, ()> = VectorSet::new(4);
+        for id in (0..20).rev() {
+            set.upsert(id, (), &[0.5, 0.5, 0.5, 0.5]);
+        }
+        set.upsert(99, (), &[0.0; 4]);
+        let got = set.search(&[0.5, 0.5, 0.5, 0.5], 3, |_| true);
+        assert_eq!(got, vec![(0, 1.0), (1, 1.0), (2, 1.0)]);
+        let got = set.search(&[0.0; 4], 2, |_| true);
+        assert_eq!(got, vec![(0, 0.0), (1, 0.0)]);
+    }
+
+    #[test]
+    fn dot_products_match_naive() {
+        let mut rng = Rng(9);
+        for d in [1, 15, 16, 33, 384] {
+            let (a, b) = (rng.unit(d), rng.unit(d));
+            let naive: f32 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
+            assert!((dot_f32(&a, &b) - naive).abs() < 1e-5, "d={d}");
+            let ai: Vec<i8> = (0..d).map(|i| (i as i32 * 37 % 255 - 127) as i8).collect();
+            let bi: Vec<i8> = (0..d).map(|i| (i as i32 * 91 % 255 - 127) as i8).collect();
+            let naive: i32 = ai
+                .iter()
+                .zip(&bi)
+                .map(|(&x, &y)| i32::from(x) * i32::from(y))
+                .sum();
+            assert_eq!(dot_i8(&ai, &bi), naive, "d={d}");
+        }
+        let extreme = [-128i8; 64];
+        assert_eq!(dot_i8(&extreme, &extreme), 64 * 128 * 128);
+    }
+}

@@ -1,0 +1,643 @@
+//! Writes: one transaction per batch (and memory untouched when it fails), name conflicts,
+//! idempotent journaling, erasure down to the last row, and concurrent use.
+
+use mnemo_core::ports::{
+    EpisodeInsert, GraphRead, GraphWrite, Page, RelationQuery, VectorRead, VectorWrite, WriteOp,
+};
+use mnemo_core::{
+    EntityId, EpisodeStatus, Fact, FactEvent, FactEventKind, FactId, StoreError, Visibility,
+};
+use mnemo_embedded::EmbeddedStore;
+
+use crate::support::{DIM, Rng, axis, day, entity, episode, relation, relation_vector, scope};
+
+#[tokio::test]
+async fn a_failing_batch_writes_nothing_and_leaves_memory_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = EmbeddedStore::open(dir.path(), DIM).unwrap();
+    let s = scope("alice");
+    let alice = entity(&s, "Alice", &[], axis(0));
+    let bob = entity(&s, "Bob", &[], axis(1));
+    let knows = relation(&s, &alice, "KNOWS", &bob, "Alice knows Bob");
+    store
+        .apply(&s, vec![WriteOp::UpsertEntity(alice.clone())])
+        .await
+        .unwrap();
+    let before = store.memory_dump().unwrap();
+
+    let carol = entity(&s, "Carol", &[], axis(2));
+    let ghost = entity(&s, "Ghost", &[], axis(3));
+    let failing: Vec<(Vec<WriteOp>, &str)> = vec![
+        (
+            vec![
+                WriteOp::UpsertEntity(bob.clone()),
+                WriteOp::AddRelation(knows.clone()),
+                WriteOp::UpsertEntity(carol.clone()),
+                WriteOp::AddRelation(relation(&s, &carol, "KNOWS", &ghost, "to nobody")),
+            ],
+            "not found",
+        ),
+        (
+            vec![
+                WriteOp::UpsertEntity(bob.clone()),
+                WriteOp::SetEpisodeStatus {
+                    episode: mnemo_core::EpisodeId::new(),
+                    status: EpisodeStatus::Done,
+                },
+            ],
+            "not found",
+        ),
+        (
+            vec![
+                WriteOp::UpsertEntity(bob.clone()),
+                WriteOp::UpsertEntity(entity(&s, "Robert", &["alice"], axis(4))),
+            ],
+            "conflict",
+        ),
+        (
+            vec![
+                WriteOp::UpsertEntity(bob.clone()),
+                WriteOp::UpsertEntity(entity(&s, "Wrong Size", &[], vec![1.0; DIM - 1])),
+            ],
+            "dimensions",
+        ),
+        (
+            vec![
+                WriteOp::UpsertEntity(bob.clone()),
+                WriteOp::UpsertEntity(entity(&scope("other"), "Elsewhere", &[], axis(5))),
+            ],
+            "not found",
+        ),
+    ];
+    for (ops, expected) in failing {
+        let err = store.apply(&s, ops).await.unwrap_err();
+        assert!(err.to_string().contains(expected), "{err}");
+        assert_eq!(store.memory_dump().unwrap(), before);
+        assert!(store.entity(&s, bob.id).await.unwrap().is_none());
+        assert!(store.entity_by_name(&s, "carol").await.unwrap().is_none());
+        let found = store.search_entities_vector(&s, &axis(1), 5).await.unwrap();
+        assert_eq!(found.len(), 1, "only Alice is in memory");
+        assert!(
+            store
+                .search_entities_text(&s, "bob", 5)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+    assert!(
+        store
+            .entity_by_name(&scope("other"), "elsewhere")
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // The same batch without the bad op goes through.
+    store
+        .apply(
+            &s,
+            vec![
+                WriteOp::UpsertEntity(bob.clone()),
+                WriteOp::AddRelation(knows.clone()),
+            ],
+        )
+        .await
+        .unwrap();
+    let walk = store
+        .walk(&s, &[alice.id], 1, Visibility::now())
+        .await
+        .unwrap();
+    assert_eq!(walk.relations.len(), 1);
+}
+
+#[tokio::test]
+async fn names_and_aliases_resolve_to_one_entity() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = EmbeddedStore::open(dir.path(), DIM).unwrap();
+    let s = scope("alice");
+    let mut alice = entity(&s, "Alice Smith", &["ally"], axis(0));
+    store
+        .apply(&s, vec![WriteOp::UpsertEntity(alice.clone())])
+        .await
+        .unwrap();
+    let cases: &[(&str, &[&str], bool)] = &[
+        ("alice smith", &[], false),
+        ("Ally", &[], false),
+        ("Bob", &["ALLY"], false),
+        ("Bob", &["alice smith"], false),
+        ("Bob", &["robert", "bobby"], true),
+        ("Alice Smith", &[], false),
+    ];
+    for (name, aliases, ok) in cases {
+        let other = entity(&s, name, aliases, axis(1));
+        let result = store.apply(&s, vec![WriteOp::UpsertEntity(other)]).await;
+        match (ok, result) {
+            (true, Ok(())) => {}
+            (false, Err(StoreError::Conflict(_))) => {}
+            (_, got) => panic!("{name:?} {aliases:?}: {got:?}"),
+        }
+    }
+    // The same id may rename itself and drop an alias; the dropped alias is free again.
+    alice.display_name = "Alice Jones".into();
+    alice.name = "alice jones".into();
+    alice.aliases = vec!["alice smith".into()];
+    store
+        .apply(&s, vec![WriteOp::UpsertEntity(alice.clone())])
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .entity_by_name(&s, "alice smith")
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+        alice.id
+    );
+    assert!(store.entity_by_name(&s, "ally").await.unwrap().is_none());
+    let hits = store.search_entities_text(&s, "ally", 5).await.unwrap();
+    assert!(hits.is_empty(), "{hits:?}");
+    let ally = entity(&s, "Ally", &[], axis(2));
+    store
+        .apply(&s, vec![WriteOp::UpsertEntity(ally)])
+        .await
+        .unwrap();
+    // Another scope has its own names.
+    let b = scope("bob");
+    store
+        .apply(
+            &b,
+            vec![WriteOp::UpsertEntity(entity(
+                &b,
+                "Alice Jones",
+                &[],
+                axis(0),
+            ))],
+        )
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn episodes_are_journaled_once_per_idempotency_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = EmbeddedStore::open(dir.path(), DIM).unwrap();
+    let (a, b) = (scope("a"), scope("b"));
+    let first = episode(&a, Some("k1"));
+    assert_eq!(
+        store.insert_episode(&first).await.unwrap(),
+        EpisodeInsert::Inserted
+    );
+    match store
+        .insert_episode(&episode(&a, Some("k1")))
+        .await
+        .unwrap()
+    {
+        EpisodeInsert::Duplicate(existing) => assert_eq!(*existing, first),
+        other => panic!("{other:?}"),
+    }
+    // Same key in another scope, and no key at all, are new episodes.
+    assert_eq!(
+        store
+            .insert_episode(&episode(&b, Some("k1")))
+            .await
+            .unwrap(),
+        EpisodeInsert::Inserted
+    );
+    for _ in 0..2 {
+        assert_eq!(
+            store.insert_episode(&episode(&a, None)).await.unwrap(),
+            EpisodeInsert::Inserted
+        );
+    }
+    // Reusing an id is a conflict, not a silent overwrite.
+    assert!(matches!(
+        store
+            .insert_episode(&first)
+            .await
+            .map_err(|e| e.to_string()),
+        Ok(EpisodeInsert::Duplicate(_))
+    ));
+    let mut same_id = episode(&a, Some("k2"));
+    same_id.id = first.id;
+    assert!(matches!(
+        store.insert_episode(&same_id).await,
+        Err(StoreError::Conflict(_))
+    ));
+
+    assert_eq!(store.episode(first.id).await.unwrap(), Some(first.clone()));
+    assert_eq!(store.pending_episodes(10).await.unwrap().len(), 4);
+    let failed = EpisodeStatus::Failed {
+        reason: "llm said no".into(),
+    };
+    store
+        .apply(
+            &a,
+            vec![WriteOp::SetEpisodeStatus {
+                episode: first.id,
+                status: failed.clone(),
+            }],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store.episode(first.id).await.unwrap().unwrap().status,
+        failed
+    );
+    assert_eq!(store.pending_episodes(10).await.unwrap().len(), 3);
+    // An episode of scope a cannot be touched through scope b.
+    let err = store
+        .apply(&b, vec![WriteOp::DeleteEpisode { episode: first.id }])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::NotFound { .. }), "{err:?}");
+    store
+        .apply(&a, vec![WriteOp::DeleteEpisode { episode: first.id }])
+        .await
+        .unwrap();
+    assert!(store.episode(first.id).await.unwrap().is_none());
+}
+
+/// Rows of `scope_key` left in any table, read with a raw connection beside the store.
+fn rows_of_scope(dir: &std::path::Path, scope_key: &str) -> Vec<(String, i64)> {
+    let conn = rusqlite::Connection::open(dir.join("mnemo.db")).unwrap();
+    let tables = [
+        "entities",
+        "entity_keys",
+        "relations",
+        "episodes",
+        "mentions",
+        "relation_vectors",
+        "facts",
+        "fact_history",
+    ];
+    let mut out: Vec<(String, i64)> = tables
+        .iter()
+        .map(|t| {
+            let n: i64 = conn
+                .query_row(
+                    &format!("SELECT count(*) FROM {t} WHERE scope = ?1"),
+                    [scope_key],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            (t.to_string(), n)
+        })
+        .collect();
+    // FTS rows carry no scope; none may outlive its entity or fact.
+    for (fts, table) in [("entity_fts", "entities"), ("fact_fts", "facts")] {
+        let n: i64 = conn
+            .query_row(
+                &format!("SELECT count(*) FROM {fts} WHERE rowid NOT IN (SELECT pk FROM {table})"),
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        out.push((format!("orphan {fts}"), n));
+    }
+    out
+}
+
+#[tokio::test]
+async fn erase_scope_removes_every_row_and_nothing_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = EmbeddedStore::open(dir.path(), DIM).unwrap();
+    let mut rng = Rng(5);
+    for (i, s) in [scope("gone"), scope("kept")].iter().enumerate() {
+        let ep = episode(s, Some("k"));
+        store.insert_episode(&ep).await.unwrap();
+        let a = entity(s, "Alice", &["ally"], rng.unit(DIM));
+        let b = entity(s, "Bob", &[], rng.unit(DIM));
+        let r = relation(s, &a, "KNOWS", &b, "Alice knows Bob");
+        store
+            .apply(
+                s,
+                vec![
+                    WriteOp::UpsertEntity(a.clone()),
+                    WriteOp::UpsertEntity(b),
+                    WriteOp::AddRelation(r.clone()),
+                    WriteOp::Mention {
+                        episode: ep.id,
+                        entity: a.id,
+                    },
+                ],
+            )
+            .await
+            .unwrap();
+        store
+            .upsert_relation_vectors(&[relation_vector(&r, rng.unit(DIM))])
+            .await
+            .unwrap();
+        let fact = Fact {
+            id: FactId::new(),
+            scope: s.clone(),
+            text: format!("fact {i}"),
+            metadata: serde_json::json!({}),
+            created_at: day(1),
+            updated_at: day(1),
+            episodes: vec![ep.id],
+        };
+        let event = FactEvent {
+            fact_id: fact.id,
+            event: FactEventKind::Add,
+            old_text: None,
+            new_text: Some(fact.text.clone()),
+            at: day(1),
+            episode: Some(ep.id),
+        };
+        store.put_fact(&fact, &rng.unit(DIM), &event).await.unwrap();
+    }
+    let kept_before = rows_of_scope(dir.path(), &scope("kept").key());
+    let stored = |rows: &[(String, i64)]| {
+        rows.iter()
+            .all(|(t, n)| (*n > 0) != t.starts_with("orphan"))
+    };
+    assert!(stored(&kept_before), "{kept_before:?}");
+
+    VectorWrite::erase_scope(&store, &scope("gone"))
+        .await
+        .unwrap();
+    let gone = rows_of_scope(dir.path(), &scope("gone").key());
+    let kept = rows_of_scope(dir.path(), &scope("kept").key());
+    assert!(gone.iter().all(|(_, n)| *n == 0), "{gone:?}");
+    assert_eq!(kept, kept_before);
+    assert!(!store.memory_dump().unwrap().contains("gone"));
+    assert!(
+        store
+            .search_entities_vector(&scope("gone"), &rng.unit(DIM), 5)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store
+            .search_entities_text(&scope("kept"), "ally", 5)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    // Erasing again, or a scope that never existed, is fine.
+    GraphWrite::erase_scope(&store, &scope("gone"))
+        .await
+        .unwrap();
+    GraphWrite::erase_scope(&store, &scope("never"))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn relations_timeline_and_changes_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = EmbeddedStore::open(dir.path(), DIM).unwrap();
+    let s = scope("alice");
+    let alice = entity(&s, "Alice", &[], axis(0));
+    let boston = entity(&s, "Boston", &[], axis(1));
+    let paris = entity(&s, "Paris", &[], axis(2));
+    let mut lived = relation(&s, &alice, "LIVES_IN", &boston, "Alice lives in Boston");
+    lived.times.recorded_at = day(2);
+    let mut lives = relation(&s, &alice, "LIVES_IN", &paris, "Alice lives in Paris");
+    lives.times.recorded_at = day(5);
+    let mut likes = relation(&s, &paris, "LIKED_BY", &alice, "Paris is liked by Alice");
+    likes.times.recorded_at = day(6);
+    store
+        .apply(
+            &s,
+            vec![
+                WriteOp::UpsertEntity(alice.clone()),
+                WriteOp::UpsertEntity(boston.clone()),
+                WriteOp::UpsertEntity(paris.clone()),
+                WriteOp::AddRelation(lived.clone()),
+                WriteOp::AddRelation(lives.clone()),
+                WriteOp::AddRelation(likes.clone()),
+                WriteOp::EndRelation {
+                    relation: lived.id,
+                    valid_to: day(4),
+                    invalidated_at: day(5),
+                    invalidated_by: Some(lives.id),
+                },
+            ],
+        )
+        .await
+        .unwrap();
+    let query =
+        |entity: Option<EntityId>, outgoing_only: bool, kind: Option<&str>, at: Option<u32>| {
+            RelationQuery {
+                entity,
+                outgoing_only,
+                relation_type: kind.map(|k| mnemo_core::RelationType::parse(k).unwrap()),
+                visible_at: at.map(|d| Visibility {
+                    as_of: day(d),
+                    known_at: day(d),
+                }),
+                limit: 10,
+            }
+        };
+    let cases: Vec<(RelationQuery, Vec<&str>)> = vec![
+        (
+            query(Some(alice.id), false, None, None),
+            vec!["Boston", "Paris", "liked"],
+        ),
+        (
+            query(Some(alice.id), true, None, None),
+            vec!["Boston", "Paris"],
+        ),
+        (query(Some(alice.id), false, None, Some(3)), vec!["Boston"]),
+        (
+            query(Some(alice.id), false, None, Some(20)),
+            vec!["Paris", "liked"],
+        ),
+        (
+            query(Some(alice.id), false, Some("LIVES_IN"), None),
+            vec!["Boston", "Paris"],
+        ),
+        (
+            query(None, false, Some("LIVES_IN"), Some(20)),
+            vec!["Paris"],
+        ),
+        (
+            query(None, false, None, None),
+            vec!["Boston", "Paris", "liked"],
+        ),
+        (query(Some(boston.id), false, None, Some(20)), vec![]),
+        (
+            RelationQuery {
+                limit: 1,
+                ..query(Some(alice.id), false, None, None)
+            },
+            vec!["Boston"],
+        ),
+    ];
+    for (q, expected) in cases {
+        let got = store.relations(&s, &q).await.unwrap();
+        assert_eq!(got.len(), expected.len(), "{q:?}");
+        for (r, word) in got.iter().zip(&expected) {
+            assert!(r.fact.contains(word), "{q:?}: {} vs {word}", r.fact);
+        }
+    }
+    let changes = store.changes(&s, day(5), day(6)).await.unwrap();
+    assert_eq!(
+        changes.added.iter().map(|r| r.id).collect::<Vec<_>>(),
+        [lives.id]
+    );
+    assert_eq!(
+        changes.invalidated.iter().map(|r| r.id).collect::<Vec<_>>(),
+        [lived.id]
+    );
+    assert!(changes.retracted.is_empty());
+    let ended = store.relation(&s, lived.id).await.unwrap().unwrap();
+    assert_eq!(ended.invalidated_by, Some(lives.id));
+    assert_eq!(ended.times.valid_to, Some(day(4)));
+    assert!(
+        store
+            .changes(&scope("bob"), day(1), day(30))
+            .await
+            .unwrap()
+            .added
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn walk_reports_hops_and_respects_visibility() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = EmbeddedStore::open(dir.path(), DIM).unwrap();
+    let s = scope("alice");
+    // a - b - c - d, plus a retracted shortcut a - d.
+    let people: Vec<_> = ["a", "b", "c", "d"]
+        .iter()
+        .enumerate()
+        .map(|(i, n)| entity(&s, n, &[], axis(i)))
+        .collect();
+    let chain: Vec<_> = (0..3)
+        .map(|i| relation(&s, &people[i], "KNOWS", &people[i + 1], "knows"))
+        .collect();
+    let shortcut = relation(&s, &people[0], "KNOWS", &people[3], "shortcut");
+    let mut ops: Vec<WriteOp> = people.iter().cloned().map(WriteOp::UpsertEntity).collect();
+    ops.extend(chain.iter().cloned().map(WriteOp::AddRelation));
+    ops.push(WriteOp::AddRelation(shortcut.clone()));
+    ops.push(WriteOp::RetractRelation {
+        relation: shortcut.id,
+        retracted_at: day(3),
+    });
+    store.apply(&s, ops).await.unwrap();
+
+    let now = Visibility::now();
+    let before_retraction = Visibility {
+        as_of: day(2),
+        known_at: day(2),
+    };
+    let names = |walk: &mnemo_core::ports::Walk| {
+        walk.entities
+            .iter()
+            .map(|e| e.display_name.clone())
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let cases = [
+        (0, now, "a", vec![]),
+        (1, now, "a,b", vec![1]),
+        (2, now, "a,b,c", vec![1, 2]),
+        (3, now, "a,b,c,d", vec![1, 2, 3]),
+        (9, now, "a,b,c,d", vec![1, 2, 3]),
+        (1, before_retraction, "a,b,d", vec![1, 1]),
+    ];
+    for (depth, at, entities, hops) in cases {
+        let walk = store.walk(&s, &[people[0].id], depth, at).await.unwrap();
+        assert_eq!(names(&walk), entities, "depth {depth}");
+        let got: Vec<u8> = walk.relations.iter().map(|r| r.hops).collect();
+        assert_eq!(got, hops, "depth {depth}");
+    }
+    // Unknown seeds and other scopes give nothing.
+    let walk = store.walk(&s, &[EntityId::new()], 2, now).await.unwrap();
+    assert!(walk.entities.is_empty());
+    let walk = store
+        .walk(&scope("bob"), &[people[0].id], 2, now)
+        .await
+        .unwrap();
+    assert!(walk.entities.is_empty());
+    // A deleted relation is gone from the adjacency too.
+    store
+        .apply(
+            &s,
+            vec![WriteOp::DeleteRelation {
+                relation: chain[1].id,
+            }],
+        )
+        .await
+        .unwrap();
+    let walk = store.walk(&s, &[people[0].id], 3, now).await.unwrap();
+    assert_eq!(names(&walk), "a,b");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_writers_and_readers() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = EmbeddedStore::open(dir.path(), DIM).unwrap();
+    let mut tasks = Vec::new();
+    for w in 0..4u64 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let s = scope(&format!("user{}", w % 2));
+            let mut rng = Rng(100 + w);
+            for i in 0..25 {
+                let a = entity(&s, &format!("w{w} a{i}"), &[], rng.unit(DIM));
+                let b = entity(&s, &format!("w{w} b{i}"), &[], rng.unit(DIM));
+                let r = relation(&s, &a, "KNOWS", &b, "knows");
+                store
+                    .apply(
+                        &s,
+                        vec![
+                            WriteOp::UpsertEntity(a),
+                            WriteOp::UpsertEntity(b),
+                            WriteOp::AddRelation(r.clone()),
+                        ],
+                    )
+                    .await
+                    .unwrap();
+                store
+                    .upsert_relation_vectors(&[relation_vector(&r, rng.unit(DIM))])
+                    .await
+                    .unwrap();
+                let hits = store
+                    .search_relations(&s, &rng.unit(DIM), 5, Visibility::now())
+                    .await
+                    .unwrap();
+                assert!(!hits.is_empty());
+                store
+                    .entities(
+                        &s,
+                        Page {
+                            limit: 5,
+                            offset: 0,
+                        },
+                    )
+                    .await
+                    .unwrap();
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    for u in 0..2 {
+        let s = scope(&format!("user{u}"));
+        let all = store
+            .entities(
+                &s,
+                Page {
+                    limit: 1_000,
+                    offset: 0,
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(all.len(), 100);
+        let hits = store
+            .search_relations(&s, &axis(0), 1_000, Visibility::now())
+            .await
+            .unwrap();
+        assert_eq!(hits.len(), 50);
+    }
+}

@@ -1,0 +1,78 @@
+//! `serve` over a real socket: it answers HTTP/1.1 and stops when its shutdown future
+//! completes.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use mnemo_embedded::EmbeddedStore;
+use mnemo_server::AppState;
+
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::oneshot;
+
+use crate::embedder;
+
+/// One `GET` on a fresh connection: the status code and the body.
+async fn get(addr: SocketAddr, path: &str) -> std::io::Result<(u16, String)> {
+    let mut stream = TcpStream::connect(addr).await?;
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await?;
+    let status = response
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("not an HTTP response: {response:?}"));
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_owned())
+        .unwrap_or_default();
+    Ok((status, body))
+}
+
+#[tokio::test]
+async fn serves_until_shutdown() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(EmbeddedStore::open(dir.path(), mnemo_embed::DIMENSION).unwrap());
+    let released = Arc::downgrade(&store);
+    let state = AppState::ready(store.clone(), store, embedder());
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let server = tokio::spawn(mnemo_server::serve(listener, state, async {
+        let _ = stopped.await;
+    }));
+
+    assert_eq!(
+        get(addr, "/healthz").await.unwrap(),
+        (200, r#"{"status":"ok"}"#.to_owned())
+    );
+    assert_eq!(
+        get(addr, "/readyz").await.unwrap(),
+        (
+            200,
+            r#"{"status":"ready","checks":{"store":"ok","embedder":"ok"}}"#.to_owned()
+        )
+    );
+    // A keep-alive connection left idle must not hold the shutdown up.
+    let idle = TcpStream::connect(addr).await.unwrap();
+
+    stop.send(()).unwrap();
+    let result = tokio::time::timeout(Duration::from_secs(5), server)
+        .await
+        .expect("serve returns soon after shutdown")
+        .expect("serve does not panic");
+    result.expect("serve returns Ok");
+    drop(idle);
+    assert!(
+        released.upgrade().is_none(),
+        "serve keeps no reference to the store after it returns"
+    );
+    assert!(
+        get(addr, "/healthz").await.is_err(),
+        "the listener is closed after shutdown"
+    );
+}

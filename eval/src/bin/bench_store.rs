@@ -1,0 +1,250 @@
+//! Benchmark of the embedded store: exact top-10 vector search in one scope at 10k and
+//! 100k vectors of 384 dimensions (p50/p95), and store open time at 100k relations.
+//!
+//! Run with `cargo run --release -p mnemo-eval --bin bench_store`. Prints numbers; it is not
+//! a test. `--quick` uses a tenth of the sizes (for a smoke run).
+
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use chrono::Utc;
+use mnemo_core::ports::{GraphWrite, RelationVector, VectorRead, VectorWrite, WriteOp};
+use mnemo_core::{
+    Entity, EntityId, EntityType, Relation, RelationId, RelationTimes, RelationType, Scope,
+    Visibility,
+};
+use mnemo_embedded::EmbeddedStore;
+use mnemo_eval::{Rng, Summary, summarize};
+
+const DIMENSION: usize = 384;
+const TOP_K: usize = 10;
+const QUERIES: usize = 300;
+const WARMUP_QUERIES: usize = 20;
+const ENTITIES: usize = 20_000;
+const WRITE_BATCH: usize = 2_000;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let scale = if quick { 10 } else { 1 };
+    println!(
+        "bench_store: dimension {DIMENSION}, top-{TOP_K}, {QUERIES} queries per size{}",
+        if quick { " (quick: sizes / 10)" } else { "" }
+    );
+    // The machine may be shared: the load says whether both cores were free.
+    if let Ok(load) = std::fs::read_to_string("/proc/loadavg") {
+        println!("load average at start: {}", load.trim());
+    }
+    let mut rng = Rng(0x5eed);
+
+    for n in [10_000 / scale, 100_000 / scale] {
+        let dir = tempfile::tempdir()?;
+        let store = EmbeddedStore::open(dir.path(), DIMENSION)?;
+        let scope = Scope::user("bench")?;
+        // A neighbour scope of the same size: search must not pay for it.
+        let other = Scope::user("neighbour")?;
+        for s in [&scope, &other] {
+            let started = Instant::now();
+            insert_relation_vectors(&store, s, n, &mut rng).await?;
+            if s == &scope {
+                println!(
+                    "vectors n={n:>7}: inserted {n} relation vectors in {:.2} s",
+                    started.elapsed().as_secs_f64()
+                );
+            }
+        }
+        let now = Visibility::now();
+        let all_visible = search_latencies(&store, &scope, now, &mut rng).await?;
+        report(&format!("search  n={n:>7} (all visible)"), &all_visible);
+        // Half of the relations are invisible at this point in time: the filter runs inside
+        // the scan and still returns k hits.
+        let past = Visibility {
+            as_of: now.as_of,
+            known_at: now.known_at - chrono::Duration::days(1),
+        };
+        let hidden = search_latencies(&store, &scope, past, &mut rng).await;
+        match hidden {
+            Ok(samples) => report(&format!("search  n={n:>7} (half visible)"), &samples),
+            Err(e) => println!("search  n={n:>7} (half visible): {e}"),
+        }
+    }
+
+    let relations = 100_000 / scale;
+    let dir = tempfile::tempdir()?;
+    {
+        let store = EmbeddedStore::open(dir.path(), DIMENSION)?;
+        let started = Instant::now();
+        build_graph(&store, relations, &mut rng).await?;
+        println!(
+            "graph: wrote {} entities and {relations} relations (+ their vectors) in {:.2} s",
+            ENTITIES / scale,
+            started.elapsed().as_secs_f64()
+        );
+    }
+    let mut files: Vec<(String, u64)> = std::fs::read_dir(dir.path())?
+        .filter_map(|e| {
+            let e = e.ok()?;
+            Some((
+                e.file_name().to_string_lossy().into_owned(),
+                e.metadata().ok()?.len(),
+            ))
+        })
+        .collect();
+    files.sort();
+    let files: Vec<String> = files
+        .iter()
+        .map(|(name, len)| format!("{name} {:.1} MB", *len as f64 / 1e6))
+        .collect();
+    println!("graph: files {}", files.join(", "));
+    let mut opens = Vec::new();
+    for _ in 0..5 {
+        let started = Instant::now();
+        let store = EmbeddedStore::open(dir.path(), DIMENSION)?;
+        opens.push(started.elapsed());
+        drop(store);
+    }
+    report(&format!("open    {relations} relations"), &opens);
+    Ok(())
+}
+
+fn report(label: &str, samples: &[Duration]) {
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    if let Some(Summary { p50, p95, max }) = summarize(samples) {
+        println!(
+            "{label}: p50 {:.2} ms, p95 {:.2} ms, max {:.2} ms ({} runs)",
+            ms(p50),
+            ms(p95),
+            ms(max),
+            samples.len()
+        );
+    }
+}
+
+/// Every other relation is recorded today, the rest a year ago and ended a week ago
+/// (learned yesterday at the latest), so half is invisible "as known yesterday".
+fn times(i: usize) -> RelationTimes {
+    let now = Utc::now();
+    if i.is_multiple_of(2) {
+        RelationTimes {
+            valid_from: None,
+            valid_to: None,
+            recorded_at: now,
+            invalidated_at: None,
+            retracted_at: None,
+        }
+    } else {
+        RelationTimes {
+            valid_from: Some(now - chrono::Duration::days(365)),
+            valid_to: None,
+            recorded_at: now - chrono::Duration::days(365),
+            invalidated_at: None,
+            retracted_at: None,
+        }
+    }
+}
+
+async fn insert_relation_vectors(
+    store: &EmbeddedStore,
+    scope: &Scope,
+    n: usize,
+    rng: &mut Rng,
+) -> anyhow::Result<()> {
+    let mut batch = Vec::with_capacity(WRITE_BATCH);
+    for i in 0..n {
+        batch.push(RelationVector {
+            id: RelationId::new(),
+            scope: scope.clone(),
+            times: times(i),
+            vector: rng.unit(DIMENSION),
+        });
+        if batch.len() == WRITE_BATCH || i + 1 == n {
+            store.upsert_relation_vectors(&batch).await?;
+            batch.clear();
+        }
+    }
+    Ok(())
+}
+
+async fn search_latencies(
+    store: &EmbeddedStore,
+    scope: &Scope,
+    at: Visibility,
+    rng: &mut Rng,
+) -> anyhow::Result<Vec<Duration>> {
+    let mut samples = Vec::with_capacity(QUERIES);
+    for q in 0..WARMUP_QUERIES + QUERIES {
+        let query = rng.unit(DIMENSION);
+        let started = Instant::now();
+        let hits = store.search_relations(scope, &query, TOP_K, at).await?;
+        let elapsed = started.elapsed();
+        anyhow::ensure!(hits.len() == TOP_K, "got {} hits", hits.len());
+        if q >= WARMUP_QUERIES {
+            samples.push(elapsed);
+        }
+    }
+    Ok(samples)
+}
+
+/// `relations` relations between random pairs of the scope's entities, each with its
+/// relation vector, written in batches as the ingestion pipeline would.
+async fn build_graph(store: &EmbeddedStore, relations: usize, rng: &mut Rng) -> anyhow::Result<()> {
+    let scope = Scope::user("graph")?;
+    let entities = (ENTITIES * relations / 100_000).max(2);
+    let person = EntityType::parse("Person")?;
+    let knows = RelationType::parse("KNOWS")?;
+    let now = Utc::now();
+    let mut ids: Vec<EntityId> = Vec::with_capacity(entities);
+    let mut ops = Vec::with_capacity(WRITE_BATCH);
+    for i in 0..entities {
+        let entity = Entity {
+            id: EntityId::new(),
+            scope: scope.clone(),
+            name: format!("person {i}"),
+            display_name: format!("Person {i}"),
+            entity_type: person.clone(),
+            aliases: vec![format!("p{i}")],
+            embedding: rng.unit(DIMENSION),
+            mentions: 1,
+            created_at: now,
+            updated_at: now,
+        };
+        ids.push(entity.id);
+        ops.push(WriteOp::UpsertEntity(entity));
+        if ops.len() == WRITE_BATCH {
+            store.apply(&scope, std::mem::take(&mut ops)).await?;
+        }
+    }
+    store.apply(&scope, std::mem::take(&mut ops)).await?;
+    let mut vectors = Vec::with_capacity(WRITE_BATCH);
+    for i in 0..relations {
+        let pick = |rng: &mut Rng| ids[(rng.next_u64() % ids.len() as u64) as usize];
+        let relation = Relation {
+            id: RelationId::new(),
+            scope: scope.clone(),
+            source: pick(rng),
+            relation_type: knows.clone(),
+            target: pick(rng),
+            fact: format!("person {i} knows someone"),
+            times: times(i),
+            invalidated_by: None,
+            episodes: Vec::new(),
+            mentions: 1,
+        };
+        vectors.push(RelationVector {
+            id: relation.id,
+            scope: scope.clone(),
+            times: relation.times,
+            vector: rng.unit(DIMENSION),
+        });
+        ops.push(WriteOp::AddRelation(relation));
+        if ops.len() == WRITE_BATCH || i + 1 == relations {
+            store.apply(&scope, std::mem::take(&mut ops)).await?;
+            store
+                .upsert_relation_vectors(&vectors)
+                .await
+                .context("relation vectors")?;
+            vectors.clear();
+        }
+    }
+    Ok(())
+}

