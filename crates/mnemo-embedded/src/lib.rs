@@ -61,6 +61,10 @@ struct Inner {
 impl EmbeddedStore {
     /// Opens or creates `dir/mnemo.db` (creating `dir`), migrates, loads vectors and adjacency.
     /// `dimension` = embedding length; stored on first open, a mismatch later is an error.
+    ///
+    /// Blocking (about half a second at 100k relations with their vectors); call it from
+    /// `spawn_blocking` inside an async runtime. A second open of the same folder while this
+    /// store (or a clone) is alive fails, in this process or another.
     pub fn open(dir: &Path, dimension: usize) -> Result<EmbeddedStore, StoreError> {
         Ok(Self::open_inner(dir, dimension)?)
     }

@@ -30,7 +30,12 @@ pub(crate) fn open_writer(path: &Path) -> Result<Connection> {
             format!("WAL requested, SQLite kept {mode}"),
         ));
     }
-    conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = OFF;")?;
+    // The WAL file is truncated back to this size after a checkpoint (a large batch can grow
+    // it far beyond).
+    conn.execute_batch(
+        "PRAGMA synchronous = FULL; PRAGMA foreign_keys = OFF; \
+         PRAGMA journal_size_limit = 67108864;",
+    )?;
     Ok(conn)
 }
 

@@ -212,14 +212,14 @@ impl<Id: Copy + Eq + Hash + Ord + Send + Sync, P: Sync> VectorSet<Id, P> {
             if upper >= threshold {
                 let score = dot_f32(query, &self.data[row * d..(row + 1) * d]);
                 best.offer(Ranked {
-                    score,
+                    score: Score(score),
                     id: Reverse(self.ids[row]),
                 });
             }
         }
         best.into_sorted()
             .into_iter()
-            .map(|r| (r.id.0, r.score))
+            .map(|r| (r.id.0, r.score.0))
             .collect()
     }
 }
@@ -395,29 +395,9 @@ fn nan_lowest(x: f32) -> f32 {
 
 /// A hit ordered by score, then by smaller id first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-struct RankedKey<Id>(Score, Reverse<Id>);
-
-#[derive(Clone, Copy, Debug)]
 struct Ranked<Id> {
-    score: f32,
+    score: Score,
     id: Reverse<Id>,
-}
-
-impl<Id: Ord + Copy> PartialEq for Ranked<Id> {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == Ordering::Equal
-    }
-}
-impl<Id: Ord + Copy> Eq for Ranked<Id> {}
-impl<Id: Ord + Copy> PartialOrd for Ranked<Id> {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl<Id: Ord + Copy> Ord for Ranked<Id> {
-    fn cmp(&self, other: &Self) -> Ordering {
-        RankedKey(Score(self.score), self.id).cmp(&RankedKey(Score(other.score), other.id))
-    }
 }
 
 /// The `k` greatest items offered.

@@ -3,6 +3,10 @@
 //!
 //! Run with `cargo run --release -p mnemo-eval --bin bench_store`. Prints numbers; it is not
 //! a test. `--quick` uses a tenth of the sizes (for a smoke run).
+//!
+//! The 100k scan is memory-bound and split over the cores: on a shared VM the bandwidth a
+//! process gets varies from run to run (seen here: p50 1.8 ms or 3.5 ms), so run it a few
+//! times and read the load average it prints.
 
 use std::time::{Duration, Instant};
 

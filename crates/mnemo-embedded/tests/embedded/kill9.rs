@@ -2,45 +2,63 @@
 //! partial one.
 //!
 //! The test re-executes its own binary filtered to itself, with `CHILD_DIR_ENV` set; in that
-//! child it writes batches in a loop and prints `committed <n> <episode> <relation>` after
-//! each `apply` returns. The parent reads some of those lines, kills the child, reopens the
-//! store and checks every batch.
+//! child it writes batches in a loop and prints `committed <episode> <relation>` after each
+//! `apply` returns. The parent reads some of those lines, waits a little (a different delay
+//! each round, so the kill lands at different points of a batch), kills the child, reopens
+//! the store and checks every batch. Several rounds run on the same folder, so recovery
+//! from a crash is itself crashed into.
 
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
 use mnemo_core::ports::{GraphRead, GraphWrite, Page, RelationQuery, WriteOp};
-use mnemo_core::{EpisodeId, EpisodeStatus, RelationId};
+use mnemo_core::{EpisodeId, EpisodeStatus, RelationId, Visibility};
 use mnemo_embedded::EmbeddedStore;
 
 use crate::support::{DIM, Rng, entity, episode, relation, scope};
 
 const CHILD_DIR_ENV: &str = "MNEMO_EMBEDDED_KILL9_CHILD_DIR";
 const TEST_NAME: &str = "kill9::committed_batches_survive_sigkill";
-const BATCHES_BEFORE_KILL: usize = 60;
+const BATCHES_PER_ROUND: usize = 20;
+/// How long after the last awaited report each round's kill comes.
+const KILL_DELAYS_US: [u64; 6] = [0, 150, 400, 700, 1_100, 1_700];
+
+type Batch = (EpisodeId, RelationId);
 
 #[test]
 fn committed_batches_survive_sigkill() {
     if let Some(dir) = std::env::var_os(CHILD_DIR_ENV) {
-        write_until_killed(std::path::Path::new(&dir));
+        write_until_killed(Path::new(&dir));
     }
     let dir = tempfile::tempdir().unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let mut committed: Vec<Batch> = Vec::new();
+    for (round, delay) in KILL_DELAYS_US.iter().enumerate() {
+        committed.extend(run_and_kill(dir.path(), Duration::from_micros(*delay)));
+        // Each round may have committed one batch it did not get to report.
+        let unreported = round + 1;
+        committed.push(rt.block_on(check_after_crash(dir.path(), &committed, unreported)));
+    }
+}
+
+/// Runs a writer child until it reported `BATCHES_PER_ROUND` batches, kills it after
+/// `delay`, and returns every batch it reported.
+fn run_and_kill(dir: &Path, delay: Duration) -> Vec<Batch> {
     let mut child = KillOnDrop(
         Command::new(std::env::current_exe().unwrap())
             .args([TEST_NAME, "--exact", "--nocapture", "--test-threads=1"])
-            .env(CHILD_DIR_ENV, dir.path())
+            .env(CHILD_DIR_ENV, dir)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
             .unwrap(),
     );
-    let child = &mut child.0;
-
     let (lines_tx, lines) = mpsc::channel();
-    let stdout = child.stdout.take().unwrap();
+    let stdout = child.0.stdout.take().unwrap();
     let reader = std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines() {
             let Ok(line) = line else { break };
@@ -49,31 +67,22 @@ fn committed_batches_survive_sigkill() {
             }
         }
     });
-    let mut committed: Vec<(EpisodeId, RelationId)> = Vec::new();
-    while committed.len() < BATCHES_BEFORE_KILL {
+    let mut reported = Vec::new();
+    while reported.len() < BATCHES_PER_ROUND {
         let line = lines
             .recv_timeout(Duration::from_secs(60))
             .expect("the child stopped reporting batches");
-        if let Some((n, batch)) = parse_report(&line) {
-            assert_eq!(n, committed.len());
-            committed.push(batch);
-        }
+        reported.extend(parse_report(&line));
     }
+    std::thread::sleep(delay);
     // `Child::kill` is SIGKILL on unix: no destructor, no rollback, no checkpoint.
-    child.kill().unwrap();
-    let status = child.wait().unwrap();
+    child.0.kill().unwrap();
+    let status = child.0.wait().unwrap();
     assert!(!status.success(), "the child was killed, not finished");
-    // Lines already in the pipe when the child died were committed too.
+    // Lines still in the pipe when the child died were committed too.
     reader.join().unwrap();
-    for line in lines.try_iter() {
-        if let Some((n, batch)) = parse_report(&line) {
-            assert_eq!(n, committed.len());
-            committed.push(batch);
-        }
-    }
-
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    rt.block_on(check_after_crash(dir.path(), &committed));
+    reported.extend(lines.try_iter().filter_map(|line| parse_report(&line)));
+    reported
 }
 
 /// Kills the child if the test fails before it does.
@@ -86,20 +95,20 @@ impl Drop for KillOnDrop {
     }
 }
 
-/// `committed <n> <episode> <relation>`, possibly after libtest's own text on the line.
-fn parse_report(line: &str) -> Option<(usize, (EpisodeId, RelationId))> {
+/// `committed <episode> <relation>`, possibly after libtest's own text on the line.
+fn parse_report(line: &str) -> Option<Batch> {
     let parts: Vec<&str> = line.split_whitespace().collect();
     let at = parts.iter().position(|p| *p == "committed")?;
     match parts[at..] {
-        ["committed", n, episode, relation] => Some((
-            n.parse().unwrap(),
-            (episode.parse().unwrap(), relation.parse().unwrap()),
-        )),
+        ["committed", episode, relation] => {
+            Some((episode.parse().unwrap(), relation.parse().unwrap()))
+        }
         _ => panic!("malformed report {line:?}"),
     }
 }
 
-async fn check_after_crash(dir: &std::path::Path, committed: &[(EpisodeId, RelationId)]) {
+/// Reopens the store after a crash, checks it, and writes one more batch (returned).
+async fn check_after_crash(dir: &Path, committed: &[Batch], max_unreported: usize) -> Batch {
     let store = EmbeddedStore::open(dir, DIM).unwrap();
     let s = scope("writer");
 
@@ -114,7 +123,8 @@ async fn check_after_crash(dir: &std::path::Path, committed: &[(EpisodeId, Relat
     }
 
     // No batch is partial: every entity belongs to exactly one relation, two per relation,
-    // and at most one batch committed after the last reported one.
+    // every relation's episode is done, and no more batches than were reported (plus at
+    // most one per crash) are stored.
     let entities = store
         .entities(
             &s,
@@ -143,9 +153,10 @@ async fn check_after_crash(dir: &std::path::Path, committed: &[(EpisodeId, Relat
         .iter()
         .flat_map(|r| [r.source, r.target])
         .collect();
+    assert_eq!(endpoints.len(), entities.len());
     assert!(entities.iter().all(|e| endpoints.contains(&e.id)));
     assert!(
-        (committed.len()..=committed.len() + 1).contains(&relations.len()),
+        (committed.len()..=committed.len() + max_unreported).contains(&relations.len()),
         "{} reported, {} stored",
         committed.len(),
         relations.len()
@@ -155,24 +166,25 @@ async fn check_after_crash(dir: &std::path::Path, committed: &[(EpisodeId, Relat
         assert_eq!(episode.status, EpisodeStatus::Done);
     }
     // An episode journaled but not yet applied is still pending, to be resumed.
-    let pending = store.pending_episodes(10).await.unwrap();
-    assert!(pending.len() <= 1, "{pending:?}");
+    let pending = store.pending_episodes(100).await.unwrap();
+    assert!(pending.len() <= max_unreported, "{pending:?}");
 
     // The in-memory adjacency was rebuilt from the committed rows.
-    let last = relations.last().unwrap();
-    let walk = store
-        .walk(&s, &[last.source], 1, mnemo_core::Visibility::now())
-        .await
-        .unwrap();
-    assert_eq!(walk.relations.len(), 1);
-    assert_eq!(walk.relations[0].relation.id, last.id);
+    for relation in relations.iter().rev().take(5) {
+        let walk = store
+            .walk(&s, &[relation.source], 1, Visibility::now())
+            .await
+            .unwrap();
+        assert_eq!(walk.relations.len(), 1);
+        assert_eq!(walk.relations[0].relation.id, relation.id);
+    }
 
     // And the store takes writes again.
-    write_batch(&store, 1_000_000, &mut Rng(1)).await;
+    write_batch(&store, &mut Rng(7)).await
 }
 
 /// The child: batches forever, reporting each one after it committed.
-fn write_until_killed(dir: &std::path::Path) -> ! {
+fn write_until_killed(dir: &Path) -> ! {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -180,24 +192,24 @@ fn write_until_killed(dir: &std::path::Path) -> ! {
     rt.block_on(async {
         let store = EmbeddedStore::open(dir, DIM).unwrap();
         let mut rng = Rng(42);
-        for n in 0.. {
-            let (episode, relation) = write_batch(&store, n, &mut rng).await;
-            println!("committed {n} {episode} {relation}");
+        loop {
+            let (episode, relation) = write_batch(&store, &mut rng).await;
+            println!("committed {episode} {relation}");
         }
-    });
-    unreachable!("the writer loops until it is killed")
+    })
 }
 
 /// Journals an episode, then applies one batch: two entities, a relation between them,
 /// mentions and the episode's status.
-async fn write_batch(store: &EmbeddedStore, n: usize, rng: &mut Rng) -> (EpisodeId, RelationId) {
+async fn write_batch(store: &EmbeddedStore, rng: &mut Rng) -> Batch {
     let s = scope("writer");
-    let mut ep = episode(&s, Some(&format!("batch-{n}")));
+    let mut ep = episode(&s, None);
+    ep.idempotency_key = Some(ep.id.to_string());
     ep.content = "x".repeat(4_000);
     store.insert_episode(&ep).await.unwrap();
-    let a = entity(&s, &format!("a{n}"), &[], rng.unit(DIM));
-    let b = entity(&s, &format!("b{n}"), &[], rng.unit(DIM));
-    let mut r = relation(&s, &a, "KNOWS", &b, &format!("a{n} knows b{n}"));
+    let a = entity(&s, &format!("a {}", ep.id), &[], rng.unit(DIM));
+    let b = entity(&s, &format!("b {}", ep.id), &[], rng.unit(DIM));
+    let mut r = relation(&s, &a, "KNOWS", &b, "a knows b");
     r.episodes = vec![ep.id];
     let ops = vec![
         WriteOp::UpsertEntity(a.clone()),
