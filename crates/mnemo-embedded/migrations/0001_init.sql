@@ -38,8 +38,9 @@ CREATE TABLE entity_keys (
 ) STRICT, WITHOUT ROWID;
 CREATE INDEX entity_keys_by_entity ON entity_keys (scope, entity_id);
 
--- rowid = entities.pk
-CREATE VIRTUAL TABLE entity_fts USING fts5(names, tokenize = 'unicode61 remove_diacritics 2');
+-- rowid = entities.pk; scope_tag = fts::scope_tag(scope), so a MATCH only walks the
+-- postings of its own scope.
+CREATE VIRTUAL TABLE entity_fts USING fts5(names, scope_tag, tokenize = 'unicode61 remove_diacritics 2');
 
 CREATE TABLE relations (
     scope          TEXT NOT NULL,
@@ -120,8 +121,8 @@ CREATE TABLE facts (
 ) STRICT;
 CREATE INDEX facts_by_created ON facts (scope, created_at, id);
 
--- rowid = facts.pk
-CREATE VIRTUAL TABLE fact_fts USING fts5(text, tokenize = 'unicode61 remove_diacritics 2');
+-- rowid = facts.pk; scope_tag as in entity_fts.
+CREATE VIRTUAL TABLE fact_fts USING fts5(text, scope_tag, tokenize = 'unicode61 remove_diacritics 2');
 
 -- Kept after the fact is deleted.
 CREATE TABLE fact_history (

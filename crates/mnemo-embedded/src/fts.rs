@@ -1,18 +1,38 @@
 //! Turning user text into an FTS5 query that cannot be FTS syntax: every whitespace-separated
-//! token becomes a quoted phrase, and the phrases are OR-ed (ranking is left to bm25).
+//! token becomes a quoted phrase, and the phrases are OR-ed (ranking is left to bm25). The
+//! query is ANDed with the scope's tag, so FTS5 only walks postings of the caller's scope.
 
 /// Longer queries are cut; FTS5 cost grows with the number of phrases.
 const MAX_TERMS: usize = 32;
 
-/// The MATCH expression for `input`, or `None` when no token has a letter or digit.
-pub(crate) fn match_expression(input: &str) -> Option<String> {
+/// The MATCH expression searching `input` in `column` within the scope whose key is
+/// `scope_key`, or `None` when no token has a letter or digit.
+pub(crate) fn match_expression(input: &str, column: &str, scope_key: &str) -> Option<String> {
     let terms: Vec<String> = input
         .split_whitespace()
         .filter(|t| t.chars().any(char::is_alphanumeric))
         .take(MAX_TERMS)
         .map(|t| format!("\"{}\"", t.replace('"', "\"\"")))
         .collect();
-    (!terms.is_empty()).then(|| terms.join(" OR "))
+    (!terms.is_empty()).then(|| {
+        format!(
+            "scope_tag : \"{}\" AND {column} : ({})",
+            scope_tag(scope_key),
+            terms.join(" OR ")
+        )
+    })
+}
+
+/// The one-token tag stored in the `scope_tag` column of the FTS tables: `s` + FNV-1a 64 of
+/// the scope key in hex. Stable across builds (it is persisted); a collision only costs
+/// time, because results are still filtered on the full scope key.
+pub(crate) fn scope_tag(scope_key: &str) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in scope_key.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("s{hash:016x}")
 }
 
 /// The text indexed for an entity: display name, name and aliases, each once (ignoring
@@ -48,13 +68,27 @@ mod tests {
             ("* - \" ()", None),
             ("", None),
         ];
+        let tag = scope_tag("alice");
         for (input, expected) in cases {
+            let expected =
+                expected.map(|terms| format!("scope_tag : \"{tag}\" AND names : ({terms})"));
             assert_eq!(
-                match_expression(input).as_deref(),
-                *expected,
+                match_expression(input, "names", "alice"),
+                expected,
                 "input {input:?}"
             );
         }
+    }
+
+    #[test]
+    fn scope_tags_are_stable_and_distinct() {
+        // Persisted in the FTS tables: changing the function would orphan stored rows.
+        assert_eq!(scope_tag(""), "scbf29ce484222325");
+        assert_eq!(scope_tag("a"), "saf63dc4c8601ec8c");
+        assert_ne!(
+            scope_tag("alice\u{1f}\u{1f}"),
+            scope_tag("\u{1f}alice\u{1f}")
+        );
     }
 
     #[test]

@@ -162,10 +162,11 @@ fn upsert_entity(tx: &Connection, inner: &Inner, key: &str, entity: &Entity) -> 
     }
     tx.prepare_cached("DELETE FROM entity_fts WHERE rowid = ?1")?
         .execute([pk])?;
-    tx.prepare_cached("INSERT INTO entity_fts (rowid, names) VALUES (?1, ?2)")?
+    tx.prepare_cached("INSERT INTO entity_fts (rowid, names, scope_tag) VALUES (?1, ?2, ?3)")?
         .execute(params![
             pk,
-            fts::entity_names(&entity.display_name, &entity.name, &entity.aliases)
+            fts::entity_names(&entity.display_name, &entity.name, &entity.aliases),
+            fts::scope_tag(key)
         ])?;
     Ok(Effect::Entity {
         scope: key.to_owned(),
@@ -502,7 +503,7 @@ fn entities_text(
     limit: usize,
     dimension: usize,
 ) -> Result<Vec<Scored<Entity>>> {
-    let Some(expr) = fts::match_expression(query) else {
+    let Some(expr) = fts::match_expression(query, "names", &scope.key()) else {
         return Ok(Vec::new());
     };
     let columns = ENTITY_COLUMNS
@@ -511,7 +512,7 @@ fn entities_text(
         .collect::<Vec<_>>()
         .join(", ");
     let sql = format!(
-        "SELECT {columns}, bm25(entity_fts) AS rank FROM entity_fts \
+        "SELECT {columns}, bm25(entity_fts, 1.0, 0.0) AS rank FROM entity_fts \
          JOIN entities e ON e.pk = entity_fts.rowid \
          WHERE entity_fts MATCH ?1 AND e.scope = ?2 ORDER BY rank, e.id LIMIT ?3"
     );

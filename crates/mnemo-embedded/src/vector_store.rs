@@ -57,7 +57,7 @@ fn facts_text(
     query: &str,
     k: usize,
 ) -> Result<Vec<Scored<Fact>>> {
-    let Some(expr) = fts::match_expression(query) else {
+    let Some(expr) = fts::match_expression(query, "text", &scope.key()) else {
         return Ok(Vec::new());
     };
     let columns = FACT_COLUMNS
@@ -66,7 +66,7 @@ fn facts_text(
         .collect::<Vec<_>>()
         .join(", ");
     let sql = format!(
-        "SELECT {columns}, bm25(fact_fts) AS rank FROM fact_fts \
+        "SELECT {columns}, bm25(fact_fts, 1.0, 0.0) AS rank FROM fact_fts \
          JOIN facts f ON f.pk = fact_fts.rowid \
          WHERE fact_fts MATCH ?1 AND f.scope = ?2 ORDER BY rank, f.id LIMIT ?3"
     );
@@ -346,8 +346,10 @@ impl VectorWrite for EmbeddedStore {
                     )?;
                 tx.prepare_cached("DELETE FROM fact_fts WHERE rowid = ?1")?
                     .execute([pk])?;
-                tx.prepare_cached("INSERT INTO fact_fts (rowid, text) VALUES (?1, ?2)")?
-                    .execute(params![pk, fact.text])?;
+                tx.prepare_cached(
+                    "INSERT INTO fact_fts (rowid, text, scope_tag) VALUES (?1, ?2, ?3)",
+                )?
+                .execute(params![pk, fact.text, fts::scope_tag(&key)])?;
                 append_event(tx, &key, &event)?;
                 Ok((
                     (),
