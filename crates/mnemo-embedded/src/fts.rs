@@ -1,6 +1,78 @@
-//! Turning user text into an FTS5 query that cannot be FTS syntax: every whitespace-separated
-//! token becomes a quoted phrase, and the phrases are OR-ed (ranking is left to bm25). The
-//! query is ANDed with the scope's tag, so FTS5 only walks postings of the caller's scope.
+//! Full-text search over entity names and fact text (FTS5). User text becomes quoted
+//! phrases OR-ed together, so it can never be FTS syntax, and the query is ANDed with the
+//! scope's tag, so FTS5 only walks postings of the caller's scope.
+
+use mnemo_core::Scope;
+use mnemo_core::ports::Scored;
+use rusqlite::{Connection, Row, params};
+
+use crate::codec::{ENTITY_COLUMNS, FACT_COLUMNS};
+use crate::error::Result;
+use crate::sql_int;
+
+/// A full-text index and the table whose rows it indexes (`base.pk = fts.rowid`).
+pub(crate) struct FtsTable {
+    fts: &'static str,
+    base: &'static str,
+    /// The FTS column holding the searchable text.
+    text_column: &'static str,
+    /// The base table's columns, as its row decoder reads them.
+    base_columns: &'static str,
+}
+
+pub(crate) const ENTITIES: FtsTable = FtsTable {
+    fts: "entity_fts",
+    base: "entities",
+    text_column: "names",
+    base_columns: ENTITY_COLUMNS,
+};
+
+pub(crate) const FACTS: FtsTable = FtsTable {
+    fts: "fact_fts",
+    base: "facts",
+    text_column: "text",
+    base_columns: FACT_COLUMNS,
+};
+
+/// Best `limit` rows of `table` in `scope` for `query` by bm25 (score = -bm25, higher is
+/// better); nothing for a query without a letter or digit.
+pub(crate) fn search<T>(
+    conn: &Connection,
+    table: &FtsTable,
+    scope: &Scope,
+    query: &str,
+    limit: usize,
+    decode: impl Fn(&Row<'_>) -> Result<T>,
+) -> Result<Vec<Scored<T>>> {
+    let key = scope.key();
+    let Some(expr) = match_expression(query, table.text_column, &key) else {
+        return Ok(Vec::new());
+    };
+    let FtsTable { fts, base, .. } = table;
+    let columns: Vec<String> = table
+        .base_columns
+        .split(", ")
+        .map(|c| format!("b.{c}"))
+        .collect();
+    let rank_index = columns.len();
+    let sql = format!(
+        "SELECT {}, bm25({fts}, 1.0, 0.0) AS rank FROM {fts} \
+         JOIN {base} b ON b.pk = {fts}.rowid \
+         WHERE {fts} MATCH ?1 AND b.scope = ?2 ORDER BY rank, b.id LIMIT ?3",
+        columns.join(", ")
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut rows = stmt.query(params![expr, key, sql_int(limit)])?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        let rank: f64 = row.get(rank_index)?;
+        out.push(Scored {
+            item: decode(row)?,
+            score: -rank as f32,
+        });
+    }
+    Ok(out)
+}
 
 /// Longer queries are cut; FTS5 cost grows with the number of phrases.
 const MAX_TERMS: usize = 32;

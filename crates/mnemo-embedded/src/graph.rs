@@ -503,30 +503,9 @@ fn entities_text(
     limit: usize,
     dimension: usize,
 ) -> Result<Vec<Scored<Entity>>> {
-    let Some(expr) = fts::match_expression(query, "names", &scope.key()) else {
-        return Ok(Vec::new());
-    };
-    let columns = ENTITY_COLUMNS
-        .split(", ")
-        .map(|c| format!("e.{c}"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let sql = format!(
-        "SELECT {columns}, bm25(entity_fts, 1.0, 0.0) AS rank FROM entity_fts \
-         JOIN entities e ON e.pk = entity_fts.rowid \
-         WHERE entity_fts MATCH ?1 AND e.scope = ?2 ORDER BY rank, e.id LIMIT ?3"
-    );
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let mut rows = stmt.query(params![expr, scope.key(), sql_int(limit)])?;
-    let mut out = Vec::new();
-    while let Some(row) = rows.next()? {
-        let rank: f64 = row.get(9)?;
-        out.push(Scored {
-            item: entity_row(row, scope, dimension)?,
-            score: -rank as f32,
-        });
-    }
-    Ok(out)
+    fts::search(conn, &fts::ENTITIES, scope, query, limit, |row| {
+        entity_row(row, scope, dimension)
+    })
 }
 
 #[async_trait]

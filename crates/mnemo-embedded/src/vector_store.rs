@@ -57,30 +57,9 @@ fn facts_text(
     query: &str,
     k: usize,
 ) -> Result<Vec<Scored<Fact>>> {
-    let Some(expr) = fts::match_expression(query, "text", &scope.key()) else {
-        return Ok(Vec::new());
-    };
-    let columns = FACT_COLUMNS
-        .split(", ")
-        .map(|c| format!("f.{c}"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let sql = format!(
-        "SELECT {columns}, bm25(fact_fts, 1.0, 0.0) AS rank FROM fact_fts \
-         JOIN facts f ON f.pk = fact_fts.rowid \
-         WHERE fact_fts MATCH ?1 AND f.scope = ?2 ORDER BY rank, f.id LIMIT ?3"
-    );
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let mut rows = stmt.query(params![expr, scope.key(), sql_int(k)])?;
-    let mut out = Vec::new();
-    while let Some(row) = rows.next()? {
-        let rank: f64 = row.get(6)?;
-        out.push(Scored {
-            item: fact_row(row, scope)?,
-            score: -rank as f32,
-        });
-    }
-    Ok(out)
+    fts::search(conn, &fts::FACTS, scope, query, k, |row| {
+        fact_row(row, scope)
+    })
 }
 
 #[async_trait]
