@@ -17,7 +17,7 @@ use crate::codec::{
 };
 use crate::error::{EmbeddedError, Result};
 use crate::memory::Effect;
-use crate::{EmbeddedStore, Inner, fts, sql_int};
+use crate::{EmbeddedStore, Inner, fts, sql_int, with_records};
 
 pub(crate) fn get_entity(
     conn: &Connection,
@@ -597,15 +597,7 @@ impl GraphRead for EmbeddedStore {
                 Some(s) => s.entities.search(&query, limit, |_| true),
                 None => return Ok(Vec::new()),
             };
-            inner.read(|tx| {
-                let mut out = Vec::with_capacity(hits.len());
-                for (id, score) in hits {
-                    if let Some(item) = get_entity(tx, &scope, id, inner.dimension)? {
-                        out.push(Scored { item, score });
-                    }
-                }
-                Ok(out)
-            })
+            inner.read(|tx| with_records(hits, |id| get_entity(tx, &scope, id, inner.dimension)))
         })
         .await
     }

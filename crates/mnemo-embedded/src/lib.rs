@@ -217,6 +217,20 @@ impl Inner {
 }
 
 /// `usize` to an SQLite integer (saturating; limits above `i64::MAX` mean "all").
+/// Turns vector hits into scored records, in hit order; a hit whose row is gone is skipped.
+fn with_records<Id, T>(
+    hits: Vec<(Id, f32)>,
+    mut get: impl FnMut(Id) -> Result<Option<T>>,
+) -> Result<Vec<mnemo_core::ports::Scored<T>>> {
+    let mut out = Vec::with_capacity(hits.len());
+    for (id, score) in hits {
+        if let Some(item) = get(id)? {
+            out.push(mnemo_core::ports::Scored { item, score });
+        }
+    }
+    Ok(out)
+}
+
 fn sql_int(n: usize) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }

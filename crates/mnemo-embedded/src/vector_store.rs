@@ -14,7 +14,7 @@ use crate::codec::{
 };
 use crate::error::{EmbeddedError, Result};
 use crate::memory::Effect;
-use crate::{EmbeddedStore, fts, graph, sql_int};
+use crate::{EmbeddedStore, fts, graph, sql_int, with_records};
 
 fn get_fact(conn: &Connection, scope: &Scope, id: FactId) -> Result<Option<Fact>> {
     let sql = format!("SELECT {FACT_COLUMNS} FROM facts WHERE scope = ?1 AND id = ?2");
@@ -135,15 +135,7 @@ impl VectorRead for EmbeddedStore {
                 Some(s) => s.facts.search(&query, k, |_| true),
                 None => return Ok(Vec::new()),
             };
-            inner.read(|tx| {
-                let mut out = Vec::with_capacity(hits.len());
-                for (id, score) in hits {
-                    if let Some(item) = get_fact(tx, &scope, id)? {
-                        out.push(Scored { item, score });
-                    }
-                }
-                Ok(out)
-            })
+            inner.read(|tx| with_records(hits, |id| get_fact(tx, &scope, id)))
         })
         .await
     }
