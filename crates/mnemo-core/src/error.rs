@@ -19,6 +19,9 @@ pub enum ValidationError {
     Name(String),
     #[error("invalid id `{0}`")]
     Id(String),
+    /// Any other unusable request value; the message says which and why.
+    #[error("{0}")]
+    Request(String),
 }
 
 /// A storage backend failed or refused an operation.
@@ -50,4 +53,33 @@ pub enum EmbedError {
     /// Inference failed for a batch.
     #[error("embedding failed: {0}")]
     Inference(String),
+}
+
+/// Why a [`crate::Memory`] operation failed; the server maps each variant to a status.
+#[derive(Debug, thiserror::Error)]
+pub enum MemoryError {
+    /// The request itself is wrong (a bad value, an empty message list, …).
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+    #[error("{kind} `{id}` not found")]
+    NotFound { kind: &'static str, id: String },
+    /// `infer: true` (or LLM query entities) without an LLM configured.
+    #[error("no LLM is configured; use infer: false or configure llm.base_url and llm.model")]
+    LlmNotConfigured,
+    #[error(transparent)]
+    Llm(#[from] crate::llm::LlmError),
+    #[error(transparent)]
+    Store(StoreError),
+    #[error(transparent)]
+    Embed(#[from] EmbedError),
+}
+
+impl From<StoreError> for MemoryError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::NotFound { kind, id } => MemoryError::NotFound { kind, id },
+            StoreError::Invalid(invalid) => MemoryError::Invalid(invalid),
+            other => MemoryError::Store(other),
+        }
+    }
 }

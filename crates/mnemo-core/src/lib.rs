@@ -1,22 +1,32 @@
-//! mnemo's domain: the temporal knowledge-graph model, the visibility rule, and the
-//! ports (traits) every storage and embedding adapter implements.
+//! mnemo's domain: the temporal knowledge-graph model, the visibility rule, the ports
+//! (traits) every storage, embedding and LLM adapter implements, and the write and read
+//! pipelines that run on them.
 //!
 //! This crate does no IO and knows no HTTP, database driver or LLM SDK.
 
+pub mod engine;
 pub mod error;
 pub mod ids;
+pub mod llm;
 pub mod model;
 pub mod names;
+pub mod ontology;
 pub mod ports;
+pub mod read;
 pub mod scope;
+pub mod views;
 pub mod visibility;
+pub mod write;
 
-pub use error::{EmbedError, StoreError, ValidationError};
+pub use engine::{Memory, MemoryParts, MemorySettings};
+pub use error::{EmbedError, MemoryError, StoreError, ValidationError};
 pub use ids::{EntityId, EpisodeId, FactId, RelationId};
 pub use model::{
-    Entity, Episode, EpisodeStatus, Fact, FactEvent, FactEventKind, Relation, RelationTimes,
-    Timestamp,
+    Entity, Episode, EpisodeStatus, Fact, FactEvent, FactEventKind, LlmUsage, Relation,
+    RelationTimes, ScopeSummary, Timestamp,
 };
 pub use names::{EntityType, RelationType, normalize_name};
+pub use ontology::{Cardinality, Ontology, OntologySpec};
 pub use scope::Scope;
+pub use views::{EntityRef, RelationView};
 pub use visibility::{Visibility, is_visible};

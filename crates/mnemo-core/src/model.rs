@@ -62,6 +62,9 @@ pub struct Relation {
     pub times: RelationTimes,
     /// The relation whose arrival ended this one.
     pub invalidated_by: Option<RelationId>,
+    /// The episode that ended or retracted this one; deleting that episode restores it.
+    #[serde(default)]
+    pub invalidated_in: Option<EpisodeId>,
     /// Provenance: the episodes that stated it, oldest first.
     pub episodes: Vec<EpisodeId>,
     pub mentions: u32,
@@ -94,7 +97,7 @@ impl EpisodeStatus {
 pub struct Episode {
     pub id: EpisodeId,
     pub scope: Scope,
-    /// The messages as the pipeline reads them (JSON array of `{role, content}`).
+    /// The input as journaled by the write path (a JSON document; see `write::Journal`).
     pub content: String,
     /// Reference time for relative dates in the content.
     pub occurred_at: Timestamp,
@@ -104,6 +107,35 @@ pub struct Episode {
     /// Unique within the scope when set: the same key twice adds nothing the second time.
     pub idempotency_key: Option<String>,
     pub metadata: serde_json::Value,
+    /// LLM calls and tokens spent on this episode so far.
+    #[serde(default)]
+    pub llm_usage: LlmUsage,
+}
+
+/// LLM calls and token counts, summed per episode.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LlmUsage {
+    pub calls: u32,
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+}
+
+impl std::ops::AddAssign for LlmUsage {
+    fn add_assign(&mut self, other: LlmUsage) {
+        self.calls += other.calls;
+        self.prompt_tokens += other.prompt_tokens;
+        self.completion_tokens += other.completion_tokens;
+    }
+}
+
+/// A conversation's rolling summary, refreshed in the background, shown to the extractor.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ScopeSummary {
+    pub scope: Scope,
+    pub text: String,
+    /// The newest episode the summary has read.
+    pub through_episode: EpisodeId,
+    pub updated_at: Timestamp,
 }
 
 /// A plain declarative sentence (Mem0's base memory).

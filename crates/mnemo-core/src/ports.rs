@@ -6,7 +6,8 @@
 
 use crate::{
     EmbedError, Entity, EntityId, Episode, EpisodeId, EpisodeStatus, Fact, FactEvent, FactId,
-    Relation, RelationId, RelationTimes, RelationType, Scope, StoreError, Timestamp, Visibility,
+    LlmUsage, Relation, RelationId, RelationTimes, RelationType, Scope, ScopeSummary, StoreError,
+    Timestamp, Visibility,
 };
 use async_trait::async_trait;
 
@@ -66,6 +67,18 @@ pub struct Changes {
     pub retracted: Vec<Relation>,
 }
 
+/// What one episode did to the graph, found through indexes (for reverting it and for
+/// reconciling the vector store after a crash).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Footprint {
+    /// Relations whose provenance contains the episode.
+    pub stated: Vec<Relation>,
+    /// Relations the episode ended or retracted (`invalidated_in` = the episode).
+    pub ended: Vec<Relation>,
+    /// Entities the episode mentions.
+    pub mentioned: Vec<EntityId>,
+}
+
 /// What [`GraphWrite::insert_episode`] did.
 #[derive(Clone, Debug, PartialEq)]
 pub enum EpisodeInsert {
@@ -88,33 +101,47 @@ pub enum WriteOp {
         relation: RelationId,
         episode: EpisodeId,
     },
-    /// Close the relation's validity interval.
+    /// Undo [`WriteOp::AddProvenance`]: `mentions -= 1` (never below 1) and the episode
+    /// removed from provenance.
+    RemoveProvenance {
+        relation: RelationId,
+        episode: EpisodeId,
+    },
+    /// Close the relation's validity interval; `episode` (stored as `invalidated_in`) is
+    /// the episode whose arrival ended it.
     EndRelation {
         relation: RelationId,
         valid_to: Timestamp,
         invalidated_at: Timestamp,
         invalidated_by: Option<RelationId>,
+        episode: Option<EpisodeId>,
     },
-    /// Mark the relation as never true.
+    /// Mark the relation as never true; `episode` as in [`WriteOp::EndRelation`].
     RetractRelation {
         relation: RelationId,
         retracted_at: Timestamp,
+        episode: Option<EpisodeId>,
     },
-    /// Undo an end or retraction: restore the given times and clear `invalidated_by`.
+    /// Undo an end or retraction: restore the given times and clear `invalidated_by` and
+    /// `invalidated_in`.
     RestoreRelation {
         relation: RelationId,
         times: RelationTimes,
     },
     /// Remove a relation entirely (only for reverting the episode that created it).
     DeleteRelation { relation: RelationId },
+    /// Remove an entity and its mentions; a `Conflict` while any relation touches it.
+    DeleteEntity { entity: EntityId },
     /// `(:Episode)-[:MENTIONS]->(:Entity)`.
     Mention {
         episode: EpisodeId,
         entity: EntityId,
     },
+    /// Set the episode's status and its total LLM usage so far.
     SetEpisodeStatus {
         episode: EpisodeId,
         status: EpisodeStatus,
+        llm_usage: LlmUsage,
     },
     /// Remove the episode and its mentions (its relations are handled by other ops).
     DeleteEpisode { episode: EpisodeId },
@@ -185,6 +212,24 @@ pub trait GraphRead: Send + Sync {
 
     /// Episodes still `pending`, oldest first, across all scopes (resumed on start).
     async fn pending_episodes(&self, limit: usize) -> Result<Vec<Episode>, StoreError>;
+
+    /// The scope's episodes ingested strictly before `before`, newest first (the recent
+    /// messages the extractor sees).
+    async fn recent_episodes(
+        &self,
+        scope: &Scope,
+        before: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<Episode>, StoreError>;
+
+    /// What the episode stated, ended and mentioned in the scope.
+    async fn episode_footprint(
+        &self,
+        scope: &Scope,
+        episode: EpisodeId,
+    ) -> Result<Footprint, StoreError>;
+
+    async fn scope_summary(&self, scope: &Scope) -> Result<Option<ScopeSummary>, StoreError>;
 }
 
 /// Write access to the graph and the episode journal.
@@ -198,8 +243,11 @@ pub trait GraphWrite: GraphRead {
     /// refer to records of `scope`, else `NotFound`.
     async fn apply(&self, scope: &Scope, ops: Vec<WriteOp>) -> Result<(), StoreError>;
 
-    /// Hard-deletes everything of the scope: entities, relations, episodes.
+    /// Hard-deletes everything of the scope: entities, relations, episodes, summary.
     async fn erase_scope(&self, scope: &Scope) -> Result<(), StoreError>;
+
+    /// Inserts or replaces the scope's rolling summary.
+    async fn put_scope_summary(&self, summary: &ScopeSummary) -> Result<(), StoreError>;
 }
 
 /// A relation's embedding with the payload vector search filters on.
@@ -250,6 +298,13 @@ pub trait VectorRead: Send + Sync {
 
     /// The fact's events, oldest first; kept after the fact is deleted.
     async fn fact_history(&self, scope: &Scope, id: FactId) -> Result<Vec<FactEvent>, StoreError>;
+
+    /// Every fact event the episode caused in the scope, oldest first (to revert it).
+    async fn fact_events_of_episode(
+        &self,
+        scope: &Scope,
+        episode: EpisodeId,
+    ) -> Result<Vec<FactEvent>, StoreError>;
 }
 
 /// Write access to relation embeddings and facts.
@@ -304,4 +359,9 @@ pub trait Embedder: Send + Sync {
     /// One vector per input, in order. Implementations batch and keep CPU work off the
     /// async runtime.
     async fn embed(&self, texts: Vec<String>) -> Result<Vec<Vec<f32>>, EmbedError>;
+}
+
+/// Counts tokens the way the budgeted text will be counted (a real tokenizer).
+pub trait TokenCounter: Send + Sync {
+    fn count(&self, text: &str) -> usize;
 }

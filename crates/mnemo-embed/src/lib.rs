@@ -5,6 +5,7 @@
 //! under `.deps/`, and [`EmbedConfig`] points at them.
 
 mod checks;
+pub mod tokens;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
@@ -19,6 +20,8 @@ use fastembed::{
 use mnemo_core::EmbedError;
 use mnemo_core::ports::Embedder;
 use ort::environment::Environment;
+
+pub use tokens::TokenizerCounter;
 
 /// The command that installs the offline files; every setup error names it.
 pub const SETUP_COMMAND: &str = "make setup";

@@ -1,5 +1,6 @@
 //! The embedder against the real files installed by `make setup`: vector shape and meaning,
-//! batching, and a setup error (never a panic) for every kind of missing or wrong file.
+//! batching, and a setup error (never a panic) for every kind of missing or wrong file; and
+//! the token counter on the same tokenizer.
 
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
@@ -7,8 +8,10 @@ use std::sync::LazyLock;
 
 use anyhow::{Context, Result, bail};
 use mnemo_core::EmbedError;
-use mnemo_core::ports::Embedder;
-use mnemo_embed::{DIMENSION, EmbedConfig, FastEmbedder, MODEL_NAME, SETUP_COMMAND};
+use mnemo_core::ports::{Embedder, TokenCounter};
+use mnemo_embed::{
+    DIMENSION, EmbedConfig, FastEmbedder, MODEL_NAME, SETUP_COMMAND, TokenizerCounter,
+};
 
 fn repo_config() -> EmbedConfig {
     EmbedConfig::repo_default(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
@@ -315,5 +318,62 @@ fn missing_or_broken_model_files_are_a_setup_error() -> Result<()> {
         &with_model_dir(variant("tokenizer.json", Some(b"{}"))?),
         &["cannot load the embedding model", "tokenizer.json"],
     )?;
+    Ok(())
+}
+
+fn token_counter() -> Result<&'static TokenizerCounter> {
+    static COUNTER: LazyLock<Result<TokenizerCounter, String>> =
+        LazyLock::new(|| TokenizerCounter::load(&repo_config()).map_err(|err| err.to_string()));
+    COUNTER
+        .as_ref()
+        .map_err(|err| anyhow::anyhow!("loading the real tokenizer failed: {err}"))
+}
+
+#[test]
+fn tokens_are_counted_by_the_models_wordpiece_tokenizer() -> Result<()> {
+    let counter = token_counter()?;
+    let long = "memory ".repeat(1000);
+    let cases: &[(&str, usize)] = &[
+        ("", 0),
+        ("Alice lives in Lisbon", 4),
+        ("Hello, world!", 4),
+        ("- Alice LIVES_IN Lisbon [valid 2024-03-01 → now]", 17),
+        // Lower-cased, accents stripped: zoe ' s cafe.
+        ("Zoë's café", 4),
+        // No truncation to the model's 128 positions, no padding.
+        (&long, 1000),
+    ];
+    for (text, expected) in cases {
+        let short: String = text.chars().take(40).collect();
+        assert_eq!(counter.count(text), *expected, "{short:?}");
+    }
+    // Lines joined by newlines count as the sum of the lines (the search's budget relies on
+    // it).
+    let lines = [
+        "Relations:",
+        "- Acme HEADQUARTERED_IN Berlin (Acme is headquartered in Berlin) [valid ? → now]",
+        "Facts:",
+        "- Alice is vegetarian [2024-01-10]",
+    ];
+    let sum: usize = lines.iter().map(|line| counter.count(line)).sum();
+    assert_eq!(counter.count(&lines.join("\n")), sum);
+    Ok(())
+}
+
+#[test]
+fn a_missing_tokenizer_is_a_setup_error() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let config = EmbedConfig {
+        model_dir: dir.path().to_owned(),
+        ..repo_config()
+    };
+    match TokenizerCounter::load(&config) {
+        Ok(_) => bail!("loading a tokenizer from an empty folder succeeded"),
+        Err(EmbedError::Setup(message)) => {
+            assert!(message.contains("tokenizer.json"), "{message}");
+            assert!(message.contains(SETUP_COMMAND), "{message}");
+        }
+        Err(other) => bail!("expected a setup error, got {other:?}"),
+    }
     Ok(())
 }

@@ -69,6 +69,22 @@ impl Adjacency {
         }
     }
 
+    /// Removes the entity's node and any relation still attached to it.
+    pub(crate) fn remove_entity(&mut self, id: &EntityId) {
+        if let Some(node) = self.nodes.remove(id) {
+            let attached: Vec<RelationId> = self
+                .graph
+                .edges_directed(node, Direction::Outgoing)
+                .chain(self.graph.edges_directed(node, Direction::Incoming))
+                .map(|e| e.weight().id)
+                .collect();
+            for relation in attached {
+                self.edges.remove(&relation);
+            }
+            self.graph.remove_node(node);
+        }
+    }
+
     pub(crate) fn entity_count(&self) -> usize {
         self.nodes.len()
     }

@@ -10,7 +10,7 @@ use std::str::FromStr;
 use chrono::{DateTime, SecondsFormat, Utc};
 use mnemo_core::{
     Entity, EntityType, Episode, EpisodeId, EpisodeStatus, Fact, FactEvent, FactEventKind,
-    Relation, RelationTimes, RelationType, Scope, Timestamp,
+    LlmUsage, Relation, RelationTimes, RelationType, Scope, ScopeSummary, Timestamp,
 };
 use rusqlite::Row;
 
@@ -102,7 +102,7 @@ pub(crate) fn entity_row(row: &Row<'_>, scope: &Scope, dimension: usize) -> Resu
     })
 }
 
-pub(crate) const RELATION_COLUMNS: &str = "id, source, relation_type, target, fact, valid_from, valid_to, recorded_at, invalidated_at, retracted_at, invalidated_by, episodes, mentions";
+pub(crate) const RELATION_COLUMNS: &str = "id, source, relation_type, target, fact, valid_from, valid_to, recorded_at, invalidated_at, retracted_at, invalidated_by, episodes, mentions, invalidated_in";
 
 pub(crate) fn relation_row(row: &Row<'_>, scope: &Scope) -> Result<Relation> {
     let relation_type: String = row.get(2)?;
@@ -116,12 +116,13 @@ pub(crate) fn relation_row(row: &Row<'_>, scope: &Scope) -> Result<Relation> {
         fact: row.get(4)?,
         times: relation_times(row, 5)?,
         invalidated_by: parse_opt_id(row.get(10)?)?,
+        invalidated_in: parse_opt_id(row.get(13)?)?,
         episodes: parse_json("episodes", &row.get::<_, String>(11)?)?,
         mentions: row.get(12)?,
     })
 }
 
-pub(crate) const EPISODE_COLUMNS: &str = "scope, id, content, occurred_at, ingested_at, status, failure_reason, idempotency_key, metadata";
+pub(crate) const EPISODE_COLUMNS: &str = "scope, id, content, occurred_at, ingested_at, status, failure_reason, idempotency_key, metadata, llm_calls, llm_prompt_tokens, llm_completion_tokens";
 
 pub(crate) fn episode_row(row: &Row<'_>) -> Result<Episode> {
     let status: String = row.get(5)?;
@@ -143,7 +144,21 @@ pub(crate) fn episode_row(row: &Row<'_>) -> Result<Episode> {
         status,
         idempotency_key: row.get(7)?,
         metadata: parse_json("episode metadata", &row.get::<_, String>(8)?)?,
+        llm_usage: LlmUsage {
+            calls: row.get(9)?,
+            prompt_tokens: parse_count(row.get(10)?)?,
+            completion_tokens: parse_count(row.get(11)?)?,
+        },
     })
+}
+
+/// A token count as an SQLite integer (saturating: no count reaches `i64::MAX`).
+pub(crate) fn count(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+pub(crate) fn parse_count(n: i64) -> Result<u64> {
+    u64::try_from(n).map_err(|_| EmbeddedError::corrupt("token count", n))
 }
 
 /// The `failure_reason` column of a status.
@@ -152,6 +167,17 @@ pub(crate) fn failure_reason(status: &EpisodeStatus) -> Option<&str> {
         EpisodeStatus::Failed { reason } => Some(reason),
         EpisodeStatus::Pending | EpisodeStatus::Done => None,
     }
+}
+
+pub(crate) const SCOPE_SUMMARY_COLUMNS: &str = "text, through_episode, updated_at";
+
+pub(crate) fn scope_summary_row(row: &Row<'_>, scope: &Scope) -> Result<ScopeSummary> {
+    Ok(ScopeSummary {
+        scope: scope.clone(),
+        text: row.get(0)?,
+        through_episode: parse_id(&row.get::<_, String>(1)?)?,
+        updated_at: parse_ts(&row.get::<_, String>(2)?)?,
+    })
 }
 
 pub(crate) const FACT_COLUMNS: &str = "id, text, metadata, created_at, updated_at, episodes";

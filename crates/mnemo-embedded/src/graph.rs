@@ -2,18 +2,18 @@
 
 use async_trait::async_trait;
 use mnemo_core::ports::{
-    Changes, EpisodeInsert, GraphRead, GraphWrite, Page, RelationQuery, Scored, Walk,
+    Changes, EpisodeInsert, Footprint, GraphRead, GraphWrite, Page, RelationQuery, Scored, Walk,
     WalkedRelation, WriteOp,
 };
 use mnemo_core::{
-    Entity, EntityId, Episode, EpisodeId, Relation, RelationId, RelationTimes, Scope, StoreError,
-    Timestamp, Visibility, is_visible, normalize_name,
+    Entity, EntityId, Episode, EpisodeId, Relation, RelationId, RelationTimes, Scope, ScopeSummary,
+    StoreError, Timestamp, Visibility, is_visible, normalize_name,
 };
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::codec::{
-    self, ENTITY_COLUMNS, EPISODE_COLUMNS, RELATION_COLUMNS, entity_row, episode_row, json, opt_ts,
-    relation_row, relation_times, ts, vector_blob,
+    self, ENTITY_COLUMNS, EPISODE_COLUMNS, RELATION_COLUMNS, SCOPE_SUMMARY_COLUMNS, entity_row,
+    episode_row, json, opt_ts, relation_row, relation_times, scope_summary_row, ts, vector_blob,
 };
 use crate::error::{EmbeddedError, Result};
 use crate::memory::Effect;
@@ -79,10 +79,12 @@ fn write_relation_times(
     id: RelationId,
     times: &RelationTimes,
     invalidated_by: Option<RelationId>,
+    invalidated_in: Option<EpisodeId>,
 ) -> Result<()> {
     let mut stmt = conn.prepare_cached(
         "UPDATE relations SET valid_from = ?3, valid_to = ?4, recorded_at = ?5, \
-         invalidated_at = ?6, retracted_at = ?7, invalidated_by = ?8 WHERE scope = ?1 AND id = ?2",
+         invalidated_at = ?6, retracted_at = ?7, invalidated_by = ?8, invalidated_in = ?9 \
+         WHERE scope = ?1 AND id = ?2",
     )?;
     stmt.execute(params![
         key,
@@ -93,6 +95,7 @@ fn write_relation_times(
         opt_ts(&times.invalidated_at),
         opt_ts(&times.retracted_at),
         invalidated_by.map(|r| r.to_string()),
+        invalidated_in.map(|e| e.to_string()),
     ])?;
     Ok(())
 }
@@ -190,8 +193,9 @@ fn add_relation(tx: &Connection, key: &str, r: &Relation) -> Result<Effect> {
     }
     tx.prepare_cached(
         "INSERT INTO relations (scope, id, source, relation_type, target, fact, valid_from, \
-         valid_to, recorded_at, invalidated_at, retracted_at, invalidated_by, episodes, mentions) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+         valid_to, recorded_at, invalidated_at, retracted_at, invalidated_by, episodes, mentions, \
+         invalidated_in) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
     )?
     .execute(params![
         key,
@@ -208,7 +212,11 @@ fn add_relation(tx: &Connection, key: &str, r: &Relation) -> Result<Effect> {
         r.invalidated_by.map(|i| i.to_string()),
         json(&r.episodes)?,
         r.mentions,
+        r.invalidated_in.map(|e| e.to_string()),
     ])?;
+    for episode in &r.episodes {
+        link_provenance(tx, key, *episode, r.id)?;
+    }
     Ok(Effect::Relation {
         scope: key.to_owned(),
         id: r.id,
@@ -216,6 +224,71 @@ fn add_relation(tx: &Connection, key: &str, r: &Relation) -> Result<Effect> {
         target: r.target,
         times: r.times,
     })
+}
+
+/// Records `episode` in the provenance index of `relation` (the `relation_episodes` row
+/// mirroring one element of `relations.episodes`).
+fn link_provenance(
+    tx: &Connection,
+    key: &str,
+    episode: EpisodeId,
+    relation: RelationId,
+) -> Result<()> {
+    tx.prepare_cached(
+        "INSERT OR IGNORE INTO relation_episodes (scope, episode, relation) VALUES (?1, ?2, ?3)",
+    )?
+    .execute(params![key, episode.to_string(), relation.to_string()])?;
+    Ok(())
+}
+
+fn unlink_provenance(
+    tx: &Connection,
+    key: &str,
+    episode: EpisodeId,
+    relation: RelationId,
+) -> Result<()> {
+    tx.prepare_cached(
+        "DELETE FROM relation_episodes WHERE scope = ?1 AND episode = ?2 AND relation = ?3",
+    )?
+    .execute(params![key, episode.to_string(), relation.to_string()])?;
+    Ok(())
+}
+
+/// A relation's provenance list and mention count; `NotFound` when it does not exist.
+fn provenance_of(
+    tx: &Connection,
+    key: &str,
+    relation: RelationId,
+) -> Result<(Vec<EpisodeId>, u32)> {
+    let found: Option<(String, u32)> = tx
+        .prepare_cached("SELECT episodes, mentions FROM relations WHERE scope = ?1 AND id = ?2")?
+        .query_row(params![key, relation.to_string()], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .optional()?;
+    let Some((episodes, mentions)) = found else {
+        return Err(EmbeddedError::not_found("relation", relation));
+    };
+    Ok((codec::parse_json("episodes", &episodes)?, mentions))
+}
+
+fn write_provenance(
+    tx: &Connection,
+    key: &str,
+    relation: RelationId,
+    episodes: &[EpisodeId],
+    mentions: u32,
+) -> Result<()> {
+    tx.prepare_cached(
+        "UPDATE relations SET episodes = ?3, mentions = ?4 WHERE scope = ?1 AND id = ?2",
+    )?
+    .execute(params![
+        key,
+        relation.to_string(),
+        json(episodes)?,
+        mentions
+    ])?;
+    Ok(())
 }
 
 fn add_provenance(
@@ -227,29 +300,82 @@ fn add_provenance(
     if !episode_exists(tx, key, episode)? {
         return Err(EmbeddedError::not_found("episode", episode));
     }
-    let found: Option<(String, u32)> = tx
-        .prepare_cached("SELECT episodes, mentions FROM relations WHERE scope = ?1 AND id = ?2")?
-        .query_row(params![key, relation.to_string()], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })
-        .optional()?;
-    let Some((episodes, mentions)) = found else {
-        return Err(EmbeddedError::not_found("relation", relation));
-    };
-    let mut episodes: Vec<EpisodeId> = codec::parse_json("episodes", &episodes)?;
+    let (mut episodes, mentions) = provenance_of(tx, key, relation)?;
     if !episodes.contains(&episode) {
         episodes.push(episode);
     }
-    tx.prepare_cached(
-        "UPDATE relations SET episodes = ?3, mentions = ?4 WHERE scope = ?1 AND id = ?2",
-    )?
-    .execute(params![
+    write_provenance(tx, key, relation, &episodes, mentions.saturating_add(1))?;
+    link_provenance(tx, key, episode, relation)
+}
+
+/// Undoes one `add_provenance`: one mention less (never below 1), the episode out of the
+/// provenance list.
+fn remove_provenance(
+    tx: &Connection,
+    key: &str,
+    relation: RelationId,
+    episode: EpisodeId,
+) -> Result<()> {
+    let (mut episodes, mentions) = provenance_of(tx, key, relation)?;
+    episodes.retain(|e| *e != episode);
+    write_provenance(
+        tx,
         key,
-        relation.to_string(),
-        json(&episodes)?,
-        mentions.saturating_add(1)
-    ])?;
-    Ok(())
+        relation,
+        &episodes,
+        mentions.saturating_sub(1).max(1),
+    )?;
+    unlink_provenance(tx, key, episode, relation)
+}
+
+/// `?1` scope, `?2` entity: one relation that has the entity as source or target.
+const TOUCHING_SQL: &str = "SELECT id FROM relations INDEXED BY relations_by_source \
+     WHERE scope = ?1 AND source = ?2 \
+     UNION ALL SELECT id FROM relations INDEXED BY relations_by_target \
+     WHERE scope = ?1 AND target = ?2 LIMIT 1";
+
+const DELETE_ENTITY_MENTIONS: &str = "DELETE FROM mentions WHERE scope = ?1 AND entity_id = ?2";
+
+/// Deletes an entity with its lookup keys, FTS row and mentions; a `Conflict` while a
+/// relation (ended, retracted or not) still has it as source or target.
+fn delete_entity(tx: &Connection, key: &str, entity: EntityId) -> Result<Effect> {
+    let id = entity.to_string();
+    let touching = tx
+        .prepare_cached(TOUCHING_SQL)?
+        .query_row(params![key, id], |r| r.get::<_, String>(0))
+        .optional()?;
+    let pk: Option<i64> = tx
+        .prepare_cached("SELECT pk FROM entities WHERE scope = ?1 AND id = ?2")?
+        .query_row(params![key, id], |r| r.get(0))
+        .optional()?;
+    let Some(pk) = pk else {
+        return Err(EmbeddedError::not_found("entity", entity));
+    };
+    if let Some(relation) = touching {
+        return Err(EmbeddedError::Conflict(format!(
+            "entity {entity} is still touched by relation {relation}"
+        )));
+    }
+    tx.prepare_cached("DELETE FROM entities WHERE pk = ?1")?
+        .execute([pk])?;
+    tx.prepare_cached("DELETE FROM entity_fts WHERE rowid = ?1")?
+        .execute([pk])?;
+    tx.prepare_cached("DELETE FROM entity_keys WHERE scope = ?1 AND entity_id = ?2")?
+        .execute(params![key, id])?;
+    tx.prepare_cached(DELETE_ENTITY_MENTIONS)?
+        .execute(params![key, id])?;
+    Ok(Effect::RemoveEntity {
+        scope: key.to_owned(),
+        id: entity,
+    })
+}
+
+/// `NotFound` unless `episode` (when given) is an episode of the scope.
+fn check_episode(tx: &Connection, key: &str, episode: Option<EpisodeId>) -> Result<()> {
+    match episode {
+        Some(e) if !episode_exists(tx, key, e)? => Err(EmbeddedError::not_found("episode", e)),
+        _ => Ok(()),
+    }
 }
 
 /// Applies one op inside the caller's transaction; the memory effect, if any.
@@ -284,47 +410,62 @@ fn apply_op(
             add_provenance(tx, key, relation, episode)?;
             Ok(None)
         }
+        WriteOp::RemoveProvenance { relation, episode } => {
+            remove_provenance(tx, key, relation, episode)?;
+            Ok(None)
+        }
         WriteOp::EndRelation {
             relation,
             valid_to,
             invalidated_at,
             invalidated_by,
+            episode,
         } => {
             let mut times = relation_times_of(tx, key, relation)?;
+            check_episode(tx, key, episode)?;
             times.valid_to = Some(valid_to);
             times.invalidated_at = Some(invalidated_at);
-            write_relation_times(tx, key, relation, &times, invalidated_by)?;
+            write_relation_times(tx, key, relation, &times, invalidated_by, episode)?;
             Ok(times_changed(relation, times))
         }
         WriteOp::RetractRelation {
             relation,
             retracted_at,
+            episode,
         } => {
             let mut times = relation_times_of(tx, key, relation)?;
+            check_episode(tx, key, episode)?;
             times.retracted_at = Some(retracted_at);
             tx.prepare_cached(
-                "UPDATE relations SET retracted_at = ?3 WHERE scope = ?1 AND id = ?2",
+                "UPDATE relations SET retracted_at = ?3, invalidated_in = ?4 \
+                 WHERE scope = ?1 AND id = ?2",
             )?
-            .execute(params![key, relation.to_string(), ts(&retracted_at)])?;
+            .execute(params![
+                key,
+                relation.to_string(),
+                ts(&retracted_at),
+                episode.map(|e| e.to_string())
+            ])?;
             Ok(times_changed(relation, times))
         }
         WriteOp::RestoreRelation { relation, times } => {
             relation_times_of(tx, key, relation)?;
-            write_relation_times(tx, key, relation, &times, None)?;
+            write_relation_times(tx, key, relation, &times, None, None)?;
             Ok(times_changed(relation, times))
         }
         WriteOp::DeleteRelation { relation } => {
-            let deleted = tx
-                .prepare_cached("DELETE FROM relations WHERE scope = ?1 AND id = ?2")?
+            let (episodes, _) = provenance_of(tx, key, relation)?;
+            tx.prepare_cached("DELETE FROM relations WHERE scope = ?1 AND id = ?2")?
                 .execute(params![key, relation.to_string()])?;
-            if deleted == 0 {
-                return Err(EmbeddedError::not_found("relation", relation));
+            for episode in episodes {
+                unlink_provenance(tx, key, episode, relation)?;
             }
             Ok(Some(Effect::RemoveRelation {
                 scope: key.to_owned(),
                 id: relation,
             }))
         }
+        WriteOp::DeleteEntity { entity } => delete_entity(tx, key, entity).map(Some),
         WriteOp::Mention { episode, entity } => {
             if !episode_exists(tx, key, episode)? {
                 return Err(EmbeddedError::not_found("episode", episode));
@@ -338,16 +479,25 @@ fn apply_op(
             .execute(params![key, episode.to_string(), entity.to_string()])?;
             Ok(None)
         }
-        WriteOp::SetEpisodeStatus { episode, status } => {
+        WriteOp::SetEpisodeStatus {
+            episode,
+            status,
+            llm_usage,
+        } => {
             let updated = tx
                 .prepare_cached(
-                    "UPDATE episodes SET status = ?3, failure_reason = ?4 WHERE scope = ?1 AND id = ?2",
+                    "UPDATE episodes SET status = ?3, failure_reason = ?4, llm_calls = ?5, \
+                     llm_prompt_tokens = ?6, llm_completion_tokens = ?7 \
+                     WHERE scope = ?1 AND id = ?2",
                 )?
                 .execute(params![
                     key,
                     episode.to_string(),
                     status.as_str(),
-                    codec::failure_reason(&status)
+                    codec::failure_reason(&status),
+                    llm_usage.calls,
+                    codec::count(llm_usage.prompt_tokens),
+                    codec::count(llm_usage.completion_tokens),
                 ])?;
             if updated == 0 {
                 return Err(EmbeddedError::not_found("episode", episode));
@@ -384,6 +534,8 @@ pub(crate) fn erase_scope(tx: &Connection, key: &str) -> Result<Effect> {
         "relations",
         "episodes",
         "mentions",
+        "relation_episodes",
+        "scope_summaries",
         "relation_vectors",
         "facts",
         "fact_history",
@@ -494,6 +646,72 @@ fn query_relations(conn: &Connection, scope: &Scope, q: &RelationQuery) -> Resul
         }
     }
     Ok(out)
+}
+
+/// `?1` scope, `?2` before, `?3` limit: newest first through `episodes_by_ingested`.
+fn recent_episodes_sql() -> String {
+    format!(
+        "SELECT {EPISODE_COLUMNS} FROM episodes WHERE scope = ?1 AND ingested_at < ?2 \
+         ORDER BY ingested_at DESC, id DESC LIMIT ?3"
+    )
+}
+
+/// `?1` scope, `?2` episode: the relations whose provenance holds the episode. `CROSS JOIN`
+/// keeps the provenance index as the outer loop (else SQLite may walk the whole scope's
+/// relations in `recorded_at` order).
+fn stated_sql() -> String {
+    let columns = RELATION_COLUMNS
+        .split(", ")
+        .map(|c| format!("r.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "SELECT {columns} FROM relation_episodes AS p \
+         CROSS JOIN relations AS r ON r.scope = p.scope AND r.id = p.relation \
+         WHERE p.scope = ?1 AND p.episode = ?2 ORDER BY r.recorded_at, r.id"
+    )
+}
+
+/// `?1` scope, `?2` episode: the relations the episode ended or retracted.
+fn ended_sql() -> String {
+    format!(
+        "SELECT {RELATION_COLUMNS} FROM relations INDEXED BY relations_by_invalidated_in \
+         WHERE scope = ?1 AND invalidated_in = ?2 ORDER BY recorded_at, id"
+    )
+}
+
+/// `?1` scope, `?2` episode: the entities the episode mentions.
+const MENTIONED_SQL: &str =
+    "SELECT entity_id FROM mentions WHERE scope = ?1 AND episode = ?2 ORDER BY entity_id";
+
+fn relations_by(
+    conn: &Connection,
+    scope: &Scope,
+    sql: &str,
+    episode: &str,
+) -> Result<Vec<Relation>> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let mut rows = stmt.query(params![scope.key(), episode])?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        out.push(relation_row(row, scope)?);
+    }
+    Ok(out)
+}
+
+fn footprint(conn: &Connection, scope: &Scope, episode: EpisodeId) -> Result<Footprint> {
+    let episode = episode.to_string();
+    let mut stmt = conn.prepare_cached(MENTIONED_SQL)?;
+    let mut rows = stmt.query(params![scope.key(), episode])?;
+    let mut mentioned = Vec::new();
+    while let Some(row) = rows.next()? {
+        mentioned.push(codec::parse_id(row.get_ref(0)?.as_str()?)?);
+    }
+    Ok(Footprint {
+        stated: relations_by(conn, scope, &stated_sql(), &episode)?,
+        ended: relations_by(conn, scope, &ended_sql(), &episode)?,
+        mentioned,
+    })
 }
 
 fn entities_text(
@@ -695,6 +913,53 @@ impl GraphRead for EmbeddedStore {
         })
         .await
     }
+
+    async fn recent_episodes(
+        &self,
+        scope: &Scope,
+        before: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<Episode>, StoreError> {
+        let (key, before) = (scope.key(), ts(&before));
+        self.blocking(move |inner| {
+            inner.read(|tx| {
+                let mut stmt = tx.prepare_cached(&recent_episodes_sql())?;
+                let mut rows = stmt.query(params![key, before, sql_int(limit)])?;
+                let mut out = Vec::new();
+                while let Some(row) = rows.next()? {
+                    out.push(episode_row(row)?);
+                }
+                Ok(out)
+            })
+        })
+        .await
+    }
+
+    async fn episode_footprint(
+        &self,
+        scope: &Scope,
+        episode: EpisodeId,
+    ) -> Result<Footprint, StoreError> {
+        let scope = scope.clone();
+        self.blocking(move |inner| inner.read(|tx| footprint(tx, &scope, episode)))
+            .await
+    }
+
+    async fn scope_summary(&self, scope: &Scope) -> Result<Option<ScopeSummary>, StoreError> {
+        let scope = scope.clone();
+        self.blocking(move |inner| {
+            inner.read(|tx| {
+                let sql =
+                    format!("SELECT {SCOPE_SUMMARY_COLUMNS} FROM scope_summaries WHERE scope = ?1");
+                let mut stmt = tx.prepare_cached(&sql)?;
+                let mut rows = stmt.query([scope.key()])?;
+                rows.next()?
+                    .map(|row| scope_summary_row(row, &scope))
+                    .transpose()
+            })
+        })
+        .await
+    }
 }
 
 #[async_trait]
@@ -724,8 +989,9 @@ impl GraphWrite for EmbeddedStore {
                 }
                 tx.prepare_cached(
                     "INSERT INTO episodes (scope, id, content, occurred_at, ingested_at, status, \
-                     failure_reason, idempotency_key, metadata) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                     failure_reason, idempotency_key, metadata, llm_calls, llm_prompt_tokens, \
+                     llm_completion_tokens) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
                 )?
                 .execute(params![
                     key,
@@ -737,6 +1003,9 @@ impl GraphWrite for EmbeddedStore {
                     codec::failure_reason(&episode.status),
                     episode.idempotency_key,
                     json(&episode.metadata)?,
+                    episode.llm_usage.calls,
+                    codec::count(episode.llm_usage.prompt_tokens),
+                    codec::count(episode.llm_usage.completion_tokens),
                 ])?;
                 Ok((EpisodeInsert::Inserted, Vec::new()))
             })
@@ -763,6 +1032,28 @@ impl GraphWrite for EmbeddedStore {
         let key = scope.key();
         self.blocking(move |inner| inner.write(|tx| Ok(((), vec![erase_scope(tx, &key)?]))))
             .await
+    }
+
+    async fn put_scope_summary(&self, summary: &ScopeSummary) -> Result<(), StoreError> {
+        let summary = summary.clone();
+        self.blocking(move |inner| {
+            inner.write(|tx| {
+                tx.prepare_cached(
+                    "INSERT INTO scope_summaries (scope, text, through_episode, updated_at) \
+                     VALUES (?1, ?2, ?3, ?4) ON CONFLICT (scope) DO UPDATE SET \
+                     text = excluded.text, through_episode = excluded.through_episode, \
+                     updated_at = excluded.updated_at",
+                )?
+                .execute(params![
+                    summary.scope.key(),
+                    summary.text,
+                    summary.through_episode.to_string(),
+                    ts(&summary.updated_at),
+                ])?;
+                Ok(((), Vec::new()))
+            })
+        })
+        .await
     }
 }
 
@@ -799,6 +1090,40 @@ mod tests {
             let plan = plan(&conn, &sql, &p[..n]);
             assert!(plan.contains(index), "{sql}\n{plan}");
             assert!(!plan.contains("SCAN relations"), "{sql}\n{plan}");
+        }
+        // The reads of reverting an episode and of the extractor's context, and the
+        // delete-entity check: (sql, index it must use, whether its ORDER BY may sort).
+        let cases = [
+            (recent_episodes_sql(), "episodes_by_ingested", false),
+            (
+                stated_sql(),
+                "SEARCH p USING PRIMARY KEY (scope=? AND episode=?)\nSEARCH r USING INDEX sqlite_autoindex_relations_1",
+                true,
+            ),
+            (ended_sql(), "relations_by_invalidated_in", false),
+            (
+                MENTIONED_SQL.to_owned(),
+                "PRIMARY KEY (scope=? AND episode=?)",
+                false,
+            ),
+            (
+                crate::vector_store::episode_events_sql(),
+                "fact_history_by_episode",
+                false,
+            ),
+            (
+                DELETE_ENTITY_MENTIONS.to_owned(),
+                "mentions_by_entity",
+                false,
+            ),
+            (TOUCHING_SQL.to_owned(), "relations_by_target", false),
+        ];
+        for (sql, index, may_sort) in cases {
+            let n = (1..=3).filter(|i| sql.contains(&format!("?{i}"))).count();
+            let plan = plan(&conn, &sql, &p[..n]);
+            assert!(plan.contains(index), "{sql}\n{plan}");
+            assert!(!plan.contains("SCAN"), "{sql}\n{plan}");
+            assert!(may_sort || !plan.contains("TEMP B-TREE"), "{sql}\n{plan}");
         }
         for column in ["recorded_at", "invalidated_at", "retracted_at"] {
             let sql = window_sql(column);

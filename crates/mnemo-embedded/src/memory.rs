@@ -42,6 +42,10 @@ pub(crate) enum Effect {
         id: EntityId,
         vector: Vec<f32>,
     },
+    RemoveEntity {
+        scope: String,
+        id: EntityId,
+    },
     Relation {
         scope: String,
         id: RelationId,
@@ -187,6 +191,12 @@ impl Memory {
                     let scope = self.scope_mut(scope);
                     scope.entities.upsert(id, (), &vector);
                     scope.graph.add_entity(id);
+                }
+                Effect::RemoveEntity { scope, id } => {
+                    if let Some(s) = self.scopes.get_mut(&scope) {
+                        s.entities.remove(&id);
+                        s.graph.remove_entity(&id);
+                    }
                 }
                 Effect::Relation {
                     scope,

@@ -4,7 +4,8 @@
 use async_trait::async_trait;
 use mnemo_core::ports::{Page, RelationVector, Scored, VectorRead, VectorWrite};
 use mnemo_core::{
-    Fact, FactEvent, FactId, RelationId, RelationTimes, Scope, StoreError, Visibility, is_visible,
+    EpisodeId, Fact, FactEvent, FactId, RelationId, RelationTimes, Scope, StoreError, Visibility,
+    is_visible,
 };
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -38,6 +39,15 @@ fn append_event(conn: &Connection, key: &str, event: &FactEvent) -> Result<()> {
         event.episode.map(|e| e.to_string()),
     ])?;
     Ok(())
+}
+
+/// `?1` scope, `?2` episode: the episode's fact events, oldest first, through
+/// `fact_history_by_episode`.
+pub(crate) fn episode_events_sql() -> String {
+    format!(
+        "SELECT {FACT_EVENT_COLUMNS} FROM fact_history \
+         WHERE scope = ?1 AND episode = ?2 ORDER BY at, seq"
+    )
 }
 
 fn check_event_fact(event: &FactEvent, id: FactId) -> Result<()> {
@@ -161,6 +171,26 @@ impl VectorRead for EmbeddedStore {
                 );
                 let mut stmt = tx.prepare_cached(&sql)?;
                 let mut rows = stmt.query(params![key, id.to_string()])?;
+                let mut out = Vec::new();
+                while let Some(row) = rows.next()? {
+                    out.push(fact_event_row(row)?);
+                }
+                Ok(out)
+            })
+        })
+        .await
+    }
+
+    async fn fact_events_of_episode(
+        &self,
+        scope: &Scope,
+        episode: EpisodeId,
+    ) -> Result<Vec<FactEvent>, StoreError> {
+        let key = scope.key();
+        self.blocking(move |inner| {
+            inner.read(|tx| {
+                let mut stmt = tx.prepare_cached(&episode_events_sql())?;
+                let mut rows = stmt.query(params![key, episode.to_string()])?;
                 let mut out = Vec::new();
                 while let Some(row) = rows.next()? {
                     out.push(fact_event_row(row)?);

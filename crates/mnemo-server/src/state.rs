@@ -3,6 +3,7 @@
 
 use std::sync::{Arc, OnceLock};
 
+use mnemo_core::Memory;
 use mnemo_core::ports::{Embedder, GraphWrite, VectorWrite};
 
 use crate::ApiError;
@@ -19,6 +20,7 @@ pub struct AppState {
 struct Slots {
     store: OnceLock<Store>,
     embedder: OnceLock<Arc<dyn Embedder>>,
+    memory: OnceLock<Arc<Memory>>,
 }
 
 /// The graph and vector halves of the storage backend (one object on the embedded backend).
@@ -61,6 +63,17 @@ impl AppState {
     /// Installs the loaded embedder. Only the first call has an effect (returns `false` after).
     pub fn set_embedder(&self, embedder: Arc<dyn Embedder>) -> bool {
         self.slots.embedder.set(embedder).is_ok()
+    }
+
+    /// Installs the memory pipelines built on the store and embedder. Only the first call
+    /// has an effect (returns `false` after).
+    pub fn set_memory(&self, memory: Arc<Memory>) -> bool {
+        self.slots.memory.set(memory).is_ok()
+    }
+
+    /// The memory pipelines, once built.
+    pub fn memory(&self) -> Option<Arc<Memory>> {
+        self.slots.memory.get().cloned()
     }
 
     /// The components for a request handler, or [`ApiError::NotReady`] while loading.

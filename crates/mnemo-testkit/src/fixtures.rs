@@ -11,8 +11,8 @@ use chrono::{Duration, TimeZone, Utc};
 use mnemo_core::ports::{RelationVector, Walk};
 use mnemo_core::{
     Entity, EntityId, EntityType, Episode, EpisodeId, EpisodeStatus, Fact, FactEvent,
-    FactEventKind, FactId, Relation, RelationId, RelationTimes, RelationType, Scope, Timestamp,
-    Visibility, normalize_name,
+    FactEventKind, FactId, LlmUsage, Relation, RelationId, RelationTimes, RelationType, Scope,
+    Timestamp, Visibility, normalize_name,
 };
 
 use crate::CONTRACT_DIMENSION;
@@ -143,6 +143,7 @@ pub fn relation(
         fact: fact.to_owned(),
         times,
         invalidated_by: None,
+        invalidated_in: None,
         episodes: Vec::new(),
         mentions: 1,
     }
@@ -180,6 +181,7 @@ pub fn episode(scope: &Scope, text: &str, ingested: u32, idempotency_key: Option
         status: EpisodeStatus::Pending,
         idempotency_key: idempotency_key.map(str::to_owned),
         metadata: serde_json::json!({ "source": "contract" }),
+        llm_usage: LlmUsage::default(),
     }
 }
 

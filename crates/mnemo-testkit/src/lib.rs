@@ -9,6 +9,7 @@ use mnemo_core::ports::{GraphWrite, VectorWrite};
 
 pub mod contract;
 pub mod fixtures;
+pub mod scripted_llm;
 
 /// A backend the contract suite can run against: the graph and vector ports in one value.
 pub trait ContractStore: GraphWrite + VectorWrite + 'static {}
@@ -116,6 +117,14 @@ macro_rules! __contract_cases {
             fact_put_update_delete_keeps_history,
             facts_listing_is_newest_first_and_paged,
             fact_text_search_matches_words,
+            remove_provenance_round_trip_and_floor,
+            delete_entity_refused_while_a_relation_touches_it,
+            episode_footprint_lists_stated_ended_and_mentioned,
+            fact_events_of_episode_oldest_first,
+            erase_scope_clears_footprints_fact_events_and_summary,
+            recent_episodes_newest_first_strictly_before,
+            llm_usage_round_trips_through_set_episode_status,
+            scope_summary_put_replace_and_erase,
         }
     };
 }
@@ -134,6 +143,7 @@ mod tests {
             include_str!("contract/facts.rs"),
             include_str!("contract/isolation.rs"),
             include_str!("contract/relations.rs"),
+            include_str!("contract/revert.rs"),
             include_str!("contract/visibility.rs"),
             include_str!("contract/walk.rs"),
         ];

@@ -117,6 +117,9 @@ pub struct LlmConfig {
     pub output: LlmOutput,
     pub timeout_s: u64,
     pub max_retries: u32,
+    /// A folder whose `<tool>.md` files replace the built-in prompts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prompts_dir: Option<PathBuf>,
 }
 
 impl Default for LlmConfig {
@@ -128,6 +131,7 @@ impl Default for LlmConfig {
             output: LlmOutput::Tools,
             timeout_s: 60,
             max_retries: 2,
+            prompts_dir: None,
         }
     }
 }
@@ -332,6 +336,7 @@ const KEYS: &[Key] = {
             fits::<u32>,
             "a whole number, 0 or more",
         ),
+        key("llm.prompts_dir", Verbatim, fits::<PathBuf>, PATH),
         key("embed.model_dir", Verbatim, fits::<PathBuf>, PATH),
         key("embed.ort_dylib_path", Verbatim, fits::<PathBuf>, PATH),
         Key {
@@ -481,6 +486,7 @@ impl Config {
             ("embed.model_dir", Some(&self.embed.model_dir)),
             ("embed.ort_dylib_path", Some(&self.embed.ort_dylib_path)),
             ("ontology.file", self.ontology.file.as_ref()),
+            ("llm.prompts_dir", self.llm.prompts_dir.as_ref()),
         ];
         for (key, path) in paths {
             if path.is_some_and(|p| p.as_os_str().is_empty()) {

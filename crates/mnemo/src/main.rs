@@ -1,6 +1,7 @@
 //! The `mnemo` binary: the command line, configuration loading and the composition root
 //! that wires the store, the embedder and the HTTP server together.
 
+mod compose;
 mod config;
 mod serve;
 
@@ -55,6 +56,9 @@ fn main() -> ExitCode {
 
 fn config_check(file: Option<&std::path::Path>) -> anyhow::Result<()> {
     let config = Config::load(file, std::env::vars_os())?;
+    // The ontology file and prompt overrides are read here too, so their errors show now.
+    compose::ontology(&config)?;
+    compose::llm(&config)?;
     print!("{}", config.to_toml());
     Ok(())
 }

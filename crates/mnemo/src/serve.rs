@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use mnemo_core::ports::Embedder as _;
-use mnemo_embed::FastEmbedder;
+use mnemo_core::{Memory, MemoryParts, MemorySettings};
+use mnemo_embed::{FastEmbedder, TokenizerCounter};
 use mnemo_embedded::EmbeddedStore;
 use mnemo_server::AppState;
 use tokio::net::TcpListener;
@@ -102,19 +103,31 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     shut_down(stop, server, &mut signals).await
 }
 
-/// Loads the embedder (its dimension sizes the store), then opens the store, putting each
-/// into `state` as soon as it is ready.
+/// Checks the LLM and ontology settings, loads the embedder (its dimension sizes the
+/// store), then opens the store, putting each into `state` as soon as it is ready; then
+/// builds the pipelines and resumes episodes a previous run left pending.
 async fn load(config: &Config, state: &AppState) -> anyhow::Result<()> {
+    let llm = crate::compose::llm(config)?;
+    let ontology = crate::compose::ontology(config)?;
+    if llm.is_none() {
+        info!("no LLM configured (llm.base_url): infer=false and direct relations only");
+    }
     let embed_config = mnemo_embed::EmbedConfig {
         model_dir: config.embed.model_dir.clone(),
         ort_dylib_path: config.embed.ort_dylib_path.clone(),
     };
-    let embedder = tokio::task::spawn_blocking(move || FastEmbedder::load(&embed_config))
-        .await
-        .context("embedder loading panicked")?
-        .context("cannot load the embedder")?;
+    let (embedder, tokens) = tokio::task::spawn_blocking(move || {
+        Ok::<_, mnemo_core::EmbedError>((
+            FastEmbedder::load(&embed_config)?,
+            TokenizerCounter::load(&embed_config)?,
+        ))
+    })
+    .await
+    .context("embedder loading panicked")?
+    .context("cannot load the embedder")?;
     let dimension = embedder.dimension();
-    state.set_embedder(Arc::new(embedder));
+    let embedder = Arc::new(embedder);
+    state.set_embedder(embedder.clone());
 
     let path = config.store.path.clone();
     let store = tokio::task::spawn_blocking({
@@ -124,7 +137,30 @@ async fn load(config: &Config, state: &AppState) -> anyhow::Result<()> {
     .await
     .context("opening the store panicked")?
     .with_context(|| format!("cannot open the embedded store at {}", path.display()))?;
-    state.set_store(Arc::new(store.clone()), Arc::new(store));
+    state.set_store(Arc::new(store.clone()), Arc::new(store.clone()));
+
+    let memory = Arc::new(Memory::new(MemoryParts {
+        graph: Arc::new(store.clone()),
+        vectors: Arc::new(store),
+        embedder,
+        tokens: Arc::new(tokens),
+        llm,
+        ontology,
+        settings: MemorySettings::default(),
+    }));
+    state.set_memory(memory.clone());
+    // In the background: serving need not wait for old episodes' LLM calls.
+    tokio::spawn(async move {
+        match memory.resume_pending().await {
+            Ok(report) => info!(
+                done = report.done,
+                failed = report.failed,
+                waiting_for_llm = report.waiting_for_llm,
+                "pending episodes resumed"
+            ),
+            Err(err) => warn!(error = %err, "resuming pending episodes failed; they stay pending"),
+        }
+    });
     Ok(())
 }
 

@@ -231,6 +231,7 @@ async fn build_graph(store: &EmbeddedStore, relations: usize, rng: &mut Rng) -> 
             fact: format!("person {i} knows someone"),
             times: times(i),
             invalidated_by: None,
+            invalidated_in: None,
             episodes: Vec::new(),
             mentions: 1,
         };

@@ -226,6 +226,7 @@ async fn write_batch(store: &EmbeddedStore, rng: &mut Rng) -> Batch {
         WriteOp::SetEpisodeStatus {
             episode: ep.id,
             status: EpisodeStatus::Done,
+            llm_usage: mnemo_core::LlmUsage::default(),
         },
     ];
     store.apply(&s, ops).await.unwrap();

@@ -2,7 +2,10 @@
 //! time, corruption is reported, and the in-memory state is rebuilt exactly.
 
 use mnemo_core::ports::{GraphRead, GraphWrite, Scored, VectorRead, VectorWrite, WriteOp};
-use mnemo_core::{Fact, FactEvent, FactEventKind, FactId, StoreError, Visibility};
+use mnemo_core::{
+    EntityId, EpisodeId, Fact, FactEvent, FactEventKind, FactId, LlmUsage, RelationId, StoreError,
+    Visibility,
+};
 use mnemo_embedded::EmbeddedStore;
 
 use crate::support::{DIM, Rng, day, entity, relation, relation_vector, scope};
@@ -30,7 +33,7 @@ async fn reopening_migrates_once_and_keeps_data() {
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 1);
+    assert_eq!(version, 2);
     let mode: String = conn
         .query_row("PRAGMA journal_mode", [], |r| r.get(0))
         .unwrap();
@@ -99,6 +102,69 @@ fn a_newer_schema_is_refused() {
     }
 }
 
+/// A database written by schema version 1 (relations with provenance, episodes) opens as
+/// version 2: provenance is indexed by episode, usage reads as zero, nothing else changes.
+#[tokio::test]
+async fn version_1_data_is_migrated() {
+    let dir = tempfile::tempdir().unwrap();
+    let (e1, e2, r1, r2) = (
+        EpisodeId::new(),
+        EpisodeId::new(),
+        RelationId::new(),
+        RelationId::new(),
+    );
+    let (x, y) = (EntityId::new(), EntityId::new());
+    let s = scope("old");
+    let other = scope("other");
+    {
+        let conn = rusqlite::Connection::open(dir.path().join("mnemo.db")).unwrap();
+        conn.execute_batch(include_str!("../../migrations/0001_init.sql"))
+            .unwrap();
+        conn.execute_batch(&format!(
+            "PRAGMA user_version = 1;
+             INSERT INTO meta (key, value) VALUES ('dimension', '{DIM}');
+             INSERT INTO episodes (scope, id, content, occurred_at, ingested_at, status, metadata)
+               VALUES ('{s}', '{e1}', '[]', '{t}', '{t}', 'done', '{{}}');
+             INSERT INTO relations (scope, id, source, relation_type, target, fact, recorded_at,
+               episodes, mentions)
+               VALUES ('{s}', '{r1}', '{x}', 'KNOWS', '{y}', 'one', '{t}', '[\"{e1}\",\"{e2}\"]', 2),
+                      ('{s}', '{r2}', '{x}', 'KNOWS', '{y}', 'two', '{t}', '[\"{e2}\"]', 1),
+                      ('{o}', '{r2}', '{x}', 'KNOWS', '{y}', 'two', '{t}', '[\"{e1}\"]', 1);",
+            s = s.key(),
+            o = other.key(),
+            t = "2024-01-02T00:00:00.000000000Z",
+        ))
+        .unwrap();
+    }
+    let store = EmbeddedStore::open(dir.path(), DIM).unwrap();
+    let stated = |episode| {
+        let (store, s) = (store.clone(), s.clone());
+        async move {
+            let mut ids: Vec<RelationId> = store
+                .episode_footprint(&s, episode)
+                .await
+                .unwrap()
+                .stated
+                .iter()
+                .map(|r| r.id)
+                .collect();
+            ids.sort();
+            ids
+        }
+    };
+    assert_eq!(stated(e1).await, vec![r1]);
+    let mut both = vec![r1, r2];
+    both.sort();
+    assert_eq!(stated(e2).await, both);
+    let relation = store.relation(&s, r1).await.unwrap().unwrap();
+    assert_eq!(
+        (relation.episodes, relation.invalidated_in),
+        (vec![e1, e2], None)
+    );
+    let episode = store.episode(e1).await.unwrap().unwrap();
+    assert_eq!(episode.llm_usage, LlmUsage::default());
+}
+
 /// Builds a state that exercises every in-memory structure — entities, relations that were
 /// added, ended, retracted and deleted, relation vectors upserted, re-timed and deleted,
 /// facts put and deleted, an erased scope — then checks a reopen rebuilds exactly that.
@@ -132,13 +198,19 @@ async fn memory_is_rebuilt_on_reopen() {
             valid_to: day(10),
             invalidated_at: day(11),
             invalidated_by: Some(relations[1].id),
+            episode: None,
         });
         ops.push(WriteOp::RetractRelation {
             relation: relations[2].id,
             retracted_at: day(12),
+            episode: None,
         });
         ops.push(WriteOp::DeleteRelation {
             relation: relations[4].id,
+        });
+        // Its last relation gone, person 5 can go too (node and vector).
+        ops.push(WriteOp::DeleteEntity {
+            entity: people[5].id,
         });
         store.apply(s, ops).await.unwrap();
         let vectors: Vec<_> = relations

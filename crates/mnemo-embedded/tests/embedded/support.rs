@@ -89,6 +89,7 @@ pub fn relation(
         fact: fact.to_owned(),
         times: current(day(2)),
         invalidated_by: None,
+        invalidated_in: None,
         episodes: Vec::new(),
         mentions: 1,
     }
@@ -113,5 +114,6 @@ pub fn episode(scope: &Scope, key: Option<&str>) -> Episode {
         status: EpisodeStatus::Pending,
         idempotency_key: key.map(str::to_owned),
         metadata: serde_json::json!({"source": "test"}),
+        llm_usage: Default::default(),
     }
 }

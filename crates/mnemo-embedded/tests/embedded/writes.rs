@@ -5,7 +5,8 @@ use mnemo_core::ports::{
     EpisodeInsert, GraphRead, GraphWrite, Page, RelationQuery, VectorRead, VectorWrite, WriteOp,
 };
 use mnemo_core::{
-    EntityId, EpisodeStatus, Fact, FactEvent, FactEventKind, FactId, StoreError, Visibility,
+    EntityId, EpisodeStatus, Fact, FactEvent, FactEventKind, FactId, ScopeSummary, StoreError,
+    Visibility,
 };
 use mnemo_embedded::EmbeddedStore;
 
@@ -43,6 +44,7 @@ async fn a_failing_batch_writes_nothing_and_leaves_memory_unchanged() {
                 WriteOp::SetEpisodeStatus {
                     episode: mnemo_core::EpisodeId::new(),
                     status: EpisodeStatus::Done,
+                    llm_usage: mnemo_core::LlmUsage::default(),
                 },
             ],
             "not found",
@@ -237,6 +239,7 @@ async fn episodes_are_journaled_once_per_idempotency_key() {
             vec![WriteOp::SetEpisodeStatus {
                 episode: first.id,
                 status: failed.clone(),
+                llm_usage: mnemo_core::LlmUsage::default(),
             }],
         )
         .await
@@ -259,19 +262,28 @@ async fn episodes_are_journaled_once_per_idempotency_key() {
     assert!(store.episode(first.id).await.unwrap().is_none());
 }
 
-/// Rows of `scope_key` left in any table, read with a raw connection beside the store.
+/// Rows of `scope_key` left in every table with a `scope` column (found in the schema, so
+/// a new table is covered too), read with a raw connection beside the store.
 fn rows_of_scope(dir: &std::path::Path, scope_key: &str) -> Vec<(String, i64)> {
     let conn = rusqlite::Connection::open(dir.join("mnemo.db")).unwrap();
-    let tables = [
+    let tables: Vec<String> = conn
+        .prepare(
+            "SELECT m.name FROM sqlite_master AS m, pragma_table_info(m.name) AS c \
+             WHERE m.type = 'table' AND c.name = 'scope' ORDER BY m.name",
+        )
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    for expected in [
+        "relation_episodes",
+        "scope_summaries",
         "entities",
-        "entity_keys",
-        "relations",
-        "episodes",
-        "mentions",
-        "relation_vectors",
-        "facts",
         "fact_history",
-    ];
+    ] {
+        assert!(tables.iter().any(|t| t == expected), "{tables:?}");
+    }
     let mut out: Vec<(String, i64)> = tables
         .iter()
         .map(|t| {
@@ -299,6 +311,54 @@ fn rows_of_scope(dir: &std::path::Path, scope_key: &str) -> Vec<(String, i64)> {
     out
 }
 
+/// Deleting an entity (after its relation) leaves none of its rows: keys, FTS row,
+/// mentions; memory drops its vector and node; a reopen agrees.
+#[tokio::test]
+async fn delete_entity_leaves_no_rows_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = scope("alice");
+    let store = EmbeddedStore::open(dir.path(), DIM).unwrap();
+    let ep = episode(&s, None);
+    store.insert_episode(&ep).await.unwrap();
+    let alice = entity(&s, "Alice", &["ally", "al"], axis(0));
+    let bob = entity(&s, "Bob", &[], axis(1));
+    let knows = relation(&s, &alice, "KNOWS", &bob, "Alice knows Bob");
+    let mut ops = vec![
+        WriteOp::UpsertEntity(alice.clone()),
+        WriteOp::UpsertEntity(bob.clone()),
+        WriteOp::AddRelation(knows.clone()),
+    ];
+    for e in [&alice, &bob] {
+        ops.push(WriteOp::Mention {
+            episode: ep.id,
+            entity: e.id,
+        });
+    }
+    store.apply(&s, ops).await.unwrap();
+    store
+        .apply(
+            &s,
+            vec![
+                WriteOp::DeleteRelation { relation: knows.id },
+                WriteOp::DeleteEntity { entity: alice.id },
+                WriteOp::DeleteEntity { entity: bob.id },
+                WriteOp::DeleteEpisode { episode: ep.id },
+            ],
+        )
+        .await
+        .unwrap();
+    let left: Vec<_> = rows_of_scope(dir.path(), &s.key())
+        .into_iter()
+        .filter(|(_, n)| *n > 0)
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+    let dump = store.memory_dump().unwrap();
+    assert!(!dump.contains(&alice.id.to_string()), "{dump}");
+    drop(store);
+    let reopened = EmbeddedStore::open(dir.path(), DIM).unwrap();
+    assert_eq!(reopened.memory_dump().unwrap(), dump);
+}
+
 #[tokio::test]
 async fn erase_scope_removes_every_row_and_nothing_else() {
     let dir = tempfile::tempdir().unwrap();
@@ -309,7 +369,8 @@ async fn erase_scope_removes_every_row_and_nothing_else() {
         store.insert_episode(&ep).await.unwrap();
         let a = entity(s, "Alice", &["ally"], rng.unit(DIM));
         let b = entity(s, "Bob", &[], rng.unit(DIM));
-        let r = relation(s, &a, "KNOWS", &b, "Alice knows Bob");
+        let mut r = relation(s, &a, "KNOWS", &b, "Alice knows Bob");
+        r.episodes = vec![ep.id];
         store
             .apply(
                 s,
@@ -323,6 +384,15 @@ async fn erase_scope_removes_every_row_and_nothing_else() {
                     },
                 ],
             )
+            .await
+            .unwrap();
+        store
+            .put_scope_summary(&ScopeSummary {
+                scope: s.clone(),
+                text: "Alice knows Bob.".into(),
+                through_episode: ep.id,
+                updated_at: day(1),
+            })
             .await
             .unwrap();
         store
@@ -416,6 +486,7 @@ async fn relations_timeline_and_changes_window() {
                     valid_to: day(4),
                     invalidated_at: day(5),
                     invalidated_by: Some(lives.id),
+                    episode: None,
                 },
             ],
         )
@@ -520,6 +591,7 @@ async fn walk_reports_hops_and_respects_visibility() {
     ops.push(WriteOp::RetractRelation {
         relation: shortcut.id,
         retracted_at: day(3),
+        episode: None,
     });
     store.apply(&s, ops).await.unwrap();
 

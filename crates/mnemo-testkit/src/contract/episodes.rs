@@ -1,8 +1,8 @@
-//! The episode journal: idempotency keys per scope, status transitions, the pending queue
-//! and deletion.
+//! The episode journal: idempotency keys per scope, status transitions and LLM usage, the
+//! pending queue, recent episodes, deletion, and the scope's rolling summary.
 
 use mnemo_core::ports::{EpisodeInsert, WriteOp};
-use mnemo_core::{Episode, EpisodeId, EpisodeStatus};
+use mnemo_core::{Episode, EpisodeId, EpisodeStatus, LlmUsage, Scope, ScopeSummary};
 
 use super::{apply, apply_not_found, ok};
 use crate::ContractStore;
@@ -108,6 +108,7 @@ pub async fn episode_status_transitions_and_pending<S: ContractStore + ?Sized>(s
             WriteOp::SetEpisodeStatus {
                 episode: e2.id,
                 status: EpisodeStatus::Done,
+                llm_usage: LlmUsage::default(),
             },
             vec![e1.id, e3.id, e4.id],
         ),
@@ -116,6 +117,7 @@ pub async fn episode_status_transitions_and_pending<S: ContractStore + ?Sized>(s
             WriteOp::SetEpisodeStatus {
                 episode: e3.id,
                 status: failed.clone(),
+                llm_usage: LlmUsage::default(),
             },
             vec![e1.id, e4.id],
         ),
@@ -169,6 +171,7 @@ pub async fn episode_status_transitions_and_pending<S: ContractStore + ?Sized>(s
             WriteOp::SetEpisodeStatus {
                 episode: e1.id,
                 status: EpisodeStatus::Done,
+                llm_usage: LlmUsage::default(),
             },
         ),
         (
@@ -203,4 +206,222 @@ pub async fn episode_status_transitions_and_pending<S: ContractStore + ?Sized>(s
         "Mention of an existing entity by an existing episode",
     )
     .await;
+}
+
+/// `recent_episodes(scope, before, limit)`: the scope's episodes ingested strictly before
+/// `before`, newest first, at most `limit`; never another scope's (not even a sub-scope's).
+pub async fn recent_episodes_newest_first_strictly_before<S: ContractStore + ?Sized>(store: &S) {
+    let user = unique("contract-user");
+    let a = scope(Some(&user), None, None);
+    let run = scope(Some(&user), None, Some("r1"));
+    let b = user_scope();
+    let ep = |s, day: u32| fixtures::episode(s, &format!("day {day}"), day, None);
+    let ours: Vec<Episode> = [1, 2, 3, 4, 5].into_iter().map(|d| ep(&a, d)).collect();
+    let theirs = [ep(&b, 2), ep(&b, 4), ep(&run, 3), ep(&run, 6)];
+    // Journaled out of order, so insertion order cannot pass for age.
+    for e in [
+        &ours[3], &theirs[0], &ours[0], &ours[4], &theirs[2], &ours[2],
+    ]
+    .into_iter()
+    .chain([&ours[1], &theirs[1], &theirs[3]])
+    {
+        insert(store, e, "seed").await;
+    }
+    let done = EpisodeStatus::Done;
+    apply(
+        store,
+        &a,
+        vec![WriteOp::SetEpisodeStatus {
+            episode: ours[1].id,
+            status: done.clone(),
+            llm_usage: LlmUsage::default(),
+        }],
+        "day 2 done",
+    )
+    .await;
+    // (before day, limit, ingestion days of `a`'s episodes expected)
+    let cases: &[(u32, usize, &[u32])] = &[
+        (100, 10, &[5, 4, 3, 2, 1]),
+        (4, 10, &[3, 2, 1]),
+        (4, 2, &[3, 2]),
+        (5, 1, &[4]),
+        (2, 10, &[1]),
+        (1, 10, &[]),
+        (0, 10, &[]),
+        (100, 0, &[]),
+    ];
+    for (before, limit, days) in cases {
+        let got = ok(
+            store
+                .recent_episodes(&a, fixtures::day(*before), *limit)
+                .await,
+            "recent_episodes",
+        );
+        let expected: Vec<Episode> = days
+            .iter()
+            .map(|d| {
+                let mut e = ours[*d as usize - 1].clone();
+                if *d == 2 {
+                    e.status = done.clone();
+                }
+                e
+            })
+            .collect();
+        assert_eq!(
+            got, expected,
+            "recent_episodes(before day {before}, limit {limit}): the scope's episodes, \
+             newest first, as stored"
+        );
+    }
+    let in_b = ok(
+        store.recent_episodes(&b, fixtures::day(100), 10).await,
+        "recent_episodes",
+    );
+    assert_eq!(
+        in_b.iter().map(|e| e.id).collect::<Vec<_>>(),
+        vec![theirs[1].id, theirs[0].id],
+        "recent_episodes of another user: only its own"
+    );
+    let in_run = ok(
+        store.recent_episodes(&run, fixtures::day(100), 10).await,
+        "recent_episodes",
+    );
+    assert_eq!(
+        in_run.iter().map(|e| e.id).collect::<Vec<_>>(),
+        vec![theirs[3].id, theirs[2].id],
+        "recent_episodes of the user's run: only the run's"
+    );
+}
+
+/// `SetEpisodeStatus` stores the episode's total LLM usage (replacing, not adding); an
+/// episode journaled with usage keeps it; every read returns it.
+pub async fn llm_usage_round_trips_through_set_episode_status<S: ContractStore + ?Sized>(
+    store: &S,
+) {
+    let a = user_scope();
+    let usage = |calls, prompt_tokens, completion_tokens| LlmUsage {
+        calls,
+        prompt_tokens,
+        completion_tokens,
+    };
+    let fresh = fixtures::episode(&a, "fresh", 1, None);
+    let mut carried = fixtures::episode(&a, "carried", 2, None);
+    carried.llm_usage = usage(1, 10, 2);
+    for e in [&fresh, &carried] {
+        insert(store, e, "seed").await;
+        assert_eq!(
+            ok(store.episode(e.id).await, "episode"),
+            Some(e.clone()),
+            "episode() must return the usage it was journaled with"
+        );
+    }
+    let failed = EpisodeStatus::Failed {
+        reason: "timeout".to_owned(),
+    };
+    let steps: Vec<(&str, EpisodeStatus, LlmUsage)> = vec![
+        (
+            "after one call",
+            EpisodeStatus::Pending,
+            usage(1, 1200, 345),
+        ),
+        (
+            "done after three calls",
+            EpisodeStatus::Done,
+            usage(3, 4100, 900),
+        ),
+        (
+            "failed, token counts beyond u32",
+            failed,
+            usage(7, 6_000_000_000, 5_000_000_001),
+        ),
+        ("reset to zero", EpisodeStatus::Done, LlmUsage::default()),
+    ];
+    for (what, status, llm_usage) in steps {
+        apply(
+            store,
+            &a,
+            vec![WriteOp::SetEpisodeStatus {
+                episode: fresh.id,
+                status: status.clone(),
+                llm_usage,
+            }],
+            what,
+        )
+        .await;
+        let expected = Episode {
+            status,
+            llm_usage,
+            ..fresh.clone()
+        };
+        assert_eq!(
+            ok(store.episode(fresh.id).await, "episode"),
+            Some(expected.clone()),
+            "{what}: episode() must carry the status and usage set"
+        );
+        let recent = ok(
+            store.recent_episodes(&a, fixtures::day(100), 10).await,
+            "recent_episodes",
+        );
+        assert_eq!(
+            recent.iter().find(|e| e.id == fresh.id),
+            Some(&expected),
+            "{what}: recent_episodes() must carry the usage too"
+        );
+    }
+    assert_eq!(
+        ok(store.episode(carried.id).await, "episode").map(|e| e.llm_usage),
+        Some(carried.llm_usage),
+        "setting another episode's usage must not touch this one"
+    );
+}
+
+/// `put_scope_summary` inserts, then replaces, the scope's one summary; other scopes (also
+/// a sub-scope) have their own; erasing the scope removes it.
+pub async fn scope_summary_put_replace_and_erase<S: ContractStore + ?Sized>(store: &S) {
+    let user = unique("contract-user");
+    let a = scope(Some(&user), None, None);
+    let run = scope(Some(&user), None, Some("r1"));
+    let summary = |s: &Scope, text: &str, on: u32| ScopeSummary {
+        scope: s.clone(),
+        text: text.to_owned(),
+        through_episode: EpisodeId::new(),
+        updated_at: fixtures::day(on),
+    };
+    let get = |s: Scope| async move { ok(store.scope_summary(&s).await, "scope_summary") };
+    assert_eq!(get(a.clone()).await, None, "a new scope has no summary");
+
+    let first = summary(&a, "Alice moved to Boston.", 1);
+    let second = summary(&a, "Alice moved to Boston, then to NYC.", 2);
+    let in_run = summary(&run, "A run about tea.", 3);
+    let steps: Vec<(
+        &str,
+        &ScopeSummary,
+        Option<&ScopeSummary>,
+        Option<&ScopeSummary>,
+    )> = vec![
+        ("put the first", &first, Some(&first), None),
+        ("replace it", &second, Some(&second), None),
+        ("put the run's", &in_run, Some(&second), Some(&in_run)),
+    ];
+    for (what, put, in_a, in_r) in steps {
+        ok(store.put_scope_summary(put).await, "put_scope_summary");
+        assert_eq!(get(a.clone()).await.as_ref(), in_a, "after {what}: {a}");
+        assert_eq!(get(run.clone()).await.as_ref(), in_r, "after {what}: {run}");
+    }
+    assert_eq!(
+        get(user_scope()).await,
+        None,
+        "another user's scope has no summary"
+    );
+    super::erase(store, &a).await;
+    assert_eq!(
+        get(a.clone()).await,
+        None,
+        "erasing {a} removes its summary"
+    );
+    assert_eq!(
+        get(run.clone()).await,
+        Some(in_run),
+        "erasing {a} leaves {run}'s summary"
+    );
 }

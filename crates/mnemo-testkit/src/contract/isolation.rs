@@ -7,8 +7,8 @@ use std::collections::BTreeSet;
 
 use mnemo_core::ports::{EpisodeInsert, Walk, WriteOp};
 use mnemo_core::{
-    Entity, EntityId, Episode, EpisodeStatus, Fact, FactEvent, FactEventKind, FactId, Relation,
-    RelationId, RelationTimes, Scope, StoreError,
+    Entity, EntityId, Episode, EpisodeStatus, Fact, FactEvent, FactEventKind, FactId, LlmUsage,
+    Relation, RelationId, RelationTimes, Scope, StoreError,
 };
 
 use super::{
@@ -367,6 +367,7 @@ pub async fn scope_isolation_of_writes<S: ContractStore + ?Sized>(store: &S) {
                 valid_to: day(3),
                 invalidated_at: day(3),
                 invalidated_by: Some(wb.lives.id),
+                episode: None,
             },
         ),
         (
@@ -374,6 +375,7 @@ pub async fn scope_isolation_of_writes<S: ContractStore + ?Sized>(store: &S) {
             WriteOp::RetractRelation {
                 relation: wa.lives.id,
                 retracted_at: day(3),
+                episode: None,
             },
         ),
         (
@@ -422,6 +424,7 @@ pub async fn scope_isolation_of_writes<S: ContractStore + ?Sized>(store: &S) {
             WriteOp::SetEpisodeStatus {
                 episode: wa.episode.id,
                 status: EpisodeStatus::Done,
+                llm_usage: LlmUsage::default(),
             },
         ),
         (

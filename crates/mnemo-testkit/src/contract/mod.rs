@@ -9,6 +9,7 @@ mod episodes;
 mod facts;
 mod isolation;
 mod relations;
+mod revert;
 mod visibility;
 mod walk;
 
@@ -17,6 +18,7 @@ pub use episodes::*;
 pub use facts::*;
 pub use isolation::*;
 pub use relations::*;
+pub use revert::*;
 pub use visibility::*;
 pub use walk::*;
 

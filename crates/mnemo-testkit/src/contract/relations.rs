@@ -4,7 +4,8 @@
 
 use mnemo_core::ports::{EpisodeInsert, RelationQuery, WriteOp};
 use mnemo_core::{
-    Entity, EpisodeId, EpisodeStatus, Relation, RelationId, RelationTimes, RelationType, Scope,
+    Entity, EpisodeId, EpisodeStatus, LlmUsage, Relation, RelationId, RelationTimes, RelationType,
+    Scope,
 };
 
 use super::{LISTING, apply, apply_not_found, by_entity, ok, set};
@@ -209,11 +210,28 @@ pub async fn relations_query_filters_and_order<S: ContractStore + ?Sized>(store:
     }
 }
 
-/// `EndRelation` sets `valid_to`, `invalidated_at` and `invalidated_by` and nothing else;
-/// `RestoreRelation` with the old times brings back the relation exactly; the vector payload
-/// follows `set_relation_times`.
+/// Journals an episode of `scope` ingested on `day(ingested)`.
+async fn journaled<S: ContractStore + ?Sized>(
+    store: &S,
+    scope: &Scope,
+    text: &str,
+    ingested: u32,
+) -> EpisodeId {
+    let episode = fixtures::episode(scope, text, ingested, None);
+    assert_eq!(
+        ok(store.insert_episode(&episode).await, "insert_episode"),
+        EpisodeInsert::Inserted,
+        "insert_episode({text:?})"
+    );
+    episode.id
+}
+
+/// `EndRelation` sets `valid_to`, `invalidated_at`, `invalidated_by` and `invalidated_in`
+/// (its episode) and nothing else; `RestoreRelation` with the old times brings back the
+/// relation exactly (both cleared); the vector payload follows `set_relation_times`.
 pub async fn end_then_restore_round_trip<S: ContractStore + ?Sized>(store: &S) {
     let w = seed_lives(store).await;
+    let episode = journaled(store, &w.scope, "alice moved to nyc", 11).await;
     let moved = relation(
         &w.scope,
         w.alice.id,
@@ -232,6 +250,7 @@ pub async fn end_then_restore_round_trip<S: ContractStore + ?Sized>(store: &S) {
                 valid_to: day(10),
                 invalidated_at: day(11),
                 invalidated_by: Some(moved.id),
+                episode: Some(episode),
             },
         ],
         "add the move and end the old relation",
@@ -244,12 +263,14 @@ pub async fn end_then_restore_round_trip<S: ContractStore + ?Sized>(store: &S) {
             ..w.lives.times
         },
         invalidated_by: Some(moved.id),
+        invalidated_in: Some(episode),
         ..w.lives.clone()
     };
     assert_eq!(
         ok(store.relation(&w.scope, w.lives.id).await, "relation"),
         Some(ended.clone()),
-        "after EndRelation: only valid_to, invalidated_at and invalidated_by change"
+        "after EndRelation: only valid_to, invalidated_at, invalidated_by and invalidated_in \
+         change"
     );
     assert!(
         !visible_in_graph(store, &w, w.lives.id, later()).await,
@@ -291,7 +312,8 @@ pub async fn end_then_restore_round_trip<S: ContractStore + ?Sized>(store: &S) {
     assert_eq!(
         ok(store.relation(&w.scope, w.lives.id).await, "relation"),
         Some(w.lives.clone()),
-        "after RestoreRelation: the relation must equal the original (invalidated_by cleared)"
+        "after RestoreRelation: the relation must equal the original (invalidated_by and \
+         invalidated_in cleared)"
     );
     assert!(
         visible_in_graph(store, &w, w.lives.id, later()).await,
@@ -309,16 +331,49 @@ pub async fn end_then_restore_round_trip<S: ContractStore + ?Sized>(store: &S) {
     );
 }
 
-/// `RetractRelation` sets `retracted_at` only; `RestoreRelation` undoes it exactly; the
-/// vector payload follows `set_relation_times`.
+/// `RetractRelation` sets `retracted_at` and `invalidated_in` (its episode) only;
+/// `RestoreRelation` undoes it exactly; the vector payload follows `set_relation_times`.
+/// Naming an episode the scope does not hold is `NotFound`.
 pub async fn retract_then_restore_round_trip<S: ContractStore + ?Sized>(store: &S) {
     let w = seed_lives(store).await;
+    let episode = journaled(store, &w.scope, "alice never lived in boston", 12).await;
+    let elsewhere = journaled(store, &user_scope(), "another user's episode", 12).await;
+    for (what, missing) in [
+        ("an unknown episode", EpisodeId::new()),
+        ("an episode of another scope", elsewhere),
+    ] {
+        apply_not_found(
+            store,
+            &w.scope,
+            vec![WriteOp::RetractRelation {
+                relation: w.lives.id,
+                retracted_at: day(12),
+                episode: Some(missing),
+            }],
+            &format!("RetractRelation naming {what}"),
+        )
+        .await;
+        apply_not_found(
+            store,
+            &w.scope,
+            vec![WriteOp::EndRelation {
+                relation: w.lives.id,
+                valid_to: day(12),
+                invalidated_at: day(12),
+                invalidated_by: None,
+                episode: Some(missing),
+            }],
+            &format!("EndRelation naming {what}"),
+        )
+        .await;
+    }
     apply(
         store,
         &w.scope,
         vec![WriteOp::RetractRelation {
             relation: w.lives.id,
             retracted_at: day(12),
+            episode: Some(episode),
         }],
         "retract",
     )
@@ -328,12 +383,13 @@ pub async fn retract_then_restore_round_trip<S: ContractStore + ?Sized>(store: &
             retracted_at: Some(day(12)),
             ..w.lives.times
         },
+        invalidated_in: Some(episode),
         ..w.lives.clone()
     };
     assert_eq!(
         ok(store.relation(&w.scope, w.lives.id).await, "relation"),
         Some(retracted.clone()),
-        "after RetractRelation: only retracted_at changes"
+        "after RetractRelation: only retracted_at and invalidated_in change"
     );
     for (what, point, expected) in [
         ("now", later(), false),
@@ -578,10 +634,12 @@ pub async fn changes_window_is_half_open<S: ContractStore + ?Sized>(store: &S) {
                 valid_to: day(9),
                 invalidated_at: day(10),
                 invalidated_by: None,
+                episode: None,
             },
             WriteOp::RetractRelation {
                 relation: rb.id,
                 retracted_at: day(15),
+                episode: None,
             },
         ],
         "seed changes",
@@ -655,6 +713,7 @@ pub async fn apply_is_atomic<S: ContractStore + ?Sized>(store: &S) {
             valid_to: day(3),
             invalidated_at: day(3),
             invalidated_by: Some(works.id),
+            episode: None,
         },
         WriteOp::AddProvenance {
             relation: w.lives.id,
@@ -663,6 +722,7 @@ pub async fn apply_is_atomic<S: ContractStore + ?Sized>(store: &S) {
         WriteOp::SetEpisodeStatus {
             episode: ep.id,
             status: EpisodeStatus::Done,
+            llm_usage: LlmUsage::default(),
         },
     ];
     let mut failing = valid_ops.clone();

@@ -208,7 +208,7 @@ fn unknown_keys_are_named() {
         &[],
         &[
             "unknown key `cache.size` in mnemo.toml; sections are server, store, neo4j, qdrant, llm, embed, auth, ontology",
-            "unknown key `llm.modle` in mnemo.toml; keys of [llm] are base_url, model, api_key, output, timeout_s, max_retries",
+            "unknown key `llm.modle` in mnemo.toml; keys of [llm] are base_url, model, api_key, output, timeout_s, max_retries, prompts_dir",
             "unknown key `server.port` in mnemo.toml; keys of [server] are addr",
             "unknown key `verbose` in mnemo.toml; sections are server, store, neo4j, qdrant, llm, embed, auth, ontology",
         ],
@@ -221,7 +221,7 @@ fn unknown_keys_are_named() {
             ("MNEMO__SERVER__ADDR__PORT", "1"),
         ],
         &[
-            "MNEMO__LLM__MODLE: no configuration key `llm.modle`; keys of [llm] are base_url, model, api_key, output, timeout_s, max_retries",
+            "MNEMO__LLM__MODLE: no configuration key `llm.modle`; keys of [llm] are base_url, model, api_key, output, timeout_s, max_retries, prompts_dir",
             "MNEMO__SERVER: no configuration key `server`; keys of [server] are addr",
             "MNEMO__SERVER__ADDR__PORT: no configuration key `server.addr.port`; keys of [server] are addr",
         ],
@@ -379,6 +379,7 @@ fn keys_table_matches_the_struct() {
             base_url: Some("http://l".into()),
             model: Some("m".into()),
             api_key: Some(Secret("k".into())),
+            prompts_dir: Some("prompts".into()),
             ..LlmConfig::default()
         },
         ontology: OntologyConfig {

@@ -1,0 +1,150 @@
+//! `Memory`: the composition of ports the write and read pipelines run on.
+//!
+//! The binary builds one `Memory` from its configuration; handlers and the CLI call its
+//! methods (`add`, `search`, …), each of which is one pipeline.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use crate::llm::LanguageModel;
+use crate::ontology::Ontology;
+use crate::ports::{Embedder, GraphWrite, TokenCounter, VectorWrite};
+use crate::{Entity, EntityId, EntityRef, MemoryError, Relation, RelationView, Scope};
+
+/// Tunables of the pipelines (defaults follow DESIGN §3).
+#[derive(Clone, Debug, PartialEq)]
+pub struct MemorySettings {
+    /// Messages of earlier episodes the extractor sees as context.
+    pub recent_messages: usize,
+    /// Cosine similarity of name embeddings at or above which an extracted entity is the
+    /// known one without asking.
+    pub entity_match_threshold: f32,
+    /// Between this and `entity_match_threshold` a known entity is a candidate the
+    /// relationship generator is shown, and may reuse.
+    pub entity_candidate_threshold: f32,
+    /// Run the facts path (`extract_facts` + `update_memory`) next to the graph path.
+    pub facts_enabled: bool,
+    /// How many similar facts `update_memory` is shown.
+    pub facts_top_k: usize,
+}
+
+impl Default for MemorySettings {
+    fn default() -> Self {
+        MemorySettings {
+            recent_messages: 10,
+            entity_match_threshold: 0.92,
+            entity_candidate_threshold: 0.75,
+            facts_enabled: true,
+            facts_top_k: 10,
+        }
+    }
+}
+
+/// The memory service, independent of transport and backend.
+pub struct Memory {
+    pub(crate) graph: Arc<dyn GraphWrite>,
+    pub(crate) vectors: Arc<dyn VectorWrite>,
+    pub(crate) embedder: Arc<dyn Embedder>,
+    pub(crate) tokens: Arc<dyn TokenCounter>,
+    pub(crate) llm: Option<Arc<dyn LanguageModel>>,
+    pub(crate) ontology: Arc<Ontology>,
+    pub(crate) settings: MemorySettings,
+    /// One writer per scope at a time in this process, so two adds never race to create
+    /// the same entity or end the same relation.
+    scope_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+/// The parts a [`Memory`] is built from.
+pub struct MemoryParts {
+    pub graph: Arc<dyn GraphWrite>,
+    pub vectors: Arc<dyn VectorWrite>,
+    pub embedder: Arc<dyn Embedder>,
+    pub tokens: Arc<dyn TokenCounter>,
+    /// `None`: no LLM configured; `infer: true` is refused, everything else works.
+    pub llm: Option<Arc<dyn LanguageModel>>,
+    pub ontology: Ontology,
+    pub settings: MemorySettings,
+}
+
+impl Memory {
+    pub fn new(parts: MemoryParts) -> Memory {
+        Memory {
+            graph: parts.graph,
+            vectors: parts.vectors,
+            embedder: parts.embedder,
+            tokens: parts.tokens,
+            llm: parts.llm,
+            ontology: Arc::new(parts.ontology),
+            settings: parts.settings,
+            scope_locks: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn settings(&self) -> &MemorySettings {
+        &self.settings
+    }
+
+    pub fn has_llm(&self) -> bool {
+        self.llm.is_some()
+    }
+
+    pub(crate) fn llm(&self) -> Result<&dyn LanguageModel, MemoryError> {
+        self.llm.as_deref().ok_or(MemoryError::LlmNotConfigured)
+    }
+
+    /// Holds the scope's write lock until the guard is dropped.
+    pub(crate) async fn lock_scope(&self, scope: &Scope) -> tokio::sync::OwnedMutexGuard<()> {
+        let lock = {
+            let mut locks = self.scope_locks.lock().unwrap_or_else(|e| e.into_inner());
+            // Drop locks nobody holds, so the map does not grow with every scope ever seen.
+            locks.retain(|_, lock| Arc::strong_count(lock) > 1);
+            locks.entry(scope.key()).or_default().clone()
+        };
+        lock.lock_owned().await
+    }
+
+    /// Embeds texts, checking the embedder kept its promise of one vector per text.
+    pub(crate) async fn embed(&self, texts: Vec<String>) -> Result<Vec<Vec<f32>>, MemoryError> {
+        let expected = texts.len();
+        if expected == 0 {
+            return Ok(Vec::new());
+        }
+        let vectors = self.embedder.embed(texts).await?;
+        if vectors.len() != expected {
+            return Err(MemoryError::Embed(crate::EmbedError::Inference(format!(
+                "embedder returned {} vectors for {expected} texts",
+                vectors.len()
+            ))));
+        }
+        Ok(vectors)
+    }
+
+    /// Resolves the two ends of each relation (each entity loaded once). A relation whose
+    /// entity is gone is dropped: it cannot be shown.
+    pub async fn relation_views(
+        &self,
+        scope: &Scope,
+        relations: Vec<Relation>,
+    ) -> Result<Vec<RelationView>, MemoryError> {
+        let mut entities: HashMap<EntityId, Option<Entity>> = HashMap::new();
+        for relation in &relations {
+            for id in [relation.source, relation.target] {
+                if let std::collections::hash_map::Entry::Vacant(slot) = entities.entry(id) {
+                    slot.insert(self.graph.entity(scope, id).await?);
+                }
+            }
+        }
+        Ok(relations
+            .into_iter()
+            .filter_map(|relation| {
+                let source = entities.get(&relation.source)?.as_ref()?;
+                let target = entities.get(&relation.target)?.as_ref()?;
+                Some(RelationView {
+                    source: EntityRef::from(source),
+                    target: EntityRef::from(target),
+                    relation,
+                })
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,154 @@
+//! Entity linking: which entities of the scope the query names. Lexically by exact name or
+//! alias and by full text, then by name embedding of the query's noun phrases; with the
+//! LLM's `extract_entities` only when the request asks for it.
+
+use std::collections::HashMap;
+
+use super::SearchRequest;
+use super::query::{self, QueryText};
+use crate::llm::{ChatMessage, ExtractionInput, Speakers};
+use crate::ports::GraphRead;
+use crate::{Entity, EntityId, Memory, MemoryError, Scope, StoreError};
+
+/// Full-text hits checked against the query words.
+const TEXT_CANDIDATES: usize = 20;
+/// Nearest entities per phrase.
+const VECTOR_CANDIDATES: usize = 3;
+/// Cosine similarity of a phrase and an entity name at or above which the phrase names it.
+pub(crate) const LINK_SIMILARITY: f32 = 0.7;
+/// Walk starting points kept, the surest first.
+pub(crate) const MAX_SEEDS: usize = 8;
+
+/// Link strength of an exact name or alias.
+const EXACT: f32 = 1.0;
+/// Link strength of a full-text hit whose whole name occurs in the query.
+const TEXT: f32 = 0.95;
+
+/// Entities found so far, each with its best link strength.
+#[derive(Debug, Default)]
+pub(crate) struct Links {
+    found: HashMap<EntityId, (Entity, f32)>,
+}
+
+impl Links {
+    fn add(&mut self, entity: Entity, strength: f32) {
+        match self.found.get_mut(&entity.id) {
+            Some((_, best)) => *best = best.max(strength),
+            None => {
+                self.found.insert(entity.id, (entity, strength));
+            }
+        }
+    }
+
+    /// Whether every word of `phrase` belongs to the name of an entity already linked, so
+    /// matching it by embedding would find nothing new.
+    fn covers(&self, phrase: &str) -> bool {
+        let names: Vec<String> = self
+            .found
+            .values()
+            .flat_map(|(e, _)| {
+                query::words(&e.display_name)
+                    .into_iter()
+                    .chain(e.aliases.iter().flat_map(|a| query::words(a)))
+            })
+            .collect();
+        query::words(phrase).iter().all(|w| names.contains(w))
+    }
+
+    /// The walk's starting points: surest first, then by name, at most [`MAX_SEEDS`].
+    pub(crate) fn seeds(&self) -> Vec<Entity> {
+        let mut all: Vec<&(Entity, f32)> = self.found.values().collect();
+        all.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.name.cmp(&b.0.name)));
+        all.into_iter()
+            .take(MAX_SEEDS)
+            .map(|(e, _)| e.clone())
+            .collect()
+    }
+}
+
+/// Exact names/aliases of `exact`, and full-text hits whose name or an alias occurs in the
+/// query as consecutive words.
+pub(crate) async fn lexical(
+    graph: &dyn GraphRead,
+    scope: &Scope,
+    text: &QueryText,
+    query: &str,
+    exact: &[String],
+) -> Result<Links, StoreError> {
+    let mut links = Links::default();
+    let lookups = exact.iter().map(|name| graph.entity_by_name(scope, name));
+    let text_hits = graph.search_entities_text(scope, query, TEXT_CANDIDATES);
+    let (found, text_hits) = tokio::join!(super::join_all(lookups.collect()), text_hits);
+    for entity in found {
+        if let Some(entity) = entity? {
+            links.add(entity, EXACT);
+        }
+    }
+    for hit in text_hits? {
+        let named = text.mentions(&hit.item.display_name)
+            || text.mentions(&hit.item.name)
+            || hit.item.aliases.iter().any(|a| text.mentions(a));
+        if named {
+            links.add(hit.item, TEXT);
+        }
+    }
+    Ok(links)
+}
+
+/// Adds the entities whose name embedding is close to a phrase not already explained by a
+/// lexical link.
+pub(crate) async fn by_vector(
+    graph: &dyn GraphRead,
+    scope: &Scope,
+    phrases: &[(String, Vec<f32>)],
+    links: &mut Links,
+) -> Result<(), StoreError> {
+    let searches: Vec<_> = phrases
+        .iter()
+        .filter(|(phrase, _)| !links.covers(phrase))
+        .map(|(_, vector)| graph.search_entities_vector(scope, vector, VECTOR_CANDIDATES))
+        .collect();
+    for hits in super::join_all(searches).await {
+        for hit in hits? {
+            if hit.score >= LINK_SIMILARITY {
+                links.add(hit.item, hit.score);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The entity names the LLM finds in the query (tool `extract_entities`).
+pub(crate) async fn llm_names(
+    memory: &Memory,
+    request: &SearchRequest,
+) -> Result<Vec<String>, MemoryError> {
+    let llm = memory.llm()?;
+    let input = ExtractionInput {
+        speakers: Speakers {
+            user: request.scope.user_id().map(str::to_owned),
+            agent: request.scope.agent_id().map(str::to_owned),
+            occurred_at: request.as_of.unwrap_or_else(chrono::Utc::now),
+        },
+        messages: vec![ChatMessage {
+            role: "user".into(),
+            content: request.query.clone(),
+        }],
+        recent: Vec::new(),
+        summary: None,
+        entity_types: memory.ontology.entity_types().to_vec(),
+    };
+    let answer = llm.extract_entities(&input).await?;
+    tracing::debug!(
+        entities = answer.value.len(),
+        prompt_tokens = answer.usage.prompt_tokens,
+        "query entities from the LLM"
+    );
+    let mut names: Vec<String> = Vec::new();
+    for entity in answer.value {
+        if !names.contains(&entity.name) {
+            names.push(entity.name);
+        }
+    }
+    Ok(names)
+}

@@ -1,0 +1,116 @@
+//! A bounded breadth-first walk over visible relations, one adjacency-index read per
+//! expanded entity.
+//!
+//! `GraphRead::walk` returns every relation within the depth; around a hub that is most of
+//! a large scope (measured on 100k relations: 40k relations and 200–350 ms at depth 3).
+//! This walk reads at most `per_entity` relations per entity and expands at most
+//! `frontier` entities per hop, the most promising first, so its cost is bounded whatever
+//! the graph looks like.
+
+use std::collections::{HashMap, HashSet};
+
+use crate::ports::{GraphRead, RelationQuery, WalkedRelation};
+use crate::{EntityId, Relation, RelationId, Scope, StoreError, Visibility};
+
+/// How far a walk may spread.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Bounds {
+    /// Relations read per expanded entity (the store lists them oldest first).
+    pub per_entity: usize,
+    /// Entities expanded per hop after the seeds.
+    pub frontier: usize,
+    /// Relations collected in all.
+    pub max_relations: usize,
+}
+
+/// A search's walk: about 20 index reads at depth 3.
+pub(crate) const SEARCH: Bounds = Bounds {
+    per_entity: 40,
+    frontier: 8,
+    max_relations: 1000,
+};
+
+/// Store round trips in flight at once.
+pub(crate) const CONCURRENCY: usize = 4;
+
+/// Walks from `seeds` to `depth` hops over relations visible at `at`. Relations come in
+/// hop order; within a hop, in the order the store lists each entity's relations. The
+/// next hop expands the unvisited ends reached through the relations `priority` rates
+/// highest (ties: first reached first).
+pub(crate) async fn walk(
+    graph: &dyn GraphRead,
+    scope: &Scope,
+    seeds: &[EntityId],
+    depth: u8,
+    at: Visibility,
+    bounds: Bounds,
+    priority: impl Fn(&Relation) -> f32,
+) -> Result<Vec<WalkedRelation>, StoreError> {
+    let mut visited: HashSet<EntityId> = HashSet::new();
+    let mut frontier: Vec<EntityId> = seeds.iter().copied().filter(|e| visited.insert(*e)).collect();
+    let mut seen: HashSet<RelationId> = HashSet::new();
+    let mut out: Vec<WalkedRelation> = Vec::new();
+    for hop in 1..=depth {
+        if frontier.is_empty() {
+            break;
+        }
+        let mut lists = Vec::with_capacity(frontier.len());
+        for group in frontier.chunks(CONCURRENCY) {
+            let reads = group.iter().map(|&entity| {
+                let query = RelationQuery {
+                    entity: Some(entity),
+                    outgoing_only: false,
+                    relation_type: None,
+                    visible_at: Some(at),
+                    limit: bounds.per_entity,
+                };
+                async move { graph.relations(scope, &query).await }
+            });
+            lists.extend(super::join_all(reads.collect()).await);
+        }
+        // Unvisited ends, each with the best priority it was reached with.
+        let mut reached: Vec<(EntityId, f32)> = Vec::new();
+        let mut reached_at: HashMap<EntityId, usize> = HashMap::new();
+        'lists: for (&entity, list) in frontier.iter().zip(lists) {
+            for relation in list? {
+                if !seen.insert(relation.id) {
+                    continue;
+                }
+                let other = if relation.source == entity {
+                    relation.target
+                } else {
+                    relation.source
+                };
+                if !visited.contains(&other) {
+                    let rating = priority(&relation);
+                    match reached_at.get(&other) {
+                        Some(&i) => reached[i].1 = reached[i].1.max(rating),
+                        None => {
+                            reached_at.insert(other, reached.len());
+                            reached.push((other, rating));
+                        }
+                    }
+                }
+                out.push(WalkedRelation {
+                    relation,
+                    hops: hop,
+                });
+                if out.len() == bounds.max_relations {
+                    break 'lists;
+                }
+            }
+        }
+        if out.len() == bounds.max_relations {
+            break;
+        }
+        // Stable: equal ratings keep the order they were reached in.
+        reached.sort_by(|a, b| b.1.total_cmp(&a.1));
+        frontier = reached
+            .into_iter()
+            .take(bounds.frontier)
+            .map(|(entity, _)| entity)
+            .filter(|e| visited.insert(*e))
+            .collect();
+    }
+    Ok(out)
+}

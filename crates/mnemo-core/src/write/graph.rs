@@ -1,0 +1,732 @@
+//! The graph path: extraction (two LLM calls), entity resolution, conflict detection
+//! (rules first, then one batched LLM call) and the episode's graph ops.
+//!
+//! Planning never writes; [`GraphPlan`] holds every op of the episode so it is applied
+//! in one transaction.
+
+use std::collections::{HashMap, HashSet};
+
+use crate::llm::{
+    ConflictDecision, ConflictVerdict, ConflictsInput, ExtractionInput, KnownEntity,
+    RelationsInput, TripletText,
+};
+use crate::ontology::Cardinality;
+use crate::ports::{RelationQuery, WriteOp};
+use crate::{
+    Entity, EntityId, EntityType, Episode, LlmUsage, Memory, MemoryError, Relation, RelationId,
+    RelationTimes, RelationType, Scope, Timestamp, Visibility, normalize_name,
+};
+
+/// Most conflict candidates looked at per new triplet (newest first); a hub entity must
+/// not turn one add into a huge prompt.
+const MAX_CANDIDATES_PER_TRIPLET: usize = 20;
+/// How many nearest entities are compared with a new name.
+const ENTITY_VECTOR_CANDIDATES: usize = 3;
+/// First-person words the extractor should already have mapped to the user.
+const FIRST_PERSON: &[&str] = &["i", "me", "my", "myself", "mine"];
+/// Type given to an entity a relation names that the extractor did not list.
+const FALLBACK_ENTITY_TYPE: &str = "Concept";
+
+/// One end of a triplet as stated: a name and, when known, a type.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct NamedEntity {
+    pub display: String,
+    pub entity_type: Option<EntityType>,
+}
+
+/// A triplet to apply, from the relationship generator or from a request.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct TripletIn {
+    pub source: NamedEntity,
+    pub relation_type: RelationType,
+    pub target: NamedEntity,
+    pub fact: String,
+    pub valid_from: Option<Timestamp>,
+    pub valid_to: Option<Timestamp>,
+}
+
+/// Everything the episode will do to the graph, with what to report and mirror.
+#[derive(Debug, Default)]
+pub(crate) struct GraphPlan {
+    pub ops: Vec<WriteOp>,
+    pub added: Vec<RelationId>,
+    pub updated: Vec<RelationId>,
+    pub invalidated: Vec<RelationId>,
+    pub retracted: Vec<RelationId>,
+    pub usage: LlmUsage,
+}
+
+/// Steps 2-3 of §3: entities, then relations, by the LLM. Entities that are close to, but
+/// not surely, a known one are shown to the relationship generator, which may reuse the
+/// known name (the "LLM only when ambiguous" of entity resolution, without an extra call).
+pub(crate) async fn extract_triplets(
+    memory: &Memory,
+    episode: &Episode,
+    input: &ExtractionInput,
+    names: &mut NameVectors,
+) -> Result<(Vec<TripletIn>, LlmUsage), MemoryError> {
+    let llm = memory.llm()?;
+    let mut usage = LlmUsage::default();
+    let entities = match llm.extract_entities(input).await {
+        Ok(answer) => {
+            usage += answer.usage;
+            answer.value
+        }
+        Err(err) => return Err(MemoryError::Llm(err.with_extra_usage(usage))),
+    };
+    if entities.is_empty() {
+        return Ok((Vec::new(), usage));
+    }
+
+    let known_entities = ambiguous_candidates(memory, &episode.scope, &entities, names).await?;
+    let relations_input = RelationsInput {
+        speakers: input.speakers.clone(),
+        messages: input.messages.clone(),
+        entities: entities.clone(),
+        known_entities: known_entities.clone(),
+        relation_types: memory.ontology.relation_hints(),
+    };
+    let relations = match llm.establish_relations(&relations_input).await {
+        Ok(answer) => {
+            usage += answer.usage;
+            answer.value
+        }
+        Err(err) => return Err(MemoryError::Llm(err.with_extra_usage(usage))),
+    };
+
+    let type_of = |name: &str| -> Option<EntityType> {
+        let key = normalize_name(name).ok()?;
+        entities
+            .iter()
+            .map(|e| (&e.name, &e.entity_type))
+            .chain(known_entities.iter().map(|e| (&e.name, &e.entity_type)))
+            .find(|(n, _)| normalize_name(n).ok().as_deref() == Some(key.as_str()))
+            .map(|(_, t)| t.clone())
+    };
+    let triplets = relations
+        .into_iter()
+        .map(|r| TripletIn {
+            source: NamedEntity {
+                entity_type: type_of(&r.source),
+                display: r.source,
+            },
+            relation_type: r.relation_type,
+            target: NamedEntity {
+                entity_type: type_of(&r.target),
+                display: r.target,
+            },
+            fact: r.fact,
+            valid_from: r.valid_from,
+            valid_to: r.valid_to,
+        })
+        .collect();
+    Ok((triplets, usage))
+}
+
+/// Known entities an extracted name is close to without an exact match: shown to the
+/// relationship generator so it can reuse the known name.
+async fn ambiguous_candidates(
+    memory: &Memory,
+    scope: &Scope,
+    entities: &[crate::llm::ExtractedEntity],
+    names: &mut NameVectors,
+) -> Result<Vec<KnownEntity>, MemoryError> {
+    let mut unmatched = Vec::new();
+    for entity in entities {
+        let Ok(key) = normalize_name(&entity.name) else {
+            continue;
+        };
+        if memory.graph.entity_by_name(scope, &key).await?.is_none() {
+            unmatched.push(entity.name.trim().to_owned());
+        }
+    }
+    names.embed_missing(memory, &unmatched).await?;
+    let mut known: Vec<KnownEntity> = Vec::new();
+    for vector in unmatched.iter().filter_map(|name| names.get(name)) {
+        let hits = memory
+            .graph
+            .search_entities_vector(scope, vector, ENTITY_VECTOR_CANDIDATES)
+            .await?;
+        for hit in hits {
+            if hit.score >= memory.settings.entity_candidate_threshold
+                && !known.iter().any(|k| k.name == hit.item.display_name)
+            {
+                known.push(KnownEntity {
+                    name: hit.item.display_name,
+                    entity_type: hit.item.entity_type,
+                });
+            }
+        }
+    }
+    Ok(known)
+}
+
+/// Name embeddings computed during one episode, so each name is embedded once, and the
+/// names of one step go to the embedder in one call.
+#[derive(Default)]
+pub(crate) struct NameVectors {
+    by_display: HashMap<String, Vec<f32>>,
+}
+
+impl NameVectors {
+    fn get(&self, display: &str) -> Option<&Vec<f32>> {
+        self.by_display.get(display)
+    }
+
+    async fn embed_missing(
+        &mut self,
+        memory: &Memory,
+        displays: &[String],
+    ) -> Result<(), MemoryError> {
+        let mut missing: Vec<String> = displays
+            .iter()
+            .filter(|d| !self.by_display.contains_key(*d))
+            .cloned()
+            .collect();
+        missing.sort();
+        missing.dedup();
+        let vectors = memory.embed(missing.clone()).await?;
+        self.by_display.extend(missing.into_iter().zip(vectors));
+        Ok(())
+    }
+}
+
+/// Steps 4-6 of §3 for a list of triplets: resolve entities, find conflict candidates,
+/// decide (rules, then one LLM call when an LLM is configured) and plan the ops.
+pub(crate) async fn plan_triplets(
+    memory: &Memory,
+    episode: &Episode,
+    triplets: Vec<TripletIn>,
+    names: &mut NameVectors,
+) -> Result<GraphPlan, MemoryError> {
+    let scope = &episode.scope;
+    let now = chrono::Utc::now();
+    let mut plan = GraphPlan::default();
+    if triplets.is_empty() {
+        return Ok(plan);
+    }
+
+    let mut resolver = EntityResolver::new(memory, episode, now, names);
+    resolver.prepare(&triplets).await?;
+    let mut new_relations: Vec<Relation> = Vec::new();
+    for triplet in triplets {
+        let source = resolver.resolve(&triplet.source).await?;
+        let target = resolver.resolve(&triplet.target).await?;
+        if source == target {
+            // "Alice KNOWS Alice": a self-loop is an extraction slip, not knowledge.
+            continue;
+        }
+        let valid_from = triplet.valid_from.or(Some(episode.occurred_at));
+        let relation = Relation {
+            id: RelationId::new(),
+            scope: scope.clone(),
+            source,
+            relation_type: triplet.relation_type,
+            target,
+            fact: triplet.fact,
+            times: RelationTimes {
+                valid_from,
+                valid_to: triplet
+                    .valid_to
+                    .filter(|to| valid_from.is_none_or(|f| f < *to)),
+                recorded_at: now,
+                invalidated_at: None,
+                retracted_at: None,
+            },
+            invalidated_by: None,
+            invalidated_in: None,
+            episodes: vec![episode.id],
+            mentions: 1,
+        };
+        // The same triplet twice in one episode is one statement.
+        if !new_relations.iter().any(|r| same_statement(r, &relation)) {
+            new_relations.push(relation);
+        }
+    }
+
+    let candidates = conflict_candidates(memory, scope, &new_relations).await?;
+    resolver
+        .learn_names(candidates.iter().flat_map(|r| [r.source, r.target]))
+        .await?;
+    let mut decisions = Decisions::default();
+    let mut for_llm: Vec<(usize, usize)> = Vec::new();
+    for (new_index, new) in new_relations.iter().enumerate() {
+        for (existing_index, existing) in candidates.iter().enumerate() {
+            if existing.source != new.source {
+                continue;
+            }
+            let same_pair = existing.target == new.target;
+            let same_type = existing.relation_type == new.relation_type;
+            if !(same_pair || same_type) {
+                continue;
+            }
+            match rule_verdict(memory, existing, new) {
+                Some(verdict) => decisions.record(existing_index, new_index, verdict),
+                None => for_llm.push((existing_index, new_index)),
+            }
+        }
+    }
+
+    if !for_llm.is_empty()
+        && let Some(llm) = memory.llm.as_deref()
+    {
+        let (input, existing_ids, new_ids) =
+            conflicts_input(episode, &candidates, &new_relations, &for_llm, &resolver);
+        match llm.resolve_conflicts(&input).await {
+            Ok(answer) => {
+                plan.usage += answer.usage;
+                for ConflictDecision {
+                    existing,
+                    new,
+                    verdict,
+                } in answer.value
+                {
+                    let pair = (existing_ids[existing], new_ids[new]);
+                    // Only pairs we asked about count: the model cannot pair a relation
+                    // with one of another entity.
+                    if for_llm.contains(&pair) {
+                        decisions.record(pair.0, pair.1, verdict);
+                    }
+                }
+            }
+            Err(err) => return Err(MemoryError::Llm(err.with_extra_usage(plan.usage))),
+        }
+    }
+
+    // Entities first: relations refer to them.
+    plan.ops.extend(resolver.into_ops());
+    apply_decisions(
+        &mut plan,
+        episode,
+        now,
+        &candidates,
+        new_relations,
+        &decisions,
+    );
+    Ok(plan)
+}
+
+/// Same source, type, target and fact.
+fn same_statement(a: &Relation, b: &Relation) -> bool {
+    a.source == b.source
+        && a.relation_type == b.relation_type
+        && a.target == b.target
+        && fact_key(&a.fact) == fact_key(&b.fact)
+}
+
+fn fact_key(fact: &str) -> String {
+    fact.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The verdicts decided without an LLM; `None` = ask the LLM.
+fn rule_verdict(memory: &Memory, existing: &Relation, new: &Relation) -> Option<ConflictVerdict> {
+    let same_triplet = existing.relation_type == new.relation_type && existing.target == new.target;
+    if same_triplet {
+        if fact_key(&existing.fact) == fact_key(&new.fact) {
+            return Some(ConflictVerdict::Duplicate);
+        }
+        // Same triplet in other words: a restatement or a denial; the LLM tells which.
+        return None;
+    }
+    if existing.relation_type == new.relation_type
+        && memory.ontology.cardinality(&new.relation_type) == Cardinality::One
+    {
+        return Some(ConflictVerdict::Superseded);
+    }
+    None
+}
+
+/// The verdict per (existing, new) pair; the strongest wins when several apply.
+#[derive(Default)]
+struct Decisions {
+    by_pair: HashMap<(usize, usize), ConflictVerdict>,
+}
+
+impl Decisions {
+    fn record(&mut self, existing: usize, new: usize, verdict: ConflictVerdict) {
+        let rank = |v: ConflictVerdict| match v {
+            ConflictVerdict::Retracted => 3,
+            ConflictVerdict::Superseded => 2,
+            ConflictVerdict::Duplicate => 1,
+            ConflictVerdict::Unrelated => 0,
+        };
+        let slot = self.by_pair.entry((existing, new)).or_insert(verdict);
+        if rank(verdict) > rank(*slot) {
+            *slot = verdict;
+        }
+    }
+
+    fn for_new(&self, new: usize) -> Vec<(usize, ConflictVerdict)> {
+        let mut pairs: Vec<_> = self
+            .by_pair
+            .iter()
+            .filter(|((_, n), _)| *n == new)
+            .map(|((e, _), v)| (*e, *v))
+            .collect();
+        pairs.sort_by_key(|(e, _)| *e);
+        pairs
+    }
+}
+
+/// Visible relations (now) leaving each new relation's source entity: the only relations
+/// a new one can conflict with. Uses the adjacency index, never a scan of the scope.
+async fn conflict_candidates(
+    memory: &Memory,
+    scope: &Scope,
+    new_relations: &[Relation],
+) -> Result<Vec<Relation>, MemoryError> {
+    let now = Visibility::now();
+    let mut seen: HashSet<RelationId> = HashSet::new();
+    let mut candidates = Vec::new();
+    let mut queried: HashSet<(EntityId, RelationType)> = HashSet::new();
+    for new in new_relations {
+        // Same source and type (e.g. the old LIVES_IN), then same source and target.
+        let queries = [
+            (Some(new.relation_type.clone()), None),
+            (None, Some(new.target)),
+        ];
+        for (relation_type, target) in queries {
+            if let Some(t) = &relation_type
+                && !queried.insert((new.source, t.clone()))
+            {
+                continue;
+            }
+            let mut found = memory
+                .graph
+                .relations(
+                    scope,
+                    &RelationQuery {
+                        entity: Some(new.source),
+                        outgoing_only: true,
+                        relation_type: relation_type.clone(),
+                        visible_at: Some(now),
+                        limit: if target.is_some() {
+                            usize::MAX
+                        } else {
+                            MAX_CANDIDATES_PER_TRIPLET
+                        },
+                    },
+                )
+                .await?;
+            if let Some(target) = target {
+                found.retain(|r| r.target == target);
+                found.truncate(MAX_CANDIDATES_PER_TRIPLET);
+            }
+            for relation in found {
+                if seen.insert(relation.id) {
+                    candidates.push(relation);
+                }
+            }
+        }
+    }
+    Ok(candidates)
+}
+
+/// The `resolve_conflicts` input for the pairs the rules left open, with the maps from
+/// the small ids the model sees back to candidate / new-relation indexes.
+fn conflicts_input(
+    episode: &Episode,
+    candidates: &[Relation],
+    new_relations: &[Relation],
+    pairs: &[(usize, usize)],
+    resolver: &EntityResolver<'_>,
+) -> (ConflictsInput, Vec<usize>, Vec<usize>) {
+    let mut existing_ids: Vec<usize> = pairs.iter().map(|(e, _)| *e).collect();
+    existing_ids.sort_unstable();
+    existing_ids.dedup();
+    let mut new_ids: Vec<usize> = pairs.iter().map(|(_, n)| *n).collect();
+    new_ids.sort_unstable();
+    new_ids.dedup();
+    let text = |r: &Relation| TripletText {
+        source: resolver.display_name(r.source),
+        relation_type: r.relation_type.clone(),
+        target: resolver.display_name(r.target),
+        fact: r.fact.clone(),
+        valid_from: r.times.valid_from,
+        valid_to: r.times.valid_to,
+    };
+    let input = ConflictsInput {
+        occurred_at: episode.occurred_at,
+        existing: existing_ids.iter().map(|&i| text(&candidates[i])).collect(),
+        new: new_ids.iter().map(|&i| text(&new_relations[i])).collect(),
+    };
+    (input, existing_ids, new_ids)
+}
+
+/// Step 6: turn verdicts into ops. Per new relation:
+/// - `retracted` ends nothing but marks the existing never-true; a new relation that is
+///   the same triplet as what it retracts is the denial itself and is not added;
+/// - `duplicate` adds provenance to the existing one instead of adding the new one; a
+///   restatement that carries an end date closes the existing one instead;
+/// - `superseded` ends the existing one at the new one's start, unless the new one
+///   started earlier (a late-arriving older fact): then the new one is stored already
+///   ended at the existing one's start and the existing one is untouched.
+fn apply_decisions(
+    plan: &mut GraphPlan,
+    episode: &Episode,
+    now: Timestamp,
+    candidates: &[Relation],
+    new_relations: Vec<Relation>,
+    decisions: &Decisions,
+) {
+    let mut touched: HashSet<RelationId> = HashSet::new();
+    for (new_index, mut new) in new_relations.into_iter().enumerate() {
+        let mut add_new = true;
+        for (existing_index, verdict) in decisions.for_new(new_index) {
+            let existing = &candidates[existing_index];
+            let same_triplet =
+                existing.relation_type == new.relation_type && existing.target == new.target;
+            match verdict {
+                ConflictVerdict::Unrelated => {}
+                ConflictVerdict::Retracted => {
+                    if same_triplet {
+                        add_new = false;
+                    }
+                    if touched.insert(existing.id) {
+                        plan.ops.push(WriteOp::RetractRelation {
+                            relation: existing.id,
+                            retracted_at: now,
+                            episode: Some(episode.id),
+                        });
+                        plan.retracted.push(existing.id);
+                    }
+                }
+                ConflictVerdict::Duplicate => {
+                    add_new = false;
+                    if !touched.insert(existing.id) {
+                        continue;
+                    }
+                    plan.ops.push(WriteOp::AddProvenance {
+                        relation: existing.id,
+                        episode: episode.id,
+                    });
+                    match new.times.valid_to {
+                        // "I lived in Boston until 2024" about the current Boston.
+                        Some(valid_to) if existing.times.valid_to.is_none() => {
+                            plan.ops.push(WriteOp::EndRelation {
+                                relation: existing.id,
+                                valid_to,
+                                invalidated_at: now,
+                                invalidated_by: None,
+                                episode: Some(episode.id),
+                            });
+                            plan.invalidated.push(existing.id);
+                        }
+                        _ => plan.updated.push(existing.id),
+                    }
+                }
+                ConflictVerdict::Superseded => {
+                    let new_start = new.times.valid_from.unwrap_or(episode.occurred_at);
+                    let existing_start = existing.times.valid_from;
+                    if existing_start.is_some_and(|start| new_start < start) {
+                        // Late-arriving older fact: it ended when the existing one began.
+                        let end = existing_start.expect("checked");
+                        if new.times.valid_to.is_none_or(|to| to > end) {
+                            new.times.valid_to = Some(end);
+                            new.invalidated_by = Some(existing.id);
+                        }
+                    } else if touched.insert(existing.id) {
+                        plan.ops.push(WriteOp::EndRelation {
+                            relation: existing.id,
+                            valid_to: new_start,
+                            invalidated_at: now,
+                            invalidated_by: Some(new.id),
+                            episode: Some(episode.id),
+                        });
+                        plan.invalidated.push(existing.id);
+                    }
+                }
+            }
+        }
+        if add_new {
+            plan.added.push(new.id);
+            plan.ops.push(WriteOp::AddRelation(new));
+        }
+    }
+}
+
+/// Maps names to entities of the scope: exact name or alias, then the nearest entity of
+/// the same type above the match threshold, else a new entity. Remembers what it
+/// created or changed, so the ops carry each entity once.
+struct EntityResolver<'a> {
+    memory: &'a Memory,
+    episode: &'a Episode,
+    now: Timestamp,
+    vectors: &'a mut NameVectors,
+    /// Normalised name → entity id, for names seen in this episode.
+    by_key: HashMap<String, EntityId>,
+    /// Entities to upsert (new ones, and known ones with more mentions or an alias).
+    changed: HashMap<EntityId, Entity>,
+    /// Display names of every entity met, for conflict prompts.
+    names: HashMap<EntityId, String>,
+    order: Vec<EntityId>,
+}
+
+impl<'a> EntityResolver<'a> {
+    fn new(
+        memory: &'a Memory,
+        episode: &'a Episode,
+        now: Timestamp,
+        vectors: &'a mut NameVectors,
+    ) -> Self {
+        EntityResolver {
+            memory,
+            episode,
+            now,
+            vectors,
+            by_key: HashMap::new(),
+            changed: HashMap::new(),
+            names: HashMap::new(),
+            order: Vec::new(),
+        }
+    }
+
+    /// The display form of a stated name ("I" → the user).
+    fn display_of(&self, named: &NamedEntity) -> String {
+        let display = named.display.trim();
+        if FIRST_PERSON.contains(&display.to_lowercase().as_str())
+            && let Some(user) = self.episode.scope.user_id()
+        {
+            return user.to_owned();
+        }
+        display.to_owned()
+    }
+
+    /// Embeds, in one call, every name of the triplets that has no exact match.
+    async fn prepare(&mut self, triplets: &[TripletIn]) -> Result<(), MemoryError> {
+        let mut unknown = Vec::new();
+        for named in triplets.iter().flat_map(|t| [&t.source, &t.target]) {
+            let display = self.display_of(named);
+            let key = normalize_name(&display)?;
+            if self
+                .memory
+                .graph
+                .entity_by_name(&self.episode.scope, &key)
+                .await?
+                .is_none()
+            {
+                unknown.push(display);
+            }
+        }
+        self.vectors.embed_missing(self.memory, &unknown).await
+    }
+
+    /// Loads display names of entities met through conflict candidates.
+    async fn learn_names(
+        &mut self,
+        ids: impl Iterator<Item = EntityId>,
+    ) -> Result<(), MemoryError> {
+        for id in ids {
+            if self.names.contains_key(&id) {
+                continue;
+            }
+            if let Some(entity) = self.memory.graph.entity(&self.episode.scope, id).await? {
+                self.names.insert(id, entity.display_name);
+            }
+        }
+        Ok(())
+    }
+
+    fn display_name(&self, id: EntityId) -> String {
+        self.names
+            .get(&id)
+            .cloned()
+            .unwrap_or_else(|| id.to_string())
+    }
+
+    async fn resolve(&mut self, named: &NamedEntity) -> Result<EntityId, MemoryError> {
+        let scope = &self.episode.scope;
+        let display = self.display_of(named);
+        let key = normalize_name(&display)?;
+        if let Some(id) = self.by_key.get(&key) {
+            return Ok(*id);
+        }
+        let mut found = self.memory.graph.entity_by_name(scope, &key).await?;
+        let mut vector = None;
+        if found.is_none() {
+            self.vectors
+                .embed_missing(self.memory, std::slice::from_ref(&display))
+                .await?;
+            let v = self.vectors.get(&display).cloned().unwrap_or_default();
+            let hits = self
+                .memory
+                .graph
+                .search_entities_vector(scope, &v, ENTITY_VECTOR_CANDIDATES)
+                .await?;
+            found = hits
+                .into_iter()
+                .filter(|hit| hit.score >= self.memory.settings.entity_match_threshold)
+                .find(|hit| {
+                    named
+                        .entity_type
+                        .as_ref()
+                        .is_none_or(|t| *t == hit.item.entity_type)
+                })
+                .map(|hit| hit.item);
+            if let Some(entity) = &mut found {
+                // Next time this spelling resolves exactly.
+                if !entity.aliases.contains(&key) && entity.name != key {
+                    entity.aliases.push(key.clone());
+                }
+            }
+            vector = Some(v);
+        }
+        let entity = match found {
+            Some(mut entity) => {
+                if let Some(seen) = self.changed.get(&entity.id) {
+                    entity = seen.clone();
+                } else {
+                    entity.mentions = entity.mentions.saturating_add(1);
+                    entity.updated_at = self.now;
+                }
+                entity
+            }
+            None => {
+                let entity_type = match &named.entity_type {
+                    Some(t) => t.clone(),
+                    None => EntityType::parse(FALLBACK_ENTITY_TYPE)?,
+                };
+                Entity {
+                    id: EntityId::new(),
+                    scope: scope.clone(),
+                    name: key.clone(),
+                    display_name: display.clone(),
+                    entity_type,
+                    aliases: Vec::new(),
+                    embedding: vector.unwrap_or_default(),
+                    mentions: 1,
+                    created_at: self.now,
+                    updated_at: self.now,
+                }
+            }
+        };
+        let id = entity.id;
+        self.by_key.insert(key, id);
+        self.names.insert(id, entity.display_name.clone());
+        if !self.changed.contains_key(&id) {
+            self.order.push(id);
+        }
+        self.changed.insert(id, entity);
+        Ok(id)
+    }
+
+    /// Upserts and mentions, in first-seen order.
+    fn into_ops(mut self) -> Vec<WriteOp> {
+        let episode = self.episode.id;
+        let mut ops = Vec::with_capacity(self.order.len() * 2);
+        for id in &self.order {
+            if let Some(entity) = self.changed.remove(id) {
+                ops.push(WriteOp::UpsertEntity(entity));
+                ops.push(WriteOp::Mention {
+                    episode,
+                    entity: *id,
+                });
+            }
+        }
+        ops
+    }
+}

@@ -1,0 +1,525 @@
+//! The add pipelines on [`Memory`]: journal, plan (LLM calls, no writes), apply, mirror,
+//! finish; plus resuming pending episodes and reverting an episode.
+
+use std::collections::HashSet;
+
+use super::graph::{self, GraphPlan, NameVectors, TripletIn};
+use super::{
+    AddOutcome, AddRequest, FactChanges, Journal, Journaled, RelationChanges, RelationsRequest,
+    extraction_input, facts, plain,
+};
+use crate::llm::LlmError;
+use crate::ports::{EpisodeInsert, RelationVector, WriteOp};
+use crate::{
+    Episode, EpisodeId, EpisodeStatus, LlmUsage, Memory, MemoryError, Relation, RelationTimes,
+    Scope,
+};
+
+/// How many pending episodes are loaded at a time when resuming.
+const RESUME_BATCH: usize = 64;
+
+/// The graph path and facts path outcomes of one episode before anything is written.
+struct Plans {
+    graph: GraphPlan,
+    facts: Option<facts::FactsPlan>,
+}
+
+impl Memory {
+    /// `POST /v1/memories` with `wait=true`: journal the messages, then process them.
+    pub async fn add(&self, request: AddRequest) -> Result<AddOutcome, MemoryError> {
+        match self.journal(request).await? {
+            Journaled::New(episode) => self.process_episode(episode).await,
+            Journaled::Duplicate(episode) => Ok(AddOutcome::duplicate(&episode)),
+        }
+    }
+
+    /// Validates and journals the messages as a `pending` episode, without processing it
+    /// (`wait=false`: the caller runs [`Memory::process_episode`] in the background).
+    pub async fn journal(&self, request: AddRequest) -> Result<Journaled, MemoryError> {
+        request.validate()?;
+        if request.infer && self.llm.is_none() {
+            return Err(MemoryError::LlmNotConfigured);
+        }
+        let journal = Journal::Messages {
+            messages: request.messages,
+            infer: request.infer,
+        };
+        self.insert_episode(
+            request.scope,
+            journal,
+            request.occurred_at,
+            request.metadata,
+            request.idempotency_key,
+        )
+        .await
+    }
+
+    /// `POST /v1/relations`: typed triplets, no extraction; resolution and conflict rules
+    /// apply (the LLM only for conflicts the rules leave open, and only when configured).
+    pub async fn add_relations(
+        &self,
+        request: RelationsRequest,
+    ) -> Result<AddOutcome, MemoryError> {
+        request.validate()?;
+        let journal = Journal::Relations {
+            relations: request.relations,
+        };
+        let journaled = self
+            .insert_episode(
+                request.scope,
+                journal,
+                request.occurred_at,
+                request.metadata,
+                request.idempotency_key,
+            )
+            .await?;
+        match journaled {
+            Journaled::New(episode) => self.process_episode(episode).await,
+            Journaled::Duplicate(episode) => Ok(AddOutcome::duplicate(&episode)),
+        }
+    }
+
+    async fn insert_episode(
+        &self,
+        scope: Scope,
+        journal: Journal,
+        occurred_at: Option<crate::Timestamp>,
+        metadata: serde_json::Value,
+        idempotency_key: Option<String>,
+    ) -> Result<Journaled, MemoryError> {
+        let now = chrono::Utc::now();
+        let episode = Episode {
+            id: EpisodeId::new(),
+            scope,
+            content: journal.write(),
+            occurred_at: occurred_at.unwrap_or(now),
+            ingested_at: now,
+            status: EpisodeStatus::Pending,
+            idempotency_key,
+            metadata,
+            llm_usage: LlmUsage::default(),
+        };
+        Ok(match self.graph.insert_episode(&episode).await? {
+            EpisodeInsert::Inserted => Journaled::New(episode),
+            EpisodeInsert::Duplicate(existing) => Journaled::Duplicate(*existing),
+        })
+    }
+
+    /// Runs a journaled episode to `done` or `failed`. An LLM that cannot answer usably
+    /// leaves the episode `failed` with the reason and nothing applied (`Ok` with that
+    /// status); a store or embedder error leaves it `pending` for [`Memory::resume_pending`]
+    /// and is returned.
+    pub async fn process_episode(&self, episode: Episode) -> Result<AddOutcome, MemoryError> {
+        let journal = Journal::read(&episode)?;
+        if matches!(journal, Journal::Messages { infer: true, .. }) && self.llm.is_none() {
+            return Err(MemoryError::LlmNotConfigured);
+        }
+        let _guard = self.lock_scope(&episode.scope).await;
+        // Another worker may have finished it while we waited for the lock.
+        let Some(current) = self.graph.episode(episode.id).await? else {
+            return Err(MemoryError::NotFound {
+                kind: "episode",
+                id: episode.id.to_string(),
+            });
+        };
+        if current.status != EpisodeStatus::Pending {
+            return Ok(AddOutcome::unchanged(&current));
+        }
+        let footprint = self
+            .graph
+            .episode_footprint(&episode.scope, episode.id)
+            .await?;
+        if !footprint.stated.is_empty() || !footprint.ended.is_empty() {
+            return self.reconcile(episode, footprint).await;
+        }
+
+        let plans = match journal {
+            Journal::Messages {
+                messages,
+                infer: false,
+            } => {
+                let facts = plain::add_plain(self, &episode, &messages).await?;
+                return self
+                    .finish(&episode, GraphPlan::default(), facts, LlmUsage::default())
+                    .await;
+            }
+            Journal::Messages { infer: true, .. } => {
+                // A crash after the fact writes but before the graph apply: undo those
+                // writes so planning again does not apply them twice (one indexed read
+                // when there are none).
+                facts::revert_facts(self, &episode.scope, episode.id).await?;
+                self.plan_messages(&episode).await
+            }
+            Journal::Relations { relations } => {
+                let triplets = relations
+                    .into_iter()
+                    .map(|r| r.into_triplet())
+                    .collect::<Result<Vec<TripletIn>, _>>()?;
+                let mut names = NameVectors::default();
+                graph::plan_triplets(self, &episode, triplets, &mut names)
+                    .await
+                    .map(|graph| Plans { graph, facts: None })
+            }
+        };
+        let plans = match plans {
+            Ok(plans) => plans,
+            Err(MemoryError::Llm(err)) => return self.fail(&episode, err).await,
+            Err(other) => return Err(other),
+        };
+        let usage = plans.usage();
+        let facts = match plans.facts {
+            Some(plan) => facts::apply_facts(self, &episode, plan).await?,
+            None => FactChanges::default(),
+        };
+        self.finish(&episode, plans.graph, facts, usage).await
+    }
+
+    /// The LLM half of an add: graph path and facts path concurrently, no writes.
+    async fn plan_messages(&self, episode: &Episode) -> Result<Plans, MemoryError> {
+        let input = extraction_input(self, episode).await?;
+        let graph_path = async {
+            let mut names = NameVectors::default();
+            let (triplets, usage) =
+                graph::extract_triplets(self, episode, &input, &mut names).await?;
+            let mut plan = graph::plan_triplets(self, episode, triplets, &mut names)
+                .await
+                .map_err(|e| add_usage(e, usage))?;
+            plan.usage += usage;
+            Ok::<_, MemoryError>(plan)
+        };
+        let facts_path = async {
+            if self.settings.facts_enabled {
+                facts::plan_facts(self, &episode.scope, &input)
+                    .await
+                    .map(Some)
+            } else {
+                Ok(None)
+            }
+        };
+        let (graph, facts) = tokio::join!(graph_path, facts_path);
+        match (graph, facts) {
+            (Ok(graph), Ok(facts)) => {
+                let (facts, facts_usage) = match facts {
+                    Some((plan, usage)) => (Some(plan), usage),
+                    None => (None, LlmUsage::default()),
+                };
+                let mut graph = graph;
+                graph.usage += facts_usage;
+                Ok(Plans { graph, facts })
+            }
+            // Whichever failed, the other's spending counts too.
+            (Err(err), Ok(facts)) => Err(add_usage(
+                err,
+                facts.map(|(_, usage)| usage).unwrap_or_default(),
+            )),
+            (Ok(graph), Err(err)) => Err(add_usage(err, graph.usage)),
+            (Err(err), Err(_)) => Err(err),
+        }
+    }
+
+    /// Applies the graph plan in one transaction, mirrors relation vectors, marks `done`.
+    async fn finish(
+        &self,
+        episode: &Episode,
+        plan: GraphPlan,
+        facts: FactChanges,
+        usage: LlmUsage,
+    ) -> Result<AddOutcome, MemoryError> {
+        let scope = &episode.scope;
+        if !plan.ops.is_empty() {
+            self.graph.apply(scope, plan.ops).await?;
+        }
+        let load = |ids: Vec<crate::RelationId>| async move {
+            let mut relations = Vec::with_capacity(ids.len());
+            for id in ids {
+                if let Some(relation) = self.graph.relation(scope, id).await? {
+                    relations.push(relation);
+                }
+            }
+            Ok::<_, MemoryError>(relations)
+        };
+        let added = load(plan.added).await?;
+        let updated = load(plan.updated).await?;
+        let invalidated = load(plan.invalidated).await?;
+        let retracted = load(plan.retracted).await?;
+        self.mirror_relations(scope, &added, invalidated.iter().chain(&retracted))
+            .await?;
+        let relations = [added, updated, invalidated, retracted];
+        self.mark_done(episode, relations, facts, usage).await
+    }
+
+    /// Sets the episode `done` with its usage and reports the relations it changed
+    /// (`[added, updated, invalidated, retracted]`).
+    async fn mark_done(
+        &self,
+        episode: &Episode,
+        [added, updated, invalidated, retracted]: [Vec<Relation>; 4],
+        facts: FactChanges,
+        usage: LlmUsage,
+    ) -> Result<AddOutcome, MemoryError> {
+        let scope = &episode.scope;
+        self.graph
+            .apply(
+                scope,
+                vec![WriteOp::SetEpisodeStatus {
+                    episode: episode.id,
+                    status: EpisodeStatus::Done,
+                    llm_usage: usage,
+                }],
+            )
+            .await?;
+        Ok(AddOutcome {
+            episode_id: episode.id,
+            status: EpisodeStatus::Done,
+            relations: RelationChanges {
+                added: self.relation_views(scope, added).await?,
+                updated: self.relation_views(scope, updated).await?,
+                invalidated: self.relation_views(scope, invalidated).await?,
+                retracted: self.relation_views(scope, retracted).await?,
+            },
+            facts,
+            llm_usage: usage,
+            duplicate: false,
+        })
+    }
+
+    /// Puts new relations' embeddings (of their fact sentence) into the vector store and
+    /// mirrors changed validity into the payload of existing ones.
+    async fn mirror_relations<'r>(
+        &self,
+        scope: &Scope,
+        added: &[Relation],
+        changed: impl Iterator<Item = &'r Relation>,
+    ) -> Result<(), MemoryError> {
+        let vectors = self
+            .embed(added.iter().map(|r| r.fact.clone()).collect())
+            .await?;
+        let items: Vec<RelationVector> = added
+            .iter()
+            .zip(vectors)
+            .map(|(relation, vector)| RelationVector {
+                id: relation.id,
+                scope: scope.clone(),
+                times: relation.times,
+                vector,
+            })
+            .collect();
+        if !items.is_empty() {
+            self.vectors.upsert_relation_vectors(&items).await?;
+        }
+        for relation in changed {
+            self.vectors
+                .set_relation_times(scope, relation.id, relation.times)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// An episode whose graph ops were applied before a crash: mirror what it stated and
+    /// ended into the vector store again (both writes are idempotent) and mark it done.
+    async fn reconcile(
+        &self,
+        episode: Episode,
+        footprint: crate::ports::Footprint,
+    ) -> Result<AddOutcome, MemoryError> {
+        let scope = &episode.scope;
+        let (added, updated): (Vec<Relation>, Vec<Relation>) = footprint
+            .stated
+            .into_iter()
+            .partition(|r| r.episodes.first() == Some(&episode.id));
+        self.mirror_relations(scope, &added, footprint.ended.iter())
+            .await?;
+        let (retracted, invalidated): (Vec<Relation>, Vec<Relation>) = footprint
+            .ended
+            .into_iter()
+            .partition(|r| r.times.retracted_at.is_some());
+        let usage = episode.llm_usage;
+        let relations = [added, updated, invalidated, retracted];
+        self.mark_done(&episode, relations, FactChanges::default(), usage)
+            .await
+    }
+
+    /// Marks the episode failed with the LLM's reason; nothing else was written.
+    async fn fail(&self, episode: &Episode, err: LlmError) -> Result<AddOutcome, MemoryError> {
+        let status = EpisodeStatus::Failed {
+            reason: err.to_string(),
+        };
+        tracing::warn!(episode = %episode.id, reason = %err, "episode failed");
+        self.graph
+            .apply(
+                &episode.scope,
+                vec![WriteOp::SetEpisodeStatus {
+                    episode: episode.id,
+                    status: status.clone(),
+                    llm_usage: err.usage(),
+                }],
+            )
+            .await?;
+        Ok(AddOutcome {
+            episode_id: episode.id,
+            status,
+            relations: RelationChanges::default(),
+            facts: FactChanges::default(),
+            llm_usage: err.usage(),
+            duplicate: false,
+        })
+    }
+
+    /// Processes every `pending` episode (run at start, before serving). Episodes that
+    /// need an LLM while none is configured stay pending; they are counted, not failed.
+    pub async fn resume_pending(&self) -> Result<ResumeReport, MemoryError> {
+        let mut report = ResumeReport::default();
+        let mut seen: HashSet<EpisodeId> = HashSet::new();
+        loop {
+            let batch = self.graph.pending_episodes(RESUME_BATCH).await?;
+            let fresh: Vec<Episode> = batch.into_iter().filter(|e| seen.insert(e.id)).collect();
+            if fresh.is_empty() {
+                return Ok(report);
+            }
+            for episode in fresh {
+                match self.process_episode(episode).await {
+                    Ok(outcome) if outcome.status == EpisodeStatus::Done => report.done += 1,
+                    Ok(_) => report.failed += 1,
+                    Err(MemoryError::LlmNotConfigured) => report.waiting_for_llm += 1,
+                    Err(err) => return Err(err),
+                }
+            }
+        }
+    }
+
+    /// An episode by id (any scope; callers holding a scoped key check `scope`).
+    pub async fn episode(&self, id: EpisodeId) -> Result<Episode, MemoryError> {
+        self.graph
+            .episode(id)
+            .await?
+            .ok_or_else(|| MemoryError::NotFound {
+                kind: "episode",
+                id: id.to_string(),
+            })
+    }
+
+    /// Reverts an episode: relations only it stated are deleted, its restatements lose
+    /// its provenance, relations it ended or retracted are restored, entities only it
+    /// mentioned (and left without relations) are deleted, its fact events are undone.
+    pub async fn delete_episode(&self, id: EpisodeId) -> Result<Episode, MemoryError> {
+        let episode = self.episode(id).await?;
+        let scope = &episode.scope;
+        let _guard = self.lock_scope(scope).await;
+        let footprint = self.graph.episode_footprint(scope, id).await?;
+
+        let mut ops = Vec::new();
+        let mut deleted = HashSet::new();
+        let mut restored = Vec::new();
+        for relation in &footprint.ended {
+            let times = RelationTimes {
+                valid_to: None,
+                invalidated_at: None,
+                retracted_at: None,
+                ..relation.times
+            };
+            ops.push(WriteOp::RestoreRelation {
+                relation: relation.id,
+                times,
+            });
+            restored.push((relation.id, times));
+        }
+        for relation in &footprint.stated {
+            if relation.episodes.iter().all(|e| *e == id) {
+                ops.push(WriteOp::DeleteRelation {
+                    relation: relation.id,
+                });
+                deleted.insert(relation.id);
+            } else {
+                ops.push(WriteOp::RemoveProvenance {
+                    relation: relation.id,
+                    episode: id,
+                });
+            }
+        }
+        for entity_id in &footprint.mentioned {
+            let Some(mut entity) = self.graph.entity(scope, *entity_id).await? else {
+                continue;
+            };
+            let remaining = self
+                .graph
+                .relations(
+                    scope,
+                    &crate::ports::RelationQuery {
+                        entity: Some(*entity_id),
+                        outgoing_only: false,
+                        relation_type: None,
+                        visible_at: None,
+                        limit: deleted.len() + 1,
+                    },
+                )
+                .await?;
+            let keeps_relations = remaining.iter().any(|r| !deleted.contains(&r.id));
+            if entity.mentions <= 1 && !keeps_relations {
+                ops.push(WriteOp::DeleteEntity { entity: *entity_id });
+            } else if entity.mentions > 1 {
+                entity.mentions -= 1;
+                ops.push(WriteOp::UpsertEntity(entity));
+            }
+        }
+        ops.push(WriteOp::DeleteEpisode { episode: id });
+        // Facts first: if we crash after them, deleting again finds the episode and
+        // finishes the graph part (reverting facts twice is a no-op).
+        facts::revert_facts(self, scope, id).await?;
+        self.graph.apply(scope, ops).await?;
+        let deleted: Vec<_> = deleted.into_iter().collect();
+        if !deleted.is_empty() {
+            self.vectors
+                .delete_relation_vectors(scope, &deleted)
+                .await?;
+        }
+        for (relation, times) in restored {
+            self.vectors
+                .set_relation_times(scope, relation, times)
+                .await?;
+        }
+        Ok(episode)
+    }
+}
+
+/// What [`Memory::resume_pending`] did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ResumeReport {
+    pub done: usize,
+    pub failed: usize,
+    /// Episodes with `infer: true` left pending because no LLM is configured.
+    pub waiting_for_llm: usize,
+}
+
+impl Plans {
+    fn usage(&self) -> LlmUsage {
+        self.graph.usage
+    }
+}
+
+/// Adds spending to an LLM error (a failed path's error carries only its own calls).
+fn add_usage(err: MemoryError, extra: LlmUsage) -> MemoryError {
+    match err {
+        MemoryError::Llm(llm) => MemoryError::Llm(llm.with_extra_usage(extra)),
+        other => other,
+    }
+}
+
+impl AddOutcome {
+    fn duplicate(episode: &Episode) -> AddOutcome {
+        AddOutcome {
+            duplicate: true,
+            ..AddOutcome::unchanged(episode)
+        }
+    }
+
+    fn unchanged(episode: &Episode) -> AddOutcome {
+        AddOutcome {
+            episode_id: episode.id,
+            status: episode.status.clone(),
+            relations: RelationChanges::default(),
+            facts: FactChanges::default(),
+            llm_usage: episode.llm_usage,
+            duplicate: false,
+        }
+    }
+}

@@ -1,0 +1,169 @@
+//! The scope's rolling summary: `Memory::refresh_summary` calls `summarize_conversation`
+//! once for what arrived since the last summary, and not at all when nothing did.
+
+use mnemo_core::ports::GraphRead;
+use mnemo_core::write::{AddOutcome, AddRequest};
+use mnemo_core::{EpisodeId, EpisodeStatus, MemoryError, Scope};
+use mnemo_testkit::scripted_llm::Reply;
+use serde_json::json;
+
+use crate::support::{Harness, fresh_scope, harness, harness_without_llm, messages};
+
+async fn say(h: &Harness, scope: &Scope, texts: &[&str]) -> AddOutcome {
+    let outcome = h
+        .memory
+        .add(AddRequest {
+            scope: scope.clone(),
+            messages: messages(texts),
+            occurred_at: None,
+            metadata: json!({}),
+            infer: false,
+            idempotency_key: None,
+        })
+        .await
+        .unwrap();
+    assert_eq!(outcome.status, EpisodeStatus::Done);
+    outcome
+}
+
+/// One round: episodes added (one per entry), then a refresh.
+struct Round {
+    say: &'static [&'static [&'static str]],
+    /// `None`: the refresh must not call the LLM. `Some((shown, not shown))`: texts the
+    /// one `summarize_conversation` call must and must not contain.
+    summarized: Option<(&'static [&'static str], &'static [&'static str])>,
+}
+
+async fn check(rounds: &[Round]) {
+    let h = harness().await;
+    let scope = fresh_scope("alice");
+    let mut last: Option<EpisodeId> = None;
+    for (i, round) in rounds.iter().enumerate() {
+        for texts in round.say {
+            last = Some(say(&h, &scope, texts).await.episode_id);
+        }
+        let calls = h.llm().calls("summarize_conversation");
+        let text = format!("Summary after round {i}");
+        if round.summarized.is_some() {
+            h.llm()
+                .on("summarize_conversation")
+                .once()
+                .reply(Reply::json(json!({ "summary": text })));
+        }
+        let refreshed = h.memory.refresh_summary(&scope).await.unwrap();
+        let stored = h.store.scope_summary(&scope).await.unwrap();
+        match round.summarized {
+            None => {
+                assert_eq!(refreshed, None, "round {i}");
+                assert_eq!(h.llm().calls("summarize_conversation"), calls, "round {i}");
+            }
+            Some((shown, not_shown)) => {
+                let requests = h.llm().requests_to("summarize_conversation");
+                assert_eq!(requests.len(), calls + 1, "round {i}: one call");
+                let input = &requests.last().unwrap().input;
+                for text in shown {
+                    assert!(input.contains(text), "round {i}: {text:?} in {input}");
+                }
+                for text in not_shown {
+                    assert!(!input.contains(text), "round {i}: {text:?} not in {input}");
+                }
+                let refreshed = refreshed.expect("a new summary");
+                assert_eq!(refreshed.text, text);
+                assert_eq!(Some(refreshed.through_episode), last);
+                assert_eq!(stored.as_ref(), Some(&refreshed), "round {i}: stored");
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_refresh_summarizes_what_arrived_since_the_last_one_and_nothing_else() {
+    check(&[
+        // Nothing said yet.
+        Round {
+            say: &[],
+            summarized: None,
+        },
+        Round {
+            say: &[
+                &["I moved to Lisbon"],
+                &["I adopted a cat", "Her name is Mia"],
+            ],
+            summarized: Some((
+                &[
+                    "(none yet)",
+                    "I moved to Lisbon",
+                    "I adopted a cat",
+                    "Her name is Mia",
+                ],
+                &[],
+            )),
+        },
+        // Nothing new: no call.
+        Round {
+            say: &[],
+            summarized: None,
+        },
+        Round {
+            say: &[&["I started a new job"]],
+            summarized: Some((
+                &["Summary after round 1", "I started a new job"],
+                &["I moved to Lisbon", "Her name is Mia"],
+            )),
+        },
+        Round {
+            say: &[],
+            summarized: None,
+        },
+    ])
+    .await;
+}
+
+#[tokio::test]
+async fn a_refresh_sends_at_most_the_newest_hundred_messages() {
+    let texts: Vec<String> = (0..120).map(|i| format!("note number {i:03}")).collect();
+    let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let h = harness().await;
+    let scope = fresh_scope("alice");
+    say(&h, &scope, &texts).await;
+    h.llm()
+        .on("summarize_conversation")
+        .reply(Reply::json(json!({"summary": "Many notes"})));
+    h.memory.refresh_summary(&scope).await.unwrap().unwrap();
+    let input = &h.llm().requests_to("summarize_conversation")[0].input;
+    let sent: Vec<usize> = (0..120)
+        .filter(|i| input.contains(&format!("note number {i:03}")))
+        .collect();
+    assert_eq!(sent, (20..120).collect::<Vec<_>>());
+    // Oldest first.
+    assert!(input.find("note number 020") < input.find("note number 119"));
+}
+
+#[tokio::test]
+async fn a_deleted_last_episode_does_not_make_everything_new_again() {
+    let h = harness().await;
+    let scope = fresh_scope("alice");
+    say(&h, &scope, &["I moved to Lisbon"]).await;
+    let last = say(&h, &scope, &["I adopted a cat"]).await;
+    h.llm()
+        .on("summarize_conversation")
+        .reply(Reply::json(json!({"summary": "Moved, has a cat"})));
+    h.memory.refresh_summary(&scope).await.unwrap().unwrap();
+    h.memory.delete_episode(last.episode_id).await.unwrap();
+    assert_eq!(h.memory.refresh_summary(&scope).await.unwrap(), None);
+    assert_eq!(h.llm().calls("summarize_conversation"), 1);
+    let newer = say(&h, &scope, &["I started a new job"]).await;
+    let summary = h.memory.refresh_summary(&scope).await.unwrap().unwrap();
+    assert_eq!(summary.through_episode, newer.episode_id);
+    let input = &h.llm().requests_to("summarize_conversation")[1].input;
+    assert!(input.contains("I started a new job") && !input.contains("Lisbon"));
+}
+
+#[tokio::test]
+async fn a_refresh_without_an_llm_is_refused() {
+    let h = harness_without_llm().await;
+    let scope = fresh_scope("alice");
+    say(&h, &scope, &["I moved to Lisbon"]).await;
+    let err = h.memory.refresh_summary(&scope).await.unwrap_err();
+    assert!(matches!(err, MemoryError::LlmNotConfigured), "{err:?}");
+}

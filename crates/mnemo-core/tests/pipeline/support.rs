@@ -1,0 +1,211 @@
+//! The harness: a real `Memory` on a temp embedded store, with the real embedder, the
+//! real token counter and (optionally) the real LLM client against the scripted server.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, LazyLock};
+use std::time::Duration;
+
+use mnemo_core::llm::ChatMessage;
+use mnemo_core::ports::{GraphRead, RelationQuery};
+use mnemo_core::write::AddRequest;
+use mnemo_core::{
+    Entity, Memory, MemoryParts, MemorySettings, Ontology, Relation, Scope, Timestamp,
+    normalize_name,
+};
+use mnemo_embed::{EmbedConfig, FastEmbedder, TokenizerCounter};
+use mnemo_embedded::EmbeddedStore;
+use mnemo_llm::{LlmConfig, OpenAiLlm};
+use mnemo_testkit::scripted_llm::ScriptedLlm;
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// One embedder per test process: loading ONNX Runtime is the slow part.
+pub fn embedder() -> Arc<FastEmbedder> {
+    static EMBEDDER: LazyLock<Arc<FastEmbedder>> = LazyLock::new(|| {
+        let config = EmbedConfig::repo_default(&repo_root());
+        Arc::new(FastEmbedder::load(&config).expect("the model files of `make setup`"))
+    });
+    EMBEDDER.clone()
+}
+
+pub fn token_counter() -> Arc<TokenizerCounter> {
+    static TOKENS: LazyLock<Arc<TokenizerCounter>> = LazyLock::new(|| {
+        let config = EmbedConfig::repo_default(&repo_root());
+        Arc::new(TokenizerCounter::load(&config).expect("the tokenizer of `make setup`"))
+    });
+    TOKENS.clone()
+}
+
+/// What a test drives: the memory, the store underneath (for direct reads) and the
+/// scripted LLM (for scripting and counting calls).
+pub struct Harness {
+    pub memory: Memory,
+    pub store: EmbeddedStore,
+    pub llm: Option<ScriptedLlm>,
+    /// Removes the folder at the end when the harness made it.
+    _dir: Option<tempfile::TempDir>,
+}
+
+/// Fast retries, so malformed-answer cases do not wait.
+pub fn llm_config(llm: &ScriptedLlm) -> LlmConfig {
+    let mut config = LlmConfig::new(llm.base_url(), "scripted");
+    config.max_retries = 2;
+    config.retry_base_delay = Duration::from_millis(1);
+    config.timeout = Duration::from_secs(5);
+    config
+}
+
+pub async fn harness() -> Harness {
+    harness_with(MemorySettings::default(), true).await
+}
+
+pub async fn harness_without_llm() -> Harness {
+    harness_with(MemorySettings::default(), false).await
+}
+
+pub async fn harness_with(settings: MemorySettings, with_llm: bool) -> Harness {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let llm = if with_llm {
+        Some(ScriptedLlm::start().await)
+    } else {
+        None
+    };
+    open(dir.path().to_owned(), Some(dir), llm, settings).await
+}
+
+/// Opens (or reopens) the store in `path` and builds a `Memory` on it.
+pub async fn open(
+    path: PathBuf,
+    dir: Option<tempfile::TempDir>,
+    llm: Option<ScriptedLlm>,
+    settings: MemorySettings,
+) -> Harness {
+    let memory_store = store_in(&path).await;
+    let model = llm.as_ref().map(|llm| {
+        Arc::new(OpenAiLlm::new(llm_config(llm)).expect("LLM client"))
+            as Arc<dyn mnemo_core::llm::LanguageModel>
+    });
+    let memory = Memory::new(MemoryParts {
+        graph: Arc::new(memory_store.clone()),
+        vectors: Arc::new(memory_store.clone()),
+        embedder: embedder(),
+        tokens: token_counter(),
+        llm: model,
+        ontology: Ontology::builtin(),
+        settings,
+    });
+    Harness {
+        memory,
+        store: memory_store,
+        llm,
+        _dir: dir,
+    }
+}
+
+pub async fn store_in(dir: &Path) -> EmbeddedStore {
+    let dir = dir.to_owned();
+    tokio::task::spawn_blocking(move || EmbeddedStore::open(&dir, mnemo_embed::DIMENSION))
+        .await
+        .expect("open task")
+        .expect("open the embedded store")
+}
+
+impl Harness {
+    pub fn llm(&self) -> &ScriptedLlm {
+        self.llm.as_ref().expect("a harness with a scripted LLM")
+    }
+
+    pub async fn entity(&self, scope: &Scope, name: &str) -> Option<Entity> {
+        self.store
+            .entity_by_name(scope, &normalize_name(name).unwrap())
+            .await
+            .unwrap()
+    }
+
+    /// Every relation of the scope that touches `entity`, whole timeline, as
+    /// "SOURCE TYPE TARGET [state]" lines, sorted, so asserts read like the scenario.
+    pub async fn timeline(&self, scope: &Scope, entity: &str) -> Vec<String> {
+        let Some(entity) = self.entity(scope, entity).await else {
+            return Vec::new();
+        };
+        let relations = self
+            .store
+            .relations(
+                scope,
+                &RelationQuery {
+                    entity: Some(entity.id),
+                    outgoing_only: false,
+                    relation_type: None,
+                    visible_at: None,
+                    limit: 1000,
+                },
+            )
+            .await
+            .unwrap();
+        let mut lines = Vec::new();
+        for relation in relations {
+            lines.push(self.describe(scope, &relation).await);
+        }
+        lines.sort();
+        lines
+    }
+
+    /// "Alice LIVES_IN Lisbon [current]", "[ended]", "[retracted]".
+    pub async fn describe(&self, scope: &Scope, relation: &Relation) -> String {
+        let name = |id| async move {
+            self.store
+                .entity(scope, id)
+                .await
+                .unwrap()
+                .map(|e| e.display_name)
+                .unwrap_or_else(|| "?".into())
+        };
+        let state = if relation.times.retracted_at.is_some() {
+            "retracted"
+        } else if relation.times.valid_to.is_some() {
+            "ended"
+        } else {
+            "current"
+        };
+        format!(
+            "{} {} {} [{state}]",
+            name(relation.source).await,
+            relation.relation_type,
+            name(relation.target).await
+        )
+    }
+}
+
+pub fn messages(texts: &[&str]) -> Vec<ChatMessage> {
+    texts
+        .iter()
+        .map(|text| ChatMessage {
+            role: "user".into(),
+            content: text.to_string(),
+        })
+        .collect()
+}
+
+pub fn add_request(scope: &Scope, text: &str, occurred_at: Timestamp) -> AddRequest {
+    AddRequest {
+        scope: scope.clone(),
+        messages: messages(&[text]),
+        occurred_at: Some(occurred_at),
+        metadata: serde_json::json!({}),
+        infer: true,
+        idempotency_key: None,
+    }
+}
+
+/// A fresh user scope per test, so tests never see each other's data.
+pub fn fresh_scope(name: &str) -> Scope {
+    Scope::user(format!("{name}-{}", uuid::Uuid::now_v7())).unwrap()
+}
+
+/// A date at midnight UTC.
+pub fn date(y: i32, m: u32, d: u32) -> Timestamp {
+    use chrono::TimeZone;
+    chrono::Utc.with_ymd_and_hms(y, m, d, 0, 0, 0).unwrap()
+}

@@ -1,0 +1,127 @@
+//! An add killed with SIGKILL while its LLM call is in flight: on restart the pending
+//! episode is resumed and applied exactly once.
+//!
+//! The test re-executes its own binary filtered to itself with `CHILD_ENV` set; the child
+//! journals an episode, prints `journaled <id>`, and hangs in a slow LLM call until the
+//! parent kills it.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use mnemo_core::{EpisodeId, EpisodeStatus, MemorySettings};
+use mnemo_testkit::scripted_llm::{Reply, ScriptedLlm};
+use serde_json::json;
+
+use crate::support::{add_request, date, open};
+
+const CHILD_ENV: &str = "MNEMO_PIPELINE_CRASH_CHILD";
+const TEST_NAME: &str = "write_crash::an_add_killed_mid_episode_resumes_on_restart";
+const SCOPE_USER: &str = "crash-test-user";
+const SAY: &str = "I live in Boston";
+
+fn settings() -> MemorySettings {
+    MemorySettings {
+        facts_enabled: false,
+        ..MemorySettings::default()
+    }
+}
+
+fn script(llm: &ScriptedLlm, entities_delay: Duration) {
+    llm.on("extract_entities").reply(
+        Reply::json(json!({"entities": [
+            {"name": "I", "type": "Person"}, {"name": "Boston", "type": "City"}
+        ]}))
+        .after(entities_delay),
+    );
+    llm.on("establish_relations")
+        .reply(Reply::json(json!({"relations": [{
+            "source": "I", "relation": "LIVES_IN", "target": "Boston",
+            "fact": "The user lives in Boston", "valid_from": null, "valid_to": null
+        }]})));
+}
+
+#[test]
+fn an_add_killed_mid_episode_resumes_on_restart() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    if let Some(path) = std::env::var_os(CHILD_ENV) {
+        runtime.block_on(child(PathBuf::from(path)));
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = KillOnDrop(
+        Command::new(std::env::current_exe().unwrap())
+            .args([TEST_NAME, "--exact", "--nocapture", "--test-threads=1"])
+            .env(CHILD_ENV, dir.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap(),
+    );
+    let stdout = BufReader::new(child.0.stdout.take().unwrap());
+    let episode: EpisodeId = stdout
+        .lines()
+        .map_while(Result::ok)
+        .find_map(|line| {
+            line.split_once("journaled ")
+                .map(|(_, id)| id.trim().parse().unwrap())
+        })
+        .expect("the child journals an episode");
+    // Let the child get into its LLM call, then kill it there.
+    std::thread::sleep(Duration::from_millis(300));
+    child.0.kill().unwrap();
+    assert!(!child.0.wait().unwrap().success(), "killed, not finished");
+
+    runtime.block_on(async {
+        let llm = ScriptedLlm::start().await;
+        script(&llm, Duration::ZERO);
+        let h = open(dir.path().to_owned(), None, Some(llm), settings()).await;
+        let scope = mnemo_core::Scope::user(SCOPE_USER).unwrap();
+        assert_eq!(
+            h.memory.episode(episode).await.unwrap().status,
+            EpisodeStatus::Pending
+        );
+        let report = h.memory.resume_pending().await.unwrap();
+        assert_eq!(report.done, 1, "{report:?}");
+        assert_eq!(
+            h.memory.episode(episode).await.unwrap().status,
+            EpisodeStatus::Done
+        );
+        assert_eq!(
+            h.timeline(&scope, SCOPE_USER).await,
+            vec![format!("{SCOPE_USER} LIVES_IN Boston [current]")]
+        );
+        // Resuming again finds nothing to do and changes nothing.
+        assert_eq!(h.memory.resume_pending().await.unwrap().done, 0);
+        assert_eq!(h.timeline(&scope, SCOPE_USER).await.len(), 1);
+    });
+}
+
+async fn child(path: PathBuf) {
+    let llm = ScriptedLlm::start().await;
+    script(&llm, Duration::from_secs(600));
+    let h = open(path, None, Some(llm), settings()).await;
+    let scope = mnemo_core::Scope::user(SCOPE_USER).unwrap();
+    let journaled = h
+        .memory
+        .journal(add_request(&scope, SAY, date(2023, 1, 1)))
+        .await
+        .unwrap();
+    let mnemo_core::write::Journaled::New(episode) = journaled else {
+        panic!("a fresh store has no duplicate");
+    };
+    println!("journaled {}", episode.id);
+    h.memory.process_episode(episode).await.unwrap();
+    unreachable!("the parent kills this process during the slow LLM call");
+}
+
+/// Kills the child if the test fails before it does.
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}

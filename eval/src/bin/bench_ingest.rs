@@ -1,0 +1,232 @@
+//! Write-path benchmark: adds per second and engine milliseconds per relation with a
+//! zero-latency scripted LLM, at 1k and 10k existing relations in the scope, and LLM calls
+//! per add. Prints numbers; it is not a test.
+//!
+//! `cargo run --release -p mnemo-eval --bin bench_ingest`
+//!
+//! Each add says "Person-p moved to City-c and works at Org-o": two relations, one of them
+//! superseding by the ontology rule (LIVES_IN), one possibly sent to `resolve_conflicts`
+//! (WORKS_AT, multi-valued) when the person already has an employer. Embedding runs on the
+//! real model, so "engine time" includes the embedder; the LLM's own time is nil.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use mnemo_core::llm::ChatMessage;
+use mnemo_core::write::{AddRequest, EntityInput, RelationsRequest, TripletRequest};
+use mnemo_core::{Memory, MemoryParts, MemorySettings, Ontology, Scope};
+use mnemo_embed::{EmbedConfig, FastEmbedder, TokenizerCounter};
+use mnemo_embedded::EmbeddedStore;
+use mnemo_eval::{Rng, summarize};
+use mnemo_llm::{LlmConfig, OpenAiLlm};
+use mnemo_testkit::scripted_llm::{Reply, ScriptedLlm, ScriptedRequest};
+use serde_json::{Value, json};
+
+const PEOPLE: u64 = 400;
+const CITIES: u64 = 300;
+const ORGS: u64 = 300;
+const ADDS: usize = 200;
+const PRELOAD_BATCH: usize = 500;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let config = EmbedConfig::repo_default(&root);
+    let embedder = Arc::new(FastEmbedder::load(&config).context("run `make setup` first")?);
+    let tokens = Arc::new(TokenizerCounter::load(&config)?);
+    let llm = ScriptedLlm::start().await;
+    llm.respond_with(answer);
+
+    println!("write path, zero-latency scripted LLM, real embedder, {ADDS} adds per size");
+    println!(
+        "{:>10} {:>9} {:>11} {:>11} {:>13} {:>10}",
+        "existing", "adds/s", "add p50 ms", "add p95 ms", "ms/relation", "LLM/add"
+    );
+    for existing in [1_000usize, 10_000] {
+        let dir = tempfile::tempdir()?;
+        let store = EmbeddedStore::open(dir.path(), mnemo_embed::DIMENSION)?;
+        let mut llm_config = LlmConfig::new(llm.base_url(), "scripted");
+        llm_config.retry_base_delay = Duration::from_millis(1);
+        let memory = Memory::new(MemoryParts {
+            graph: Arc::new(store.clone()),
+            vectors: Arc::new(store.clone()),
+            embedder: embedder.clone(),
+            tokens: tokens.clone(),
+            llm: Some(Arc::new(OpenAiLlm::new(llm_config)?)),
+            ontology: Ontology::builtin(),
+            settings: MemorySettings {
+                facts_enabled: false,
+                ..MemorySettings::default()
+            },
+        });
+        let scope = Scope::user(format!("bench-{existing}"))?;
+        preload(&memory, &scope, existing).await?;
+
+        let calls_before = llm.requests().len();
+        let mut rng = Rng(0x5eed ^ existing as u64);
+        let mut latencies = Vec::with_capacity(ADDS);
+        let mut relations = 0usize;
+        let started = Instant::now();
+        for i in 0..ADDS {
+            let (p, c, o) = (
+                rng.next_u64() % PEOPLE,
+                rng.next_u64() % CITIES,
+                rng.next_u64() % ORGS,
+            );
+            let text = format!("Person-{p} moved to City-{c} and works at Org-{o} (#{i})");
+            let one = Instant::now();
+            let outcome = memory
+                .add(AddRequest {
+                    scope: scope.clone(),
+                    messages: vec![ChatMessage {
+                        role: "user".into(),
+                        content: text,
+                    }],
+                    occurred_at: None,
+                    metadata: json!({}),
+                    infer: true,
+                    idempotency_key: None,
+                })
+                .await?;
+            latencies.push(one.elapsed());
+            anyhow::ensure!(
+                outcome.status == mnemo_core::EpisodeStatus::Done,
+                "add failed: {:?}",
+                outcome.status
+            );
+            relations += outcome.relations.added.len() + outcome.relations.updated.len();
+        }
+        let total = started.elapsed();
+        let calls = llm.requests().len() - calls_before;
+        let summary = summarize(&latencies).expect("samples");
+        println!(
+            "{:>10} {:>9.1} {:>11.2} {:>11.2} {:>13.2} {:>10.2}",
+            existing,
+            ADDS as f64 / total.as_secs_f64(),
+            summary.p50.as_secs_f64() * 1e3,
+            summary.p95.as_secs_f64() * 1e3,
+            total.as_secs_f64() * 1e3 / relations.max(1) as f64,
+            calls as f64 / ADDS as f64,
+        );
+    }
+    Ok(())
+}
+
+/// Fills the scope with `count` relations through the direct-triplet path (no LLM).
+async fn preload(memory: &Memory, scope: &Scope, count: usize) -> anyhow::Result<()> {
+    let mut rng = Rng(count as u64);
+    let kinds = [
+        ("LIKES", "Food", "Dish"),
+        ("VISITED", "City", "City"),
+        ("FRIEND_OF", "Person", "Person"),
+        ("OWNS", "Product", "Thing"),
+    ];
+    let mut added = 0;
+    while added < count {
+        let batch = PRELOAD_BATCH.min(count - added);
+        let relations = (0..batch)
+            .map(|_| {
+                let (relation, target_type, prefix) = kinds[(rng.next_u64() % 4) as usize];
+                TripletRequest {
+                    source: EntityInput {
+                        name: format!("Person-{}", rng.next_u64() % PEOPLE),
+                        entity_type: Some("Person".into()),
+                    },
+                    relation: relation.into(),
+                    target: EntityInput {
+                        name: format!("{prefix}-{}", rng.next_u64() % 2_000),
+                        entity_type: Some(target_type.into()),
+                    },
+                    fact: None,
+                    valid_from: None,
+                    valid_to: None,
+                }
+            })
+            .collect();
+        let outcome = memory
+            .add_relations(RelationsRequest {
+                scope: scope.clone(),
+                occurred_at: None,
+                relations,
+                metadata: json!({}),
+                idempotency_key: None,
+            })
+            .await?;
+        added += outcome.relations.added.len().max(1);
+    }
+    Ok(())
+}
+
+/// The zero-latency model: answers from the names in the new messages.
+fn answer(request: &ScriptedRequest) -> Reply {
+    let after = |marker: &str| {
+        request
+            .input
+            .rsplit_once(marker)
+            .map_or("", |(_, rest)| rest)
+            .to_owned()
+    };
+    let names = |text: &str, prefix: &str| -> Vec<String> {
+        text.split(|c: char| !(c.is_alphanumeric() || c == '-'))
+            .filter(|w| w.starts_with(prefix))
+            .map(str::to_owned)
+            .collect()
+    };
+    match request.tool.as_str() {
+        "extract_entities" => {
+            let text = after("## New messages");
+            let mut entities: Vec<Value> = Vec::new();
+            for (prefix, kind) in [
+                ("Person-", "Person"),
+                ("City-", "City"),
+                ("Org-", "Organization"),
+            ] {
+                for name in names(&text, prefix) {
+                    entities.push(json!({"name": name, "type": kind}));
+                }
+            }
+            Reply::json(json!({ "entities": entities }))
+        }
+        "establish_relations" => {
+            let text = after("## Messages");
+            let person = names(&text, "Person-")
+                .into_iter()
+                .next()
+                .unwrap_or_default();
+            let mut relations = Vec::new();
+            for city in names(&text, "City-") {
+                relations.push(json!({"source": person, "relation": "LIVES_IN", "target": city,
+                    "fact": format!("{person} lives in {city}"), "valid_from": null, "valid_to": null}));
+            }
+            for org in names(&text, "Org-") {
+                relations.push(json!({"source": person, "relation": "WORKS_AT", "target": org,
+                    "fact": format!("{person} works at {org}"), "valid_from": null, "valid_to": null}));
+            }
+            Reply::json(json!({ "relations": relations }))
+        }
+        "resolve_conflicts" => {
+            let count = |section: &str, next: Option<&str>| {
+                let text = after(section);
+                let text = next
+                    .and_then(|n| text.split(n).next())
+                    .unwrap_or(&text)
+                    .to_owned();
+                text.lines().filter(|l| l.starts_with('[')).count()
+            };
+            let existing = count("## Existing relations", Some("## New relations"));
+            let new = count("## New relations", None);
+            let decisions: Vec<Value> = (0..existing)
+                .flat_map(|e| {
+                    (0..new).map(move |n| json!({"existing": e, "new": n, "verdict": "unrelated"}))
+                })
+                .collect();
+            Reply::json(json!({ "decisions": decisions }))
+        }
+        other => {
+            eprintln!("bench_ingest: unexpected tool {other}");
+            Reply::status(500)
+        }
+    }
+}
