@@ -125,3 +125,71 @@ impl Drop for KillOnDrop {
         let _ = self.0.wait();
     }
 }
+
+/// The other crash point: the graph transaction committed, the process died before the
+/// relation vectors were mirrored. Resuming mirrors them, marks the episode done, and asks
+/// the LLM nothing.
+#[tokio::test]
+async fn an_episode_applied_but_not_mirrored_is_reconciled_without_the_llm() {
+    use mnemo_core::ports::{Embedder, GraphWrite, VectorRead, WriteOp};
+    use mnemo_core::{EpisodeStatus, Visibility};
+    use mnemo_testkit::fixtures;
+
+    let h = crate::support::harness_with(settings(), true).await;
+    let scope = crate::support::fresh_scope("alice");
+    // The state the crash leaves: a pending episode (direct triplets, so its content is a
+    // journal entry) whose relation is in the graph but not in the vector store.
+    let mut episode = fixtures::episode(&scope, "unused", 1, None);
+    episode.content = json!({"kind": "relations", "relations": []}).to_string();
+    h.store.insert_episode(&episode).await.unwrap();
+    let names = crate::support::embedder()
+        .embed(vec!["Alice".into(), "Boston".into()])
+        .await
+        .unwrap();
+    let alice = fixtures::entity(&scope, "Alice", "Person", names[0].clone());
+    let boston = fixtures::entity(&scope, "Boston", "City", names[1].clone());
+    let mut lives = fixtures::relation(
+        &scope,
+        alice.id,
+        "LIVES_IN",
+        boston.id,
+        "Alice lives in Boston",
+        fixtures::since(1, 1),
+    );
+    lives.episodes = vec![episode.id];
+    h.store
+        .apply(
+            &scope,
+            vec![
+                WriteOp::UpsertEntity(alice),
+                WriteOp::UpsertEntity(boston),
+                WriteOp::AddRelation(lives.clone()),
+            ],
+        )
+        .await
+        .unwrap();
+    let query = crate::support::embedder()
+        .embed(vec!["Where does Alice live?".into()])
+        .await
+        .unwrap()
+        .remove(0);
+    let found = || async {
+        h.store
+            .search_relations(&scope, &query, 5, Visibility::now())
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|hit| hit.item)
+            .collect::<Vec<_>>()
+    };
+    assert!(found().await.is_empty(), "not mirrored yet");
+
+    let report = h.memory.resume_pending().await.unwrap();
+    assert_eq!(report.done, 1, "{report:?}");
+    assert_eq!(found().await, vec![lives.id]);
+    assert_eq!(
+        h.memory.episode(episode.id).await.unwrap().status,
+        EpisodeStatus::Done
+    );
+    assert!(h.llm().requests().is_empty(), "reconciling calls no LLM");
+}
