@@ -1,17 +1,23 @@
 //! Reciprocal-rank fusion of the retrievers' lists, the cut to `limit` and `token_budget`,
 //! and the `context` text and subgraph of what is kept.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use super::resolve::{Names, as_known_at};
 use super::retrieve::Ranked;
 use super::{FactHit, RelationHit, Retriever, Subgraph};
 use crate::ports::TokenCounter;
-use crate::{Fact, FactId, Relation, RelationId, RelationView, StoreError, Timestamp};
+use crate::{
+    EntityId, Fact, FactId, Relation, RelationId, RelationView, StoreError, Timestamp, Visibility,
+    is_visible,
+};
 
 /// The `k` of reciprocal-rank fusion: an item at rank `r` (from 1) of a list scores
 /// `1 / (k + r)`.
 pub(crate) const RRF_K: f32 = 60.0;
+
+/// Tokens a line break may add to (or take from) the sum of the lines' counts.
+const JOIN_SLACK: usize = 2;
 
 const RELATIONS_HEADER: &str = "Relations:";
 const FACTS_HEADER: &str = "Facts:";
@@ -20,6 +26,10 @@ const FACTS_HEADER: &str = "Facts:";
 #[derive(Debug)]
 pub(crate) enum Item {
     Relation(Relation),
+    /// A relation hit by vector search, not loaded yet.
+    Pending(RelationId),
+    /// A pending relation that is gone from the graph or not visible there.
+    Gone,
     Fact(Fact),
 }
 
@@ -30,10 +40,12 @@ enum Key {
 }
 
 impl Item {
-    fn key(&self) -> Key {
+    fn key(&self) -> Option<Key> {
         match self {
-            Item::Relation(r) => Key::Relation(r.id),
-            Item::Fact(f) => Key::Fact(f.id),
+            Item::Relation(r) => Some(Key::Relation(r.id)),
+            Item::Pending(id) => Some(Key::Relation(*id)),
+            Item::Fact(f) => Some(Key::Fact(f.id)),
+            Item::Gone => None,
         }
     }
 }
@@ -50,7 +62,7 @@ pub(crate) struct Fused {
 /// it is in, and appears once. Best first; ties keep the order of first appearance.
 pub(crate) fn reciprocal_rank(
     walked: Vec<Ranked<Relation>>,
-    triplets: Vec<Ranked<Relation>>,
+    triplets: Vec<Ranked<Item>>,
     facts: Vec<Ranked<Fact>>,
 ) -> Vec<Fused> {
     let lists: [(Retriever, Vec<Item>); 3] = [
@@ -60,10 +72,7 @@ pub(crate) fn reciprocal_rank(
         ),
         (
             Retriever::Triplets,
-            triplets
-                .into_iter()
-                .map(|r| Item::Relation(r.item))
-                .collect(),
+            triplets.into_iter().map(|r| r.item).collect(),
         ),
         (
             Retriever::Facts,
@@ -75,7 +84,10 @@ pub(crate) fn reciprocal_rank(
     for (retriever, items) in lists {
         for (rank, item) in items.into_iter().enumerate() {
             let score = 1.0 / (RRF_K + rank as f32 + 1.0);
-            match index.get(&item.key()) {
+            let Some(key) = item.key() else {
+                continue;
+            };
+            match index.get(&key) {
                 Some(&at) => {
                     let entry = &mut fused[at];
                     if !entry.found_by.contains(&retriever) {
@@ -84,7 +96,7 @@ pub(crate) fn reciprocal_rank(
                     }
                 }
                 None => {
-                    index.insert(item.key(), fused.len());
+                    index.insert(key, fused.len());
                     fused.push(Fused {
                         item,
                         score,
@@ -105,34 +117,156 @@ pub(crate) struct Cut {
     pub facts: Vec<FactHit>,
 }
 
-/// Keeps the best results, at most `limit`, whose context lines fit in `budget` tokens
-/// together (a result that does not fit is skipped and smaller ones after it may still
-/// fit); relations count only when `count_relations` (they are in the context). Relations are shown as known at `known_at`; a fact saying what a kept relation's
-/// fact says is dropped as a duplicate.
+/// How much a search may return.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Limits {
+    /// Results, relations and facts together.
+    pub count: usize,
+    /// Tokens of `context`.
+    pub tokens: Option<usize>,
+    /// Whether relations are in `context` (and so count against `tokens`).
+    pub count_relations: bool,
+}
+
+/// The ends of the first `n` relations.
+pub(crate) fn ends(relations: &[Ranked<Relation>], n: usize) -> Vec<EntityId> {
+    relations
+        .iter()
+        .take(n)
+        .flat_map(|r| [r.item.source, r.item.target])
+        .collect()
+}
+
+/// The vector hits as items to fuse: the first `load` that the walk did not already load
+/// are loaded (and checked against the graph), the rest stay pending.
+pub(crate) async fn load_hits(
+    hits: Vec<Ranked<RelationId>>,
+    walked: &HashSet<RelationId>,
+    load: usize,
+    names: &mut Names<'_>,
+    at: Visibility,
+) -> Result<Vec<Ranked<Item>>, StoreError> {
+    let mut items: Vec<Ranked<Item>> = hits
+        .iter()
+        .map(|hit| Ranked {
+            item: Item::Pending(hit.item),
+            score: hit.score,
+        })
+        .collect();
+    let mut to_load: Vec<usize> = Vec::new();
+    for (i, hit) in hits.iter().enumerate() {
+        if to_load.len() == load {
+            break;
+        }
+        if !walked.contains(&hit.item) {
+            to_load.push(i);
+        }
+    }
+    // Each load goes on to the relation's ends, so the round trips overlap.
+    let shared: &Names<'_> = names;
+    let loads = to_load.iter().map(|&i| {
+        let id = hits[i].item;
+        async move {
+            let relation = match shared.relation(id).await? {
+                Some(r) if is_visible(&r.times, &at) => r,
+                _ => return Ok((Item::Gone, Vec::new())),
+            };
+            let mut ends = Vec::new();
+            for end in [relation.source, relation.target] {
+                if !shared.knows(end) && !ends.iter().any(|(id, _)| *id == end) {
+                    ends.push((end, shared.load(end).await?));
+                }
+            }
+            Ok::<_, StoreError>((Item::Relation(relation), ends))
+        }
+    });
+    let loaded = super::join_all(loads.collect(), super::CONCURRENCY).await;
+    for (&i, loaded) in to_load.iter().zip(loaded) {
+        let (item, ends) = loaded?;
+        items[i].item = item;
+        for (id, entity) in ends {
+            names.insert(id, entity);
+        }
+    }
+    Ok(items)
+}
+
+/// Loads the pending relations among `items` a few at a time; those gone from the graph,
+/// or not visible there at `at` (the vector payload can lag the graph after a crash),
+/// become [`Item::Gone`].
+async fn load_pending(
+    items: &mut [Fused],
+    names: &Names<'_>,
+    at: Visibility,
+) -> Result<(), StoreError> {
+    let pending: Vec<(usize, RelationId)> = items
+        .iter()
+        .enumerate()
+        .filter_map(|(i, f)| match f.item {
+            Item::Pending(id) => Some((i, id)),
+            _ => None,
+        })
+        .collect();
+    let loads = pending.iter().map(|&(_, id)| names.relation(id));
+    let loaded = super::join_all(loads.collect(), super::CONCURRENCY).await;
+    for (&(i, _), loaded) in pending.iter().zip(loaded) {
+        items[i].item = match loaded? {
+            Some(r) if is_visible(&r.times, &at) => Item::Relation(r),
+            _ => Item::Gone,
+        };
+    }
+    Ok(())
+}
+
+/// Keeps the best results, at most `limits.count`, whose context lines fit in
+/// `limits.tokens` together (a result that does not fit is skipped and smaller ones after
+/// it may still fit). Relations are shown as known at `at.known_at`; a fact saying what a
+/// kept relation's fact says is dropped as a duplicate.
 pub(crate) async fn cut(
-    fused: Vec<Fused>,
+    mut fused: Vec<Fused>,
     names: &mut Names<'_>,
     tokens: &dyn TokenCounter,
-    limit: usize,
-    budget: Option<usize>,
-    count_relations: bool,
-    known_at: Timestamp,
+    limits: Limits,
+    at: Visibility,
 ) -> Result<Cut, StoreError> {
+    let Limits {
+        count: limit,
+        tokens: budget,
+        count_relations,
+    } = limits;
+    // What is likely to be kept is loaded together: the pending relations, then the ends
+    // of every relation.
+    let ahead = fused.len().min(limit + limit / 2 + 2);
+    load_pending(&mut fused[..ahead], names, at).await?;
+    let ends = fused[..ahead].iter().filter_map(|f| match &f.item {
+        Item::Relation(r) => Some([r.source, r.target]),
+        _ => None,
+    });
+    names.prefetch(ends.flatten()).await?;
+
     let mut cut = Cut::default();
     let mut used = 0usize;
     let mut seen_text: Vec<String> = Vec::new();
-    for Fused {
-        item,
-        score,
-        found_by,
-    } in fused
-    {
+    for i in 0..fused.len() {
         if cut.relations.len() + cut.facts.len() == limit {
             break;
         }
+        load_pending(&mut fused[i..=i], names, at).await?;
+        let Fused {
+            item,
+            score,
+            found_by,
+        } = std::mem::replace(
+            &mut fused[i],
+            Fused {
+                item: Item::Gone,
+                score: 0.0,
+                found_by: Vec::new(),
+            },
+        );
         match item {
             Item::Relation(relation) => {
-                let Some(view) = names.view(as_known_at(relation, known_at)).await? else {
+                let Some(view) = names.view(as_known_at(relation, at.known_at)).await? else {
                     continue;
                 };
                 if count_relations {
@@ -161,10 +295,12 @@ pub(crate) async fn cut(
                 seen_text.push(same_text_key(&fact.text));
                 cut.facts.push(FactHit { fact, score });
             }
+            Item::Pending(_) | Item::Gone => {}
         }
     }
-    // Counts of lines add up for the WordPiece tokenizer; for any other, drop the last
-    // results until the joined text fits.
+    // The joined text counts as the sum of its lines for the WordPiece tokenizer, and within
+    // a couple of tokens per line break for BPE ones. Only when that slack could break the
+    // budget is the text counted, dropping the last results until it fits.
     if let Some(budget) = budget {
         let shown = |cut: &Cut| {
             if count_relations {
@@ -173,10 +309,12 @@ pub(crate) async fn cut(
                 0
             }
         };
-        while tokens.count(&context(
-            cut.relations[..shown(&cut)].iter().map(|h| &h.view),
-            cut.facts.iter().map(|h| &h.fact),
-        )) > budget
+        let lines = shown(&cut) + cut.facts.len() + 2;
+        while used + JOIN_SLACK * lines > budget
+            && tokens.count(&context(
+                cut.relations[..shown(&cut)].iter().map(|h| &h.view),
+                cut.facts.iter().map(|h| &h.fact),
+            )) > budget
         {
             let last_relation = cut.relations[..shown(&cut)].last().map(|h| h.score);
             let last_fact = cut.facts.last().map(|h| h.score);
@@ -285,22 +423,130 @@ pub(crate) fn subgraph(relations: &[RelationHit]) -> Subgraph {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{EntityId, RelationTimes, RelationType, Scope};
 
-    /// Counts whitespace-separated words: enough to test the budget arithmetic.
-    struct Words;
-    impl TokenCounter for Words {
-        fn count(&self, text: &str) -> usize {
-            text.split_whitespace().count()
+    fn id(n: u128) -> uuid::Uuid {
+        uuid::Uuid::from_u128(n)
+    }
+
+    fn relation(n: u128) -> Relation {
+        let now = chrono::Utc::now();
+        Relation {
+            id: RelationId::from_uuid(id(n)),
+            scope: Scope::user("u").unwrap(),
+            source: EntityId::new(),
+            relation_type: RelationType::parse("KNOWS").unwrap(),
+            target: EntityId::new(),
+            fact: String::new(),
+            times: RelationTimes {
+                valid_from: None,
+                valid_to: None,
+                recorded_at: now,
+                invalidated_at: None,
+                retracted_at: None,
+            },
+            invalidated_by: None,
+            invalidated_in: None,
+            episodes: Vec::new(),
+            mentions: 1,
         }
     }
 
+    fn fact(n: u128) -> Fact {
+        let now = chrono::Utc::now();
+        Fact {
+            id: FactId::from_uuid(id(n)),
+            scope: Scope::user("u").unwrap(),
+            text: String::new(),
+            metadata: serde_json::Value::Null,
+            created_at: now,
+            updated_at: now,
+            episodes: Vec::new(),
+        }
+    }
+
+    fn ranked<T>(items: impl IntoIterator<Item = T>) -> Vec<Ranked<T>> {
+        items
+            .into_iter()
+            .map(|item| Ranked { item, score: 0.5 })
+            .collect()
+    }
+
+    /// "r2 r1+" etc.: `rN` for relation N, `fN` for fact N, `+` when found by two lists.
+    fn check(walked: &[u128], triplets: &[Option<u128>], facts: &[u128], expected: &str) {
+        let fused = reciprocal_rank(
+            ranked(walked.iter().map(|&n| relation(n))),
+            ranked(triplets.iter().map(|n| match n {
+                Some(n) => Item::Pending(RelationId::from_uuid(id(*n))),
+                None => Item::Gone,
+            })),
+            ranked(facts.iter().map(|&n| fact(n))),
+        );
+        let got: Vec<String> = fused
+            .iter()
+            .map(|f| {
+                let plus = if f.found_by.len() > 1 { "+" } else { "" };
+                match &f.item {
+                    Item::Relation(r) => format!("r{}{plus}", r.id.as_uuid().as_u128()),
+                    Item::Pending(r) => format!("r{}{plus}", r.as_uuid().as_u128()),
+                    Item::Fact(f) => format!("f{}{plus}", f.id.as_uuid().as_u128()),
+                    Item::Gone => "gone".into(),
+                }
+            })
+            .collect();
+        assert_eq!(got.join(" "), expected);
+        let scores: Vec<f32> = fused.iter().map(|f| f.score).collect();
+        assert!(scores.windows(2).all(|w| w[0] >= w[1]), "{scores:?}");
+    }
+
     #[test]
-    fn rrf_scores_add_up_across_lists() {
-        let a = 1.0 / 61.0;
-        let b = 1.0 / 62.0;
-        assert!((a + b - (1.0 / (RRF_K + 1.0) + 1.0 / (RRF_K + 2.0))).abs() < 1e-9);
-        // Found by two lists at rank 2 beats found by one at rank 1.
-        assert!(2.0 * b > a);
-        assert_eq!(Words.count("a b  c"), 3);
+    fn reciprocal_rank_fusion() {
+        // Found twice beats found once at a better rank; ties keep first appearance.
+        check(&[1, 2], &[Some(2), Some(3)], &[1], "r2+ r1 f1 r3");
+        check(&[], &[Some(5), Some(6)], &[7, 8], "r5 f7 r6 f8");
+        // A relation found by both keeps the walk's loaded copy.
+        check(&[4], &[Some(4)], &[], "r4+");
+        // A hit gone from the graph takes no place.
+        check(&[1], &[None, Some(2)], &[], "r1 r2");
+        check(&[], &[], &[], "");
+        let single = 1.0 / (RRF_K + 1.0);
+        let fused = reciprocal_rank(ranked([relation(1)]), Vec::new(), Vec::new());
+        assert_eq!(fused[0].score, single);
+    }
+
+    #[tokio::test]
+    async fn join_all_keeps_order_and_bounds_what_is_in_flight() {
+        use std::cell::Cell;
+        use std::task::Poll;
+        let in_flight = Cell::new(0usize);
+        let most = Cell::new(0usize);
+        let futures: Vec<_> = (0..10)
+            .map(|i| {
+                let (in_flight, most) = (&in_flight, &most);
+                async move {
+                    in_flight.set(in_flight.get() + 1);
+                    most.set(most.get().max(in_flight.get()));
+                    // Pending once per index, so they finish out of order.
+                    for _ in 0..(10 - i) {
+                        let mut yielded = false;
+                        std::future::poll_fn(|cx| {
+                            if yielded {
+                                Poll::Ready(())
+                            } else {
+                                yielded = true;
+                                cx.waker().wake_by_ref();
+                                Poll::Pending
+                            }
+                        })
+                        .await;
+                    }
+                    in_flight.set(in_flight.get() - 1);
+                    i * 2
+                }
+            })
+            .collect();
+        let out = super::super::join_all(futures, 3).await;
+        assert_eq!(out, (0..10).map(|i| i * 2).collect::<Vec<_>>());
+        assert_eq!(most.get(), 3);
     }
 }

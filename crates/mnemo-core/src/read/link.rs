@@ -15,9 +15,9 @@ const TEXT_CANDIDATES: usize = 20;
 /// Nearest entities per phrase.
 const VECTOR_CANDIDATES: usize = 3;
 /// Cosine similarity of a phrase and an entity name at or above which the phrase names it.
-pub(crate) const LINK_SIMILARITY: f32 = 0.7;
+const LINK_SIMILARITY: f32 = 0.7;
 /// Walk starting points kept, the surest first.
-pub(crate) const MAX_SEEDS: usize = 8;
+const MAX_SEEDS: usize = 8;
 
 /// Link strength of an exact name or alias.
 const EXACT: f32 = 1.0;
@@ -78,7 +78,10 @@ pub(crate) async fn lexical(
     let mut links = Links::default();
     let lookups = exact.iter().map(|name| graph.entity_by_name(scope, name));
     let text_hits = graph.search_entities_text(scope, query, TEXT_CANDIDATES);
-    let (found, text_hits) = tokio::join!(super::join_all(lookups.collect()), text_hits);
+    let (found, text_hits) = tokio::join!(
+        super::join_all(lookups.collect(), super::CONCURRENCY),
+        text_hits
+    );
     for entity in found {
         if let Some(entity) = entity? {
             links.add(entity, EXACT);
@@ -95,20 +98,32 @@ pub(crate) async fn lexical(
     Ok(links)
 }
 
+/// A phrase of the query that may name an entity, with its embedding.
+#[derive(Clone, Debug)]
+pub(crate) struct Phrase {
+    pub text: String,
+    /// Looks like a name (capitalised, or named by the LLM).
+    pub name_like: bool,
+    pub vector: Vec<f32>,
+}
+
 /// Adds the entities whose name embedding is close to a phrase not already explained by a
-/// lexical link.
+/// lexical link. Lexical matching already covers every phrase that is an entity's exact
+/// name, so only name-like phrases are compared (every phrase when nothing matched
+/// lexically): each comparison is a scan of the scope's entity vectors.
 pub(crate) async fn by_vector(
     graph: &dyn GraphRead,
     scope: &Scope,
-    phrases: &[(String, Vec<f32>)],
+    phrases: &[Phrase],
     links: &mut Links,
 ) -> Result<(), StoreError> {
+    let any_lexical = !links.found.is_empty();
     let searches: Vec<_> = phrases
         .iter()
-        .filter(|(phrase, _)| !links.covers(phrase))
-        .map(|(_, vector)| graph.search_entities_vector(scope, vector, VECTOR_CANDIDATES))
+        .filter(|p| (p.name_like || !any_lexical) && !links.covers(&p.text))
+        .map(|p| graph.search_entities_vector(scope, &p.vector, VECTOR_CANDIDATES))
         .collect();
-    for hits in super::join_all(searches).await {
+    for hits in super::join_all(searches, super::CONCURRENCY).await {
         for hit in hits? {
             if hit.score >= LINK_SIMILARITY {
                 links.add(hit.item, hit.score);

@@ -1,12 +1,16 @@
 //! The read path (DESIGN §4): entity linking, the three retrievers, fusion, and the
 //! temporal operations (subgraph, timeline, changes).
 //!
-//! A search embeds the query (and its noun phrases) in one call, links the entities the
-//! query names, then runs three retrievers concurrently: a walk from the linked entities,
-//! the nearest relations by embedding, and the nearest facts. Their ranked lists are fused
-//! by reciprocal rank, de-duplicated and cut to `limit` and `token_budget`. Every step
-//! goes through an index (adjacency, vectors, full text); no LLM is called unless the
-//! request asks for LLM entity extraction.
+//! A search embeds the query (and its noun phrases) in one call. The entity-centric
+//! retriever needs no vector to start: while the embedding runs, it links the entities the
+//! query names (exact names and aliases, full text) and walks from them; once the vectors
+//! are there it adds the entities only name embeddings find, while the two vector
+//! retrievers (nearest relations, nearest facts) run. The three ranked lists are fused by
+//! reciprocal rank, de-duplicated and cut to `limit` and `token_budget`; relations found by
+//! vector alone are loaded (and checked against the graph) only when they make the cut.
+//! Every step goes through an index (adjacency, vectors, full text), and every walk is
+//! bounded (see `walk`); no LLM is called unless the request asks for LLM entity
+//! extraction.
 
 mod fuse;
 mod link;
@@ -16,6 +20,7 @@ mod retrieve;
 mod temporal;
 mod walk;
 
+use std::collections::HashSet;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::Poll;
@@ -24,8 +29,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::ports::{GraphRead, VectorRead};
 use crate::{
-    EntityRef, Fact, Memory, MemoryError, RelationView, Scope, Timestamp, ValidationError,
-    Visibility,
+    Entity, EntityRef, Fact, Memory, MemoryError, RelationId, RelationView, Scope, StoreError,
+    Timestamp, ValidationError, Visibility,
 };
 
 pub use temporal::{ChangesView, MAX_SUBGRAPH_EDGES, MAX_TIMELINE, RelationStatus, TimelineEntry};
@@ -34,6 +39,9 @@ pub use temporal::{ChangesView, MAX_SUBGRAPH_EDGES, MAX_TIMELINE, RelationStatus
 pub const DEFAULT_LIMIT: usize = 10;
 /// The most results one search returns.
 pub const MAX_LIMIT: usize = 100;
+/// Store round trips a search keeps in flight at once.
+const CONCURRENCY: usize = 4;
+
 /// Walk depth when the request does not say.
 pub const DEFAULT_DEPTH: u8 = 2;
 /// The deepest walk allowed (depths are 1 to 3).
@@ -202,70 +210,111 @@ impl Memory {
         let limit = request.limit;
 
         // Names to look up exactly, and phrases to match by name embedding.
-        let (exact, phrases) = match request.query_entities {
+        let (exact, phrases): (Vec<String>, Vec<(String, bool)>) = match request.query_entities {
             QueryEntities::Llm if plan.want_graph => {
                 let names = link::llm_names(self, &request).await?;
                 let mut exact = names.clone();
                 exact.extend(text.spans.iter().cloned());
-                (exact, names)
+                (exact, names.into_iter().map(|n| (n, true)).collect())
             }
-            _ => (text.spans.clone(), text.chunks.clone()),
+            _ => (
+                text.spans.clone(),
+                text.chunks
+                    .iter()
+                    .map(|c| (c.text.clone(), c.capitalised))
+                    .collect(),
+            ),
         };
         let mut texts = Vec::with_capacity(1 + phrases.len());
         texts.push(request.query.clone());
         if plan.want_graph {
-            texts.extend(phrases.iter().cloned());
+            texts.extend(phrases.iter().map(|(p, _)| p.clone()));
         }
 
-        // The one embedding call, while the names are looked up.
-        let lexical = async {
-            if plan.want_graph {
-                link::lexical(graph, scope, &text, &request.query, &exact).await
-            } else {
-                Ok(link::Links::default())
+        // The one embedding call. Meanwhile the names are looked up and the walk from the
+        // entities they name runs: neither needs a vector.
+        let pool = (limit * 2).max(20);
+        let early = async {
+            let mut names = resolve::Names::new(graph, scope);
+            if !plan.want_graph {
+                return Ok((link::Links::default(), retrieve::Walked::default(), names));
             }
+            let links = link::lexical(graph, scope, &text, &request.query, &exact).await?;
+            let seeds = links.seeds();
+            let walked =
+                retrieve::walk(graph, scope, &seeds, &seeds, request.depth, plan.at, &text).await?;
+            names.remember(&seeds);
+            names.prefetch(fuse::ends(&walked.relations, limit)).await?;
+            Ok::<_, StoreError>((links, walked, names))
         };
-        let (embedded, lexical) = tokio::join!(self.embed(texts), lexical);
+        let (embedded, early) = tokio::join!(self.embed(texts), early);
         let mut embedded = embedded?.into_iter();
         let query_vector = embedded.next().unwrap_or_default();
-        let phrase_vectors: Vec<(String, Vec<f32>)> = phrases.into_iter().zip(embedded).collect();
-        let mut links = lexical?;
+        let phrases: Vec<link::Phrase> = phrases
+            .into_iter()
+            .zip(embedded)
+            .map(|((text, name_like), vector)| link::Phrase {
+                text,
+                name_like,
+                vector,
+            })
+            .collect();
+        let (mut links, mut walked, mut names) = early?;
+        let walked_ids: HashSet<RelationId> = walked.relations.iter().map(|r| r.item.id).collect();
+        let mut triplet_names = names.clone();
 
-        let pool = (limit * 2).max(20);
+        // The three retrievers: the entity-centric one finishes (entities only the name
+        // embeddings found are walked now), the other two start.
         let entity_centric = async {
-            if !plan.want_graph {
-                return Ok(retrieve::Walked::default());
+            if plan.want_graph {
+                link::by_vector(graph, scope, &phrases, &mut links).await?;
+                let seeds = links.seeds();
+                let new: Vec<Entity> = seeds
+                    .iter()
+                    .filter(|s| !walked.seeds.iter().any(|w| w.id == s.id))
+                    .cloned()
+                    .collect();
+                if !new.is_empty() {
+                    let more =
+                        retrieve::walk(graph, scope, &seeds, &new, request.depth, plan.at, &text)
+                            .await?;
+                    walked.merge(more);
+                    names.remember(&new);
+                    names.prefetch(fuse::ends(&walked.relations, limit)).await?;
+                }
+                walked.seeds = seeds;
             }
-            link::by_vector(graph, scope, &phrase_vectors, &mut links).await?;
-            let seeds = links.seeds();
-            retrieve::walk(graph, scope, &seeds, request.depth, plan.at, &text, pool).await
+            walked.relations.truncate(pool);
+            Ok::<_, StoreError>(walked)
         };
         let triplets = async {
             if !plan.want_graph {
                 return Ok(Vec::new());
             }
-            retrieve::triplets(graph, vectors, scope, &query_vector, pool, plan.at).await
+            let hits = retrieve::triplets(vectors, scope, &query_vector, pool, plan.at).await?;
+            fuse::load_hits(hits, &walked_ids, limit, &mut triplet_names, plan.at).await
         };
         let facts = async {
             if !request.include.facts {
                 return Ok(Vec::new());
             }
-            retrieve::facts(vectors, scope, &query_vector, pool, plan.at.known_at).await
+            retrieve::facts(vectors, scope, &query_vector, limit, plan.at.known_at).await
         };
         let (walked, triplets, facts) = tokio::join!(entity_centric, triplets, facts);
         let (walked, triplets, facts) = (walked?, triplets?, facts?);
 
         let fused = fuse::reciprocal_rank(walked.relations, triplets, facts);
-        let mut names = resolve::Names::new(graph, scope);
-        names.remember(&walked.seeds);
+        names.absorb(triplet_names);
         let cut = fuse::cut(
             fused,
             &mut names,
             &*self.tokens,
-            limit,
-            request.token_budget,
-            request.include.relations,
-            plan.at.known_at,
+            fuse::Limits {
+                count: limit,
+                tokens: request.token_budget,
+                count_relations: request.include.relations,
+            },
+            plan.at,
         )
         .await?;
 
@@ -293,25 +342,30 @@ impl Memory {
     }
 }
 
-/// Polls every future until all are done and returns their outputs in order (a minimal
-/// `join_all`, so the store's blocking calls overlap).
-pub(crate) async fn join_all<F: Future>(futures: Vec<F>) -> Vec<F::Output> {
+/// Runs `futures` with at most `limit` in flight (the next starts when one finishes) and
+/// returns their outputs in order: a few store round trips overlap without flooding the
+/// store's connection pool.
+pub(crate) async fn join_all<F: Future>(futures: Vec<F>, limit: usize) -> Vec<F::Output> {
     let mut futures: Vec<Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
     let mut outputs: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
     std::future::poll_fn(|cx| {
-        let mut pending = false;
+        let mut in_flight = 0;
         for (future, output) in futures.iter_mut().zip(outputs.iter_mut()) {
-            if output.is_none() {
-                match future.as_mut().poll(cx) {
-                    Poll::Ready(value) => *output = Some(value),
-                    Poll::Pending => pending = true,
-                }
+            if output.is_some() {
+                continue;
+            }
+            if in_flight == limit.max(1) {
+                break;
+            }
+            match future.as_mut().poll(cx) {
+                Poll::Ready(value) => *output = Some(value),
+                Poll::Pending => in_flight += 1,
             }
         }
-        if pending {
-            Poll::Pending
-        } else {
+        if outputs.iter().all(Option::is_some) {
             Poll::Ready(())
+        } else {
+            Poll::Pending
         }
     })
     .await;

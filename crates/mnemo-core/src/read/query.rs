@@ -44,14 +44,23 @@ pub(crate) struct QueryText {
     /// Runs of capitalised words as written ("New York"), without ones made only of
     /// stopwords ("Where", "I").
     pub spans: Vec<String>,
-    /// Maximal runs of words that are not stopwords ("alice", "employer").
-    pub chunks: Vec<String>,
+    /// Maximal runs of words that are not stopwords, split where capitals start or stop
+    /// ("alice", "employer").
+    pub chunks: Vec<Chunk>,
+}
+
+/// A noun-phrase chunk of the query, lower-cased.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Chunk {
+    pub text: String,
+    /// Written with capitals, like a name.
+    pub capitalised: bool,
 }
 
 impl QueryText {
     pub(crate) fn parse(query: &str) -> QueryText {
         let words = words(query);
-        let mut chunks: Vec<String> = Vec::new();
+        let mut chunks: Vec<Chunk> = Vec::new();
         let mut run: Vec<String> = Vec::new();
         let mut run_capitalised = false;
         let raw = query
@@ -65,9 +74,12 @@ impl QueryText {
             // ("Alice work" is a name and a word).
             let ends = lower.as_deref().is_none_or(is_stopword) || capitalised != run_capitalised;
             if ends && !run.is_empty() {
-                let chunk = run.join(" ");
-                if !chunks.contains(&chunk) {
-                    chunks.push(chunk);
+                let text = run.join(" ");
+                if !chunks.iter().any(|c| c.text == text) {
+                    chunks.push(Chunk {
+                        text,
+                        capitalised: run_capitalised,
+                    });
                 }
                 run.clear();
             }
@@ -196,7 +208,8 @@ mod tests {
         for (query, spans, chunks) in cases {
             let parsed = QueryText::parse(query);
             assert_eq!(parsed.spans, *spans, "spans of {query:?}");
-            assert_eq!(parsed.chunks, *chunks, "chunks of {query:?}");
+            let texts: Vec<&str> = parsed.chunks.iter().map(|c| c.text.as_str()).collect();
+            assert_eq!(texts, *chunks, "chunks of {query:?}");
         }
     }
 

@@ -4,9 +4,12 @@
 use std::collections::HashMap;
 
 use crate::ports::GraphRead;
-use crate::{Entity, EntityId, EntityRef, Relation, RelationView, Scope, StoreError, Timestamp};
+use crate::{
+    Entity, EntityId, EntityRef, Relation, RelationId, RelationView, Scope, StoreError, Timestamp,
+};
 
 /// The entities of one read, by id, loaded on first use.
+#[derive(Clone)]
 pub(crate) struct Names<'a> {
     graph: &'a dyn GraphRead,
     scope: &'a Scope,
@@ -27,6 +30,55 @@ impl<'a> Names<'a> {
         for entity in entities {
             self.known.insert(entity.id, Some(EntityRef::from(entity)));
         }
+    }
+
+    /// Takes in what another copy (used by a concurrent retriever) loaded.
+    pub(crate) fn absorb(&mut self, other: Names<'_>) {
+        self.known.extend(other.known);
+    }
+
+    /// Whether the entity is loaded (or known to be missing).
+    pub(crate) fn knows(&self, id: EntityId) -> bool {
+        self.known.contains_key(&id)
+    }
+
+    /// Loads one entity without caching it (for concurrent loads; see [`Names::insert`]).
+    pub(crate) async fn load(&self, id: EntityId) -> Result<Option<EntityRef>, StoreError> {
+        Ok(self
+            .graph
+            .entity(self.scope, id)
+            .await?
+            .as_ref()
+            .map(EntityRef::from))
+    }
+
+    pub(crate) fn insert(&mut self, id: EntityId, entity: Option<EntityRef>) {
+        self.known.insert(id, entity);
+    }
+
+    /// A relation of the scope by id.
+    pub(crate) async fn relation(&self, id: RelationId) -> Result<Option<Relation>, StoreError> {
+        self.graph.relation(self.scope, id).await
+    }
+
+    /// Loads the entities of `ids` not known yet, a few at a time.
+    pub(crate) async fn prefetch(
+        &mut self,
+        ids: impl IntoIterator<Item = EntityId>,
+    ) -> Result<(), StoreError> {
+        let mut missing: Vec<EntityId> = Vec::new();
+        for id in ids {
+            if !self.known.contains_key(&id) && !missing.contains(&id) {
+                missing.push(id);
+            }
+        }
+        let (graph, scope) = (self.graph, self.scope);
+        let loads = missing.iter().map(|&id| graph.entity(scope, id));
+        let found = super::join_all(loads.collect(), super::CONCURRENCY).await;
+        for (id, found) in missing.into_iter().zip(found) {
+            self.known.insert(id, found?.as_ref().map(EntityRef::from));
+        }
+        Ok(())
     }
 
     async fn get(&mut self, id: EntityId) -> Result<Option<EntityRef>, StoreError> {

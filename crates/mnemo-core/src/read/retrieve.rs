@@ -2,17 +2,19 @@
 //! from the linked entities (adjacency), the nearest relations (relation vectors) and the
 //! nearest facts (fact vectors).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use super::query::{self, QueryText};
 use crate::ports::{GraphRead, Scored, VectorRead};
-use crate::{Entity, EntityId, Fact, Relation, Scope, StoreError, Timestamp, Visibility};
+use crate::{
+    Entity, EntityId, Fact, Relation, RelationId, Scope, StoreError, Timestamp, Visibility,
+};
 
 /// Vector hits below this cosine similarity are unrelated to the query and dropped.
-pub(crate) const MIN_SIMILARITY: f32 = 0.15;
+const MIN_SIMILARITY: f32 = 0.15;
 /// Vector hits scoring less than this share of the best hit are dropped too: nearest
 /// neighbours always exist, and the ones far behind the best are noise in a prompt.
-pub(crate) const RELATIVE_SIMILARITY: f32 = 0.5;
+const RELATIVE_SIMILARITY: f32 = 0.5;
 /// Added to a walked relation's similarity, so hop distance still orders relations the
 /// query says nothing about.
 const BASE_RELEVANCE: f32 = 0.1;
@@ -70,27 +72,37 @@ impl Relevance {
     }
 }
 
-/// A bounded breadth-first walk from `seeds` to `depth` hops over relations visible at
+/// A bounded breadth-first walk from `start` to `depth` hops over relations visible at
 /// `at` (see [`super::walk`]), expanding first the entities reached through the most
-/// relevant relations. A relation scores `(BASE_RELEVANCE + relevance) / hops`; the best
-/// `keep` are returned.
+/// relevant relations. `seeds` are all the linked entities (a relation between two of them
+/// is what the query asks about). A relation scores `(BASE_RELEVANCE + relevance) / hops`;
+/// best first.
 pub(crate) async fn walk(
     graph: &dyn GraphRead,
     scope: &Scope,
     seeds: &[Entity],
+    start: &[Entity],
     depth: u8,
     at: Visibility,
     text: &QueryText,
-    keep: usize,
 ) -> Result<Walked, StoreError> {
-    if seeds.is_empty() {
-        return Ok(Walked::default());
+    if start.is_empty() {
+        return Ok(Walked {
+            seeds: seeds.to_vec(),
+            relations: Vec::new(),
+        });
     }
     let relevance = Relevance::new(seeds, text);
-    let seed_ids: Vec<EntityId> = seeds.iter().map(|e| e.id).collect();
-    let walked = super::walk::walk(graph, scope, &seed_ids, depth, at, super::walk::SEARCH, |r| {
-        relevance.of(r)
-    })
+    let start_ids: Vec<EntityId> = start.iter().map(|e| e.id).collect();
+    let walked = super::walk::walk(
+        graph,
+        scope,
+        &start_ids,
+        depth,
+        at,
+        super::walk::SEARCH,
+        |r| relevance.of(r),
+    )
     .await?;
     let mut scored: Vec<Ranked<Relation>> = walked
         .into_iter()
@@ -101,11 +113,38 @@ pub(crate) async fn walk(
         .collect();
     // Stable: equal scores keep the walk's order (hop, then the store's order).
     scored.sort_by(|a, b| b.score.total_cmp(&a.score));
-    scored.truncate(keep);
     Ok(Walked {
         seeds: seeds.to_vec(),
         relations: scored,
     })
+}
+
+impl Walked {
+    /// Adds another walk's relations (a relation reached by both keeps its best score).
+    pub(crate) fn merge(&mut self, other: Walked) {
+        if other.relations.is_empty() {
+            return;
+        }
+        let mut at: HashMap<RelationId, usize> = self
+            .relations
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.item.id, i))
+            .collect();
+        for ranked in other.relations {
+            match at.get(&ranked.item.id) {
+                Some(&i) => {
+                    let best = self.relations[i].score.max(ranked.score);
+                    self.relations[i].score = best;
+                }
+                None => {
+                    at.insert(ranked.item.id, self.relations.len());
+                    self.relations.push(ranked);
+                }
+            }
+        }
+        self.relations.sort_by(|a, b| b.score.total_cmp(&a.score));
+    }
 }
 
 /// The hits worth showing: at least [`MIN_SIMILARITY`] and [`RELATIVE_SIMILARITY`] of the
@@ -116,35 +155,24 @@ fn relevant<T>(hits: Vec<Scored<T>>) -> Vec<Scored<T>> {
     hits.into_iter().filter(|hit| hit.score >= floor).collect()
 }
 
-/// The nearest relations visible at `at` by embedding of their fact. The vector payload
-/// can lag the graph (a crash between the two writes), so each hit is loaded and checked
-/// again; ids that no longer exist are skipped.
+/// The nearest relations visible at `at` by embedding of their fact, as ids: they are
+/// loaded (and checked against the graph) only if they make the cut.
 pub(crate) async fn triplets(
-    graph: &dyn GraphRead,
     vectors: &dyn VectorRead,
     scope: &Scope,
     query: &[f32],
     k: usize,
     at: Visibility,
-) -> Result<Vec<Ranked<Relation>>, StoreError> {
-    let hits = relevant(vectors.search_relations(scope, query, k, at).await?);
-    let mut loaded = Vec::with_capacity(hits.len());
-    for group in hits.chunks(super::walk::CONCURRENCY) {
-        let loads = group.iter().map(|hit| graph.relation(scope, hit.item));
-        loaded.extend(super::join_all(loads.collect()).await);
-    }
-    let mut out = Vec::with_capacity(hits.len());
-    for (hit, relation) in hits.into_iter().zip(loaded) {
-        if let Some(relation) = relation?
-            && crate::is_visible(&relation.times, &at)
-        {
-            out.push(Ranked {
-                item: relation,
+) -> Result<Vec<Ranked<RelationId>>, StoreError> {
+    Ok(
+        relevant(vectors.search_relations(scope, query, k, at).await?)
+            .into_iter()
+            .map(|hit| Ranked {
+                item: hit.item,
                 score: hit.score,
-            });
-        }
-    }
-    Ok(out)
+            })
+            .collect(),
+    )
 }
 
 /// The nearest facts recorded by `known_at`.

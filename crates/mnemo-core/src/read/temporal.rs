@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::resolve::{Names, as_known_at};
+use super::walk::{self, Bounds};
 use super::{MAX_DEPTH, Subgraph};
 use crate::ports::{GraphRead, Page, RelationQuery};
 use crate::{
@@ -14,6 +15,13 @@ use crate::{
 
 /// Relations a subgraph read returns at most, nearest hops first.
 pub const MAX_SUBGRAPH_EDGES: usize = 500;
+/// A subgraph's walk: complete up to [`MAX_SUBGRAPH_EDGES`] relations (every entity
+/// reached is expanded until then).
+const SUBGRAPH: Bounds = Bounds {
+    per_entity: MAX_SUBGRAPH_EDGES,
+    frontier: MAX_SUBGRAPH_EDGES,
+    max_relations: MAX_SUBGRAPH_EDGES,
+};
 /// Relations a timeline read returns at most, oldest first.
 pub const MAX_TIMELINE: usize = 1000;
 
@@ -100,15 +108,16 @@ impl Memory {
         check_depth(depth)?;
         let graph: &dyn GraphRead = &*self.graph;
         let root = entity_named(graph, scope, entity).await?;
-        let walk = graph.walk(scope, &[root.id], depth, at).await?;
-        let mut names = Names::new(graph, scope);
-        names.remember(&walk.entities);
-        let relations: Vec<Relation> = walk
-            .relations
+        let walked = walk::walk(graph, scope, &[root.id], depth, at, SUBGRAPH, |_| 0.0).await?;
+        let relations: Vec<Relation> = walked
             .into_iter()
-            .take(MAX_SUBGRAPH_EDGES)
             .map(|w| as_known_at(w.relation, at.known_at))
             .collect();
+        let mut names = Names::new(graph, scope);
+        names.remember(std::slice::from_ref(&root));
+        names
+            .prefetch(relations.iter().flat_map(|r| [r.source, r.target]))
+            .await?;
         let edges = names.views(relations).await?;
         let mut nodes = vec![EntityRef::from(&root)];
         for edge in &edges {

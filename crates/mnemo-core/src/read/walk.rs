@@ -2,7 +2,7 @@
 //! expanded entity.
 //!
 //! `GraphRead::walk` returns every relation within the depth; around a hub that is most of
-//! a large scope (measured on 100k relations: 40k relations and 200–350 ms at depth 3).
+//! a large scope (`bench_search` on 100k relations: 40k relations, 200–350 ms at depth 3).
 //! This walk reads at most `per_entity` relations per entity and expands at most
 //! `frontier` entities per hop, the most promising first, so its cost is bounded whatever
 //! the graph looks like.
@@ -30,9 +30,6 @@ pub(crate) const SEARCH: Bounds = Bounds {
     max_relations: 1000,
 };
 
-/// Store round trips in flight at once.
-pub(crate) const CONCURRENCY: usize = 4;
-
 /// Walks from `seeds` to `depth` hops over relations visible at `at`. Relations come in
 /// hop order; within a hop, in the order the store lists each entity's relations. The
 /// next hop expands the unvisited ends reached through the relations `priority` rates
@@ -47,27 +44,28 @@ pub(crate) async fn walk(
     priority: impl Fn(&Relation) -> f32,
 ) -> Result<Vec<WalkedRelation>, StoreError> {
     let mut visited: HashSet<EntityId> = HashSet::new();
-    let mut frontier: Vec<EntityId> = seeds.iter().copied().filter(|e| visited.insert(*e)).collect();
+    let mut frontier: Vec<EntityId> = seeds
+        .iter()
+        .copied()
+        .filter(|e| visited.insert(*e))
+        .collect();
     let mut seen: HashSet<RelationId> = HashSet::new();
     let mut out: Vec<WalkedRelation> = Vec::new();
     for hop in 1..=depth {
         if frontier.is_empty() {
             break;
         }
-        let mut lists = Vec::with_capacity(frontier.len());
-        for group in frontier.chunks(CONCURRENCY) {
-            let reads = group.iter().map(|&entity| {
-                let query = RelationQuery {
-                    entity: Some(entity),
-                    outgoing_only: false,
-                    relation_type: None,
-                    visible_at: Some(at),
-                    limit: bounds.per_entity,
-                };
-                async move { graph.relations(scope, &query).await }
-            });
-            lists.extend(super::join_all(reads.collect()).await);
-        }
+        let reads = frontier.iter().map(|&entity| {
+            let query = RelationQuery {
+                entity: Some(entity),
+                outgoing_only: false,
+                relation_type: None,
+                visible_at: Some(at),
+                limit: bounds.per_entity,
+            };
+            async move { graph.relations(scope, &query).await }
+        });
+        let lists = super::join_all(reads.collect(), super::CONCURRENCY).await;
         // Unvisited ends, each with the best priority it was reached with.
         let mut reached: Vec<(EntityId, f32)> = Vec::new();
         let mut reached_at: HashMap<EntityId, usize> = HashMap::new();

@@ -21,17 +21,17 @@ pub fn recorded() -> Timestamp {
 /// One relation: `"Alice:Person WORKS_AT Acme:Organization"` and its fact sentence.
 #[derive(Clone, Debug)]
 pub struct Rel {
-    pub triplet: &'static str,
-    pub fact: &'static str,
+    pub triplet: String,
+    pub fact: String,
     pub times: RelationTimes,
     /// The triplet (`"Alice LIVES_IN Lisbon"`) of the relation that ended this one.
     pub ended_by: Option<&'static str>,
 }
 
-pub fn rel(triplet: &'static str, fact: &'static str) -> Rel {
+pub fn rel(triplet: impl Into<String>, fact: impl Into<String>) -> Rel {
     Rel {
-        triplet,
-        fact,
+        triplet: triplet.into(),
+        fact: fact.into(),
         times: RelationTimes {
             valid_from: None,
             valid_to: None,
@@ -134,7 +134,7 @@ pub async fn load(h: &Harness, scope: &Scope, fixture: &Fixture) -> Loaded {
 
     let mut entity_types: Vec<(String, EntityType)> = Vec::new();
     for r in &fixture.relations {
-        let ((source, source_type), _, (target, target_type)) = parse(r.triplet);
+        let ((source, source_type), _, (target, target_type)) = parse(&r.triplet);
         for (name, kind) in [(source, source_type), (target, target_type)] {
             if !entity_types.iter().any(|(n, _)| n == name) {
                 entity_types.push((name.to_owned(), kind));
@@ -143,7 +143,7 @@ pub async fn load(h: &Harness, scope: &Scope, fixture: &Fixture) -> Loaded {
     }
     // Every text in one embedding call.
     let mut texts: Vec<String> = entity_types.iter().map(|(n, _)| n.clone()).collect();
-    texts.extend(fixture.relations.iter().map(|r| r.fact.to_owned()));
+    texts.extend(fixture.relations.iter().map(|r| r.fact.clone()));
     texts.extend(fixture.facts.iter().map(|f| f.to_string()));
     let mut vectors = mnemo_core::ports::Embedder::embed(embedder().as_ref(), texts)
         .await
@@ -177,18 +177,18 @@ pub async fn load(h: &Harness, scope: &Scope, fixture: &Fixture) -> Loaded {
     let ids: HashMap<String, RelationId> = fixture
         .relations
         .iter()
-        .map(|r| (short(r.triplet), RelationId::new()))
+        .map(|r| (short(&r.triplet), RelationId::new()))
         .collect();
     let mut relation_vectors = Vec::new();
     for r in &fixture.relations {
-        let ((source, _), relation_type, (target, _)) = parse(r.triplet);
+        let ((source, _), relation_type, (target, _)) = parse(&r.triplet);
         let relation = Relation {
-            id: ids[&short(r.triplet)],
+            id: ids[&short(&r.triplet)],
             scope: scope.clone(),
             source: entities[source],
             relation_type,
             target: entities[target],
-            fact: r.fact.to_owned(),
+            fact: r.fact.clone(),
             times: r.times,
             invalidated_by: r.ended_by.map(|by| ids[by]),
             invalidated_in: None,

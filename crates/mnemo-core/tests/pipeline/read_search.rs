@@ -527,7 +527,8 @@ async fn scopes_are_isolated_under_every_retriever() {
 async fn bad_requests_are_refused() {
     let h = harness_without_llm().await;
     let scope = fresh_scope("bad");
-    let cases: [(&str, fn(&mut SearchRequest)); 6] = [
+    type Change = fn(&mut SearchRequest);
+    let cases: [(&str, Change); 6] = [
         ("depth 0", |r| r.depth = 0),
         ("depth 4", |r| r.depth = 4),
         ("limit 0", |r| r.limit = 0),
@@ -721,4 +722,78 @@ async fn a_lagging_vector_payload_never_resurrects_a_relation() {
         got.contains(&"Alice WORKS_AT Acme via triplets".to_owned()),
         "{got:#?}"
     );
+}
+
+/// A hub's relations are read a bounded number at a time: the walk never loads all 300 of
+/// Alice's acquaintances, and what it leaves out is still found by the vector retriever.
+#[tokio::test]
+async fn a_hub_is_walked_within_bounds() {
+    let h = harness_without_llm().await;
+    let mut relations: Vec<_> = (0..300)
+        .map(|i| {
+            rel(
+                format!("Alice:Person KNOWS Friend{i}:Person"),
+                format!("Alice knows Friend{i}"),
+            )
+        })
+        .collect();
+    relations.push(
+        rel(
+            "Alice:Person WORKS_AT Acme:Organization",
+            "Alice works at Acme",
+        )
+        .recorded(date(2024, 2, 1)),
+    );
+    relations.push(
+        rel(
+            "Acme:Organization HEADQUARTERED_IN Berlin:City",
+            "Acme is headquartered in Berlin",
+        )
+        .recorded(date(2024, 2, 1)),
+    );
+    let fixture = Fixture {
+        relations,
+        ..Fixture::default()
+    };
+    let loaded = load(&h, &fresh_scope("hub"), &fixture).await;
+
+    let mut request = SearchRequest::new(loaded.scope.clone(), "Where does Alice work?");
+    request.depth = 3;
+    let result = h.memory.search(request).await.unwrap();
+    let got = lines(&result);
+    // The newest of Alice's 301 relations is past what the walk reads of her...
+    assert!(
+        got.contains(&"Alice WORKS_AT Acme via triplets".to_owned()),
+        "{got:#?}"
+    );
+    assert!(
+        !got.contains(&"Alice WORKS_AT Acme via entities".to_owned()),
+        "{got:#?}"
+    );
+    // ...while the walk still brings her oldest acquaintances.
+    assert!(
+        got.contains(&"Alice KNOWS Friend0 via entities".to_owned()),
+        "{got:#?}"
+    );
+    assert_eq!(result.linked_entities[0].name, "Alice");
+
+    // The subgraph shows all of a hub's relations up to its cap.
+    let now = mnemo_core::Visibility::now();
+    let around = h
+        .memory
+        .subgraph(&loaded.scope, "Alice", 1, now)
+        .await
+        .unwrap();
+    assert_eq!(
+        around.edges.len(),
+        302 - 1,
+        "Acme's headquarters is two hops away"
+    );
+    assert_eq!(around.nodes.len(), 302);
+    let wider = h
+        .memory
+        .subgraph(&loaded.scope, "Alice", 2, now)
+        .await
+        .unwrap();
+    assert_eq!(wider.edges.len(), 302);
 }

@@ -161,19 +161,22 @@ fn describe(entry: &TimelineEntry) -> String {
     )
 }
 
+/// (name, entity, relation type, include_invalid, read point, expected entries).
+type TimelineCase = (
+    &'static str,
+    Option<&'static str>,
+    Option<RelationType>,
+    bool,
+    Visibility,
+    Vec<&'static str>,
+);
+
 #[tokio::test]
 async fn timelines_show_ended_and_retracted_relations_with_what_ended_them() {
     let h = harness_without_llm().await;
     let loaded = load(&h, &fresh_scope("alice"), &alice()).await;
     let lives_in = || Some(RelationType::parse("LIVES_IN").unwrap());
-    let cases: Vec<(
-        &str,
-        Option<&str>,
-        Option<RelationType>,
-        bool,
-        Visibility,
-        Vec<&str>,
-    )> = vec![
+    let cases: Vec<TimelineCase> = vec![
         (
             "Alice's full timeline, oldest start first",
             Some("Alice"),
@@ -267,6 +270,16 @@ async fn timelines_show_ended_and_retracted_relations_with_what_ended_them() {
     );
 }
 
+/// (name, since, until, added, invalidated, retracted).
+type WindowCase = (
+    &'static str,
+    Timestamp,
+    Timestamp,
+    &'static [&'static str],
+    &'static [&'static str],
+    &'static [&'static str],
+);
+
 #[tokio::test]
 async fn changes_in_a_transaction_time_window() {
     let h = harness_without_llm().await;
@@ -276,7 +289,7 @@ async fn changes_in_a_transaction_time_window() {
         out.sort();
         out
     };
-    let cases: [(&str, Timestamp, Timestamp, &[&str], &[&str], &[&str]); 4] = [
+    let cases: [WindowCase; 4] = [
         (
             "the move",
             date(2024, 3, 1),
