@@ -384,42 +384,43 @@ async fn conflict_candidates(
     let mut candidates = Vec::new();
     let mut queried: HashSet<(EntityId, RelationType)> = HashSet::new();
     for new in new_relations {
-        // Same source and type (e.g. the old LIVES_IN), then same source and target.
-        let queries = [
-            (Some(new.relation_type.clone()), None),
-            (None, Some(new.target)),
-        ];
-        for (relation_type, target) in queries {
-            if let Some(t) = &relation_type
-                && !queried.insert((new.source, t.clone()))
-            {
-                continue;
-            }
-            let mut found = memory
+        // Same source and type (e.g. the old LIVES_IN), newest capped.
+        let mut found = Vec::new();
+        if queried.insert((new.source, new.relation_type.clone())) {
+            found = memory
                 .graph
                 .relations(
                     scope,
                     &RelationQuery {
                         entity: Some(new.source),
                         outgoing_only: true,
-                        relation_type: relation_type.clone(),
+                        relation_type: Some(new.relation_type.clone()),
                         visible_at: Some(now),
-                        limit: if target.is_some() {
-                            usize::MAX
-                        } else {
-                            MAX_CANDIDATES_PER_TRIPLET
-                        },
+                        limit: MAX_CANDIDATES_PER_TRIPLET,
                     },
                 )
                 .await?;
-            if let Some(target) = target {
-                found.retain(|r| r.target == target);
-                found.truncate(MAX_CANDIDATES_PER_TRIPLET);
-            }
-            for relation in found {
-                if seen.insert(relation.id) {
-                    candidates.push(relation);
-                }
+        }
+        // Same source and target, any type: read from the target's side, because the
+        // source is usually the scope's hub (the user) and the target is not.
+        let mut same_pair = memory
+            .graph
+            .relations(
+                scope,
+                &RelationQuery {
+                    entity: Some(new.target),
+                    outgoing_only: false,
+                    relation_type: None,
+                    visible_at: Some(now),
+                    limit: usize::MAX,
+                },
+            )
+            .await?;
+        same_pair.retain(|r| r.source == new.source && r.target == new.target);
+        same_pair.truncate(MAX_CANDIDATES_PER_TRIPLET);
+        for relation in found.into_iter().chain(same_pair) {
+            if seen.insert(relation.id) {
+                candidates.push(relation);
             }
         }
     }

@@ -29,6 +29,14 @@ fn step(say: &'static str, at: Timestamp, entities: Value, relations: Value) -> 
     }
 }
 
+/// `step`, with the LLM judging its one new triplet against the one candidate.
+fn judged(verdict: &str, step: Step) -> Step {
+    Step {
+        conflicts: Some(json!([{"existing": 0, "new": 0, "verdict": verdict}])),
+        ..step
+    }
+}
+
 fn graph_only() -> MemorySettings {
     MemorySettings {
         facts_enabled: false,
@@ -206,15 +214,15 @@ async fn restatements_add_provenance_and_never_rewrite_history() {
                 boston(),
             ),
             // Other words: the LLM says duplicate.
-            Step {
-                conflicts: Some(json!([{"existing": 0, "new": 0, "verdict": "duplicate"}])),
-                ..step(
+            judged(
+                "duplicate",
+                step(
                     "Boston is home",
                     date(2023, 7, 1),
                     json!([person(), city("Boston")]),
                     json!([rel("Boston", "LIVES_IN", "Boston is Alice's home", None)]),
-                )
-            },
+                ),
+            ),
         ],
         &["USER LIVES_IN Boston [current]"],
     )
@@ -279,15 +287,15 @@ async fn a_denial_retracts_and_adds_nothing() {
                 json!([person(), city("Paris")]),
                 json!([rel("Paris", "LIVES_IN", "Alice lives in Paris", None)]),
             ),
-            Step {
-                conflicts: Some(json!([{"existing": 0, "new": 0, "verdict": "retracted"}])),
-                ..step(
+            judged(
+                "retracted",
+                step(
                     "I never lived in Paris, that was my sister",
                     date(2023, 2, 1),
                     json!([person(), city("Paris")]),
                     json!([rel("Paris", "LIVES_IN", "Alice never lived in Paris", None)]),
-                )
-            },
+                ),
+            ),
         ],
         &["USER LIVES_IN Paris [retracted]"],
     )
@@ -328,15 +336,15 @@ async fn a_second_employer_ends_the_first_only_when_the_llm_says_so() {
                     json!([person(), {"name": "Acme", "type": "Organization"}]),
                     json!([rel("Acme", "WORKS_AT", "Alice works at Acme", None)]),
                 ),
-                Step {
-                    conflicts: Some(json!([{"existing": 0, "new": 0, "verdict": verdict}])),
-                    ..step(
+                judged(
+                    verdict,
+                    step(
                         say,
                         date(2023, 2, 1),
                         json!([person(), {"name": "Globex", "type": "Organization"}]),
                         json!([rel("Globex", "WORKS_AT", "Alice works at Globex", None)]),
-                    )
-                },
+                    ),
+                ),
             ],
             &[
                 &format!("USER WORKS_AT Acme {acme_state}"),
@@ -392,9 +400,9 @@ async fn an_ambiguous_name_is_shown_to_the_llm_which_reuses_the_known_entity() {
                 )]),
             ),
             // Same source and target, another type: the LLM is asked, says unrelated.
-            Step {
-                conflicts: Some(json!([{"existing": 0, "new": 0, "verdict": "unrelated"}])),
-                ..step(
+            judged(
+                "unrelated",
+                step(
                     "Bob Smith and I went climbing",
                     date(2023, 2, 1),
                     json!([person(), {"name": "Bob Smith", "type": "Person"}]),
@@ -405,8 +413,8 @@ async fn an_ambiguous_name_is_shown_to_the_llm_which_reuses_the_known_entity() {
                         "Alice climbs with Robert Smith",
                         None
                     )]),
-                )
-            },
+                ),
+            ),
         ],
         &[
             "USER CLIMBS_WITH Robert Smith [current]",
@@ -434,9 +442,9 @@ async fn a_close_spelling_resolves_to_the_same_entity_and_becomes_an_alias() {
                     None
                 )]),
             ),
-            Step {
-                conflicts: Some(json!([{"existing": 0, "new": 0, "verdict": "unrelated"}])),
-                ..step(
+            judged(
+                "unrelated",
+                step(
                     "new-york city is loud",
                     date(2023, 2, 1),
                     json!([person(), city("New York City.")]),
@@ -446,8 +454,8 @@ async fn a_close_spelling_resolves_to_the_same_entity_and_becomes_an_alias() {
                         "Alice likes New York City",
                         None
                     )]),
-                )
-            },
+                ),
+            ),
         ],
         &[
             "USER LIKES New York City [current]",
