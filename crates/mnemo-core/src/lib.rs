@@ -8,6 +8,7 @@ pub mod engine;
 pub mod error;
 pub mod ids;
 pub mod llm;
+pub mod manage;
 pub mod model;
 pub mod names;
 pub mod ontology;
@@ -21,6 +22,7 @@ pub mod write;
 pub use engine::{Memory, MemoryParts, MemorySettings};
 pub use error::{EmbedError, MemoryError, StoreError, ValidationError};
 pub use ids::{EntityId, EpisodeId, FactId, RelationId};
+pub use manage::FactEdit;
 pub use model::{
     Entity, Episode, EpisodeStatus, Fact, FactEvent, FactEventKind, LlmUsage, Relation,
     RelationTimes, ScopeSummary, Timestamp,

@@ -79,6 +79,23 @@ pub struct Footprint {
     pub mentioned: Vec<EntityId>,
 }
 
+/// Sizes of the graph across all scopes (for `/metrics`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GraphCounts {
+    pub entities: u64,
+    pub relations: u64,
+    pub episodes_pending: u64,
+    pub episodes_done: u64,
+    pub episodes_failed: u64,
+}
+
+/// Sizes of the vector store across all scopes (for `/metrics`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct VectorCounts {
+    pub relation_vectors: u64,
+    pub facts: u64,
+}
+
 /// What [`GraphWrite::insert_episode`] did.
 #[derive(Clone, Debug, PartialEq)]
 pub enum EpisodeInsert {
@@ -230,6 +247,12 @@ pub trait GraphRead: Send + Sync {
     ) -> Result<Footprint, StoreError>;
 
     async fn scope_summary(&self, scope: &Scope) -> Result<Option<ScopeSummary>, StoreError>;
+
+    /// Every scope holding an entity or an episode, in [`Scope::key`] order (for export).
+    async fn scopes(&self) -> Result<Vec<Scope>, StoreError>;
+
+    /// Record counts across all scopes.
+    async fn counts(&self) -> Result<GraphCounts, StoreError>;
 }
 
 /// Write access to the graph and the episode journal.
@@ -305,6 +328,9 @@ pub trait VectorRead: Send + Sync {
         scope: &Scope,
         episode: EpisodeId,
     ) -> Result<Vec<FactEvent>, StoreError>;
+
+    /// Record counts across all scopes.
+    async fn counts(&self) -> Result<VectorCounts, StoreError>;
 }
 
 /// Write access to relation embeddings and facts.

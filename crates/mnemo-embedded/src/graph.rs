@@ -2,8 +2,8 @@
 
 use async_trait::async_trait;
 use mnemo_core::ports::{
-    Changes, EpisodeInsert, Footprint, GraphRead, GraphWrite, Page, RelationQuery, Scored, Walk,
-    WalkedRelation, WriteOp,
+    Changes, EpisodeInsert, Footprint, GraphCounts, GraphRead, GraphWrite, Page, RelationQuery,
+    Scored, Walk, WalkedRelation, WriteOp,
 };
 use mnemo_core::{
     Entity, EntityId, Episode, EpisodeId, Relation, RelationId, RelationTimes, Scope, ScopeSummary,
@@ -956,6 +956,49 @@ impl GraphRead for EmbeddedStore {
                 rows.next()?
                     .map(|row| scope_summary_row(row, &scope))
                     .transpose()
+            })
+        })
+        .await
+    }
+    async fn scopes(&self) -> Result<Vec<Scope>, StoreError> {
+        self.blocking(|inner| {
+            inner.read(|tx| {
+                let mut stmt = tx.prepare_cached(
+                    "SELECT scope FROM entities UNION SELECT scope FROM episodes ORDER BY 1",
+                )?;
+                let keys = stmt
+                    .query_map([], |row| row.get::<_, String>(0))?
+                    .collect::<rusqlite::Result<Vec<_>>>()?;
+                keys.iter()
+                    .map(|key| {
+                        Scope::from_key(key).map_err(|err| EmbeddedError::corrupt("scope key", err))
+                    })
+                    .collect()
+            })
+        })
+        .await
+    }
+
+    async fn counts(&self) -> Result<GraphCounts, StoreError> {
+        self.blocking(|inner| {
+            inner.read(|tx| {
+                let count = |sql: &str| -> Result<u64> {
+                    let n: i64 = tx.prepare_cached(sql)?.query_row([], |row| row.get(0))?;
+                    Ok(u64::try_from(n).unwrap_or_default())
+                };
+                let episodes = |status: &str| -> Result<u64> {
+                    let n: i64 = tx
+                        .prepare_cached("SELECT count(*) FROM episodes WHERE status = ?1")?
+                        .query_row([status], |row| row.get(0))?;
+                    Ok(u64::try_from(n).unwrap_or_default())
+                };
+                Ok(GraphCounts {
+                    entities: count("SELECT count(*) FROM entities")?,
+                    relations: count("SELECT count(*) FROM relations")?,
+                    episodes_pending: episodes("pending")?,
+                    episodes_done: episodes("done")?,
+                    episodes_failed: episodes("failed")?,
+                })
             })
         })
         .await

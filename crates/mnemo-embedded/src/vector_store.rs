@@ -2,7 +2,7 @@
 //! persisted in SQLite.
 
 use async_trait::async_trait;
-use mnemo_core::ports::{Page, RelationVector, Scored, VectorRead, VectorWrite};
+use mnemo_core::ports::{Page, RelationVector, Scored, VectorCounts, VectorRead, VectorWrite};
 use mnemo_core::{
     EpisodeId, Fact, FactEvent, FactId, RelationId, RelationTimes, Scope, StoreError, Visibility,
     is_visible,
@@ -196,6 +196,21 @@ impl VectorRead for EmbeddedStore {
                     out.push(fact_event_row(row)?);
                 }
                 Ok(out)
+            })
+        })
+        .await
+    }
+    async fn counts(&self) -> Result<VectorCounts, StoreError> {
+        self.blocking(|inner| {
+            inner.read(|tx| {
+                let count = |sql: &str| -> Result<u64> {
+                    let n: i64 = tx.prepare_cached(sql)?.query_row([], |row| row.get(0))?;
+                    Ok(u64::try_from(n).unwrap_or_default())
+                };
+                Ok(VectorCounts {
+                    relation_vectors: count("SELECT count(*) FROM relation_vectors")?,
+                    facts: count("SELECT count(*) FROM facts")?,
+                })
             })
         })
         .await

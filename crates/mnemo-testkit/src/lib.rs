@@ -90,6 +90,7 @@ macro_rules! __contract_cases {
             scope_isolation_user_vs_agent_with_same_id,
             scope_isolation_of_writes,
             erase_scope_leaves_other_scopes_intact,
+            scopes_and_counts_cover_seeded_data,
             apply_rejects_records_of_another_scope,
             add_relation_with_entity_of_another_scope_fails,
             visibility_in_relations_query,

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 
-use mnemo_core::ports::{EpisodeInsert, Walk, WriteOp};
+use mnemo_core::ports::{EpisodeInsert, GraphRead, VectorRead, Walk, WriteOp};
 use mnemo_core::{
     Entity, EntityId, Episode, EpisodeStatus, Fact, FactEvent, FactEventKind, FactId, LlmUsage,
     Relation, RelationId, RelationTimes, Scope, StoreError,
@@ -732,5 +732,44 @@ pub async fn add_relation_with_entity_of_another_scope_fails<S: ContractStore + 
         .map(|r| r.id)),
         set([wb.lives.id]),
         "B's boston must keep exactly its LIVES_IN"
+    );
+}
+
+/// `scopes` lists a seeded scope until it is erased; `counts` (global, so other cases may
+/// add to them concurrently) cover at least the seeded records.
+pub async fn scopes_and_counts_cover_seeded_data<S: ContractStore + ?Sized>(store: &S) {
+    let a = user_scope();
+    let b = scope(Some(&unique("contract-user")), None, Some(&unique("run")));
+    seed_world(store, &a).await;
+    seed_world(store, &b).await;
+
+    let scopes = ok(store.scopes().await, "GraphRead::scopes");
+    for seeded in [&a, &b] {
+        assert!(
+            scopes.contains(seeded),
+            "scopes() misses the seeded scope {{{seeded}}}"
+        );
+    }
+    let graph = ok(GraphRead::counts(store).await, "GraphRead::counts");
+    assert!(
+        graph.entities >= 6 && graph.relations >= 4,
+        "GraphRead::counts {graph:?} is below what was seeded (6 entities, 4 relations)"
+    );
+    assert!(
+        graph.episodes_pending + graph.episodes_done + graph.episodes_failed >= 2,
+        "GraphRead::counts {graph:?} is below the 2 seeded episodes"
+    );
+    let vectors = ok(VectorRead::counts(store).await, "VectorRead::counts");
+    assert!(
+        vectors.relation_vectors >= 4 && vectors.facts >= 2,
+        "VectorRead::counts {vectors:?} is below what was seeded (4 relation vectors, 2 facts)"
+    );
+
+    erase(store, &a).await;
+    let scopes = ok(store.scopes().await, "GraphRead::scopes");
+    assert!(!scopes.contains(&a), "scopes() still lists erased {{{a}}}");
+    assert!(
+        scopes.contains(&b),
+        "erasing {{{a}}} removed {{{b}}} from scopes()"
     );
 }
