@@ -4,7 +4,7 @@ SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 .DEFAULT_GOAL := run
 
-.PHONY: setup run test
+.PHONY: setup run test lint-cypher
 
 ## Install missing apt packages and rustup components, and the offline model files into .deps/.
 setup:
@@ -14,8 +14,15 @@ setup:
 run: setup
 	cargo run --release -p mnemo -- serve
 
-## Set up, then the full check: formatting, clippy with warnings as errors, every test.
-test: setup
+## Check every cypher/**/*.cypher with Neo4j's own Cypher parser (installs Node.js and the
+## parser, npm package @neo4j-cypher/language-support, when missing).
+lint-cypher:
+	./scripts/setup.sh cypher-lint
+	node scripts/lint-cypher.mjs
+
+## Set up, then the full check: the Cypher lint, formatting, clippy with warnings as
+## errors, every test.
+test: setup lint-cypher
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo test --workspace

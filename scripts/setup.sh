@@ -27,6 +27,36 @@ STAMP_CONTENT="layout 1; ${PIP_PACKAGES[*]}"
 say() { printf 'setup: %s\n' "$*"; }
 die() { printf 'setup: error: %s\n' "$*" >&2; exit 1; }
 
+# --- `setup.sh cypher-lint` (make lint-cypher, so make test): Node.js and Neo4j's Cypher ---
+# parser for scripts/lint-cypher.mjs, installed from scripts/cypher-lint/package-lock.json
+# into scripts/cypher-lint/node_modules (git-ignored); re-installed when the lock changes.
+if [[ "${1:-}" == cypher-lint ]]; then
+    node_missing=()
+    command -v node >/dev/null 2>&1 || node_missing+=(nodejs)
+    command -v npm >/dev/null 2>&1 || node_missing+=(npm)
+    if ((${#node_missing[@]})); then
+        command -v apt-get >/dev/null 2>&1 || die "missing ${node_missing[*]} and no apt-get to install them"
+        sudo=()
+        ((EUID == 0)) || sudo=(sudo)
+        say "installing apt packages: ${node_missing[*]}"
+        "${sudo[@]}" apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${node_missing[@]}"
+    fi
+    node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 18 || (a === 18 && b >= 18) ? 0 : 1)' ||
+        die "Node.js $(node --version) is too old for the Cypher lint: 18.18 or newer is needed"
+    LINT_DIR=scripts/cypher-lint
+    LINT_STAMP="$LINT_DIR/node_modules/.mnemo-stamp"
+    lock_sum="$(sha256sum "$LINT_DIR/package-lock.json" | cut -d' ' -f1)"
+    if [[ -f "$LINT_STAMP" && "$(cat "$LINT_STAMP")" == "$lock_sum" ]]; then
+        say "Cypher lint (npm @neo4j-cypher/language-support) up to date in $LINT_DIR/"
+    else
+        say "installing the Cypher lint (npm ci in $LINT_DIR)"
+        npm ci --prefix "$LINT_DIR" --no-audit --no-fund --ignore-scripts --loglevel=error
+        echo "$lock_sum" >"$LINT_STAMP"
+    fi
+    exit 0
+fi
+
 installed() {
     [[ -f "$STAMP" && "$(cat "$STAMP")" == "$STAMP_CONTENT" && -f "$ORT_DYLIB" && -f "$MODEL_DIR/model.onnx" ]] || return 1
     local file

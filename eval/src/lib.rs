@@ -1,4 +1,23 @@
-//! Shared helpers of mnemo's benchmark and evaluation binaries.
+//! mnemo's evaluations, as a library the `mnemo` binary embeds (`mnemo eval locomo`,
+//! `mnemo eval scale`: see [`EvalCommand`] and [`run`]), plus the helpers the bench
+//! binaries share (`src/bin/`).
+//!
+//! - [`locomo`]: the LOCOMO benchmark (retrieval offline; answers with `--llm`);
+//! - [`scale`]: the synthetic scale benchmark;
+//! - [`metrics`], [`bm25`]: the scores and the lexical baseline; [`report`], [`plot`]: the
+//!   outputs; [`chat`]: the answer and judge calls; [`synthetic`]: benchmark data.
+
+pub mod bm25;
+pub mod chat;
+pub mod cli;
+pub mod locomo;
+pub mod metrics;
+pub mod plot;
+pub mod report;
+pub mod scale;
+pub mod synthetic;
+
+pub use cli::{EvalCommand, LocomoArgs, ScaleArgs, run};
 
 use std::time::Duration;
 

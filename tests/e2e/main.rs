@@ -2,7 +2,10 @@
 //! store, driven over real HTTP sockets and stopped with real signals; and its failures
 //! at start-up. Needs `make setup` (the model files in `.deps`).
 
+mod cli_local;
+mod cli_transfer;
 mod config_check;
+mod http;
 mod serve;
 mod startup_errors;
 

@@ -25,11 +25,14 @@ fn serve_and_stop_with(signal: Signal, name: &str) {
         (ready.status, ready.json()),
         (
             200,
-            json!({"status": "ready", "checks": {"store": "ok", "embedder": "ok"}})
+            json!({
+                "status": "ready",
+                "checks": {"graph_store": "ok", "vector_store": "ok", "embedder": "ok"}
+            })
         )
     );
 
-    let missing = server.get("/v1/search");
+    let missing = server.get("/v1/nope");
     assert_eq!(missing.status, 404);
     assert_eq!(missing.json()["error"]["code"], "not_found");
 

@@ -89,14 +89,21 @@ fn missing_model_names_the_setup_command() {
 }
 
 #[test]
-fn neo4j_backend_is_not_built_yet() {
+fn unreachable_neo4j_fails_fast_and_names_it() {
+    // A port nothing listens on: bound, then released.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let uri = format!("bolt://127.0.0.1:{port}");
     check_fails(
         &[
             ("MNEMO__STORE__BACKEND", "neo4j"),
-            ("MNEMO__NEO4J__URI", "bolt://localhost:7687"),
-            ("MNEMO__QDRANT__URL", "http://localhost:6334"),
+            ("MNEMO__NEO4J__URI", &uri),
+            ("MNEMO__QDRANT__URL", &format!("http://127.0.0.1:{port}")),
         ],
-        &["store.backend = \"neo4j\" is not built yet in this version"],
+        &[&format!("cannot use Neo4j at {uri} (neo4j.uri)")],
     );
 }
 

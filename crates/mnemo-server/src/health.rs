@@ -31,7 +31,10 @@ pub(crate) struct Readiness {
 
 #[derive(Serialize)]
 struct Checks {
-    store: Check,
+    /// The graph half of the backend (SQLite on the embedded store, Neo4j at scale).
+    graph_store: Check,
+    /// The vector half (the same SQLite file, or Qdrant).
+    vector_store: Check,
     embedder: Check,
 }
 
@@ -45,42 +48,44 @@ enum Check {
     Unavailable,
 }
 
+/// One dependency's ping, bounded by [`PING_TIMEOUT`]; failures are logged with `what`.
+async fn ping(
+    what: &'static str,
+    ping: impl std::future::Future<Output = Result<(), mnemo_core::StoreError>>,
+) -> Check {
+    match tokio::time::timeout(PING_TIMEOUT, ping).await {
+        Ok(Ok(())) => Check::Ok,
+        Ok(Err(error)) => {
+            tracing::warn!(%error, "readiness: {what} ping failed");
+            Check::Unavailable
+        }
+        Err(_) => {
+            tracing::warn!(
+                timeout_ms = PING_TIMEOUT.as_millis(),
+                "readiness: {what} ping timed out"
+            );
+            Check::Unavailable
+        }
+    }
+}
+
 pub(crate) async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
-    let store = match state.store() {
-        None => Check::Loading,
+    let (graph_store, vector_store) = match state.store() {
+        None => (Check::Loading, Check::Loading),
         Some(store) => {
-            let pings = async {
-                tokio::join!(
-                    GraphRead::ping(&*store.graph),
-                    VectorRead::ping(&*store.vectors)
-                )
-            };
-            match tokio::time::timeout(PING_TIMEOUT, pings).await {
-                Ok((Ok(()), Ok(()))) => Check::Ok,
-                Ok((graph, vectors)) => {
-                    if let Err(error) = graph {
-                        tracing::warn!(%error, "readiness: graph store ping failed");
-                    }
-                    if let Err(error) = vectors {
-                        tracing::warn!(%error, "readiness: vector store ping failed");
-                    }
-                    Check::Unavailable
-                }
-                Err(_) => {
-                    tracing::warn!(
-                        timeout_ms = PING_TIMEOUT.as_millis(),
-                        "readiness: store ping timed out"
-                    );
-                    Check::Unavailable
-                }
-            }
+            tokio::join!(
+                ping("graph store", GraphRead::ping(&*store.graph)),
+                ping("vector store", VectorRead::ping(&*store.vectors))
+            )
         }
     };
     let embedder = match state.embedder() {
         Some(_) => Check::Ok,
         None => Check::Loading,
     };
-    let ready = store == Check::Ok && embedder == Check::Ok;
+    let ready = [graph_store, vector_store, embedder]
+        .iter()
+        .all(|check| *check == Check::Ok);
     let (status, word) = if ready {
         (StatusCode::OK, "ready")
     } else {
@@ -88,7 +93,11 @@ pub(crate) async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<R
     };
     let body = Readiness {
         status: word,
-        checks: Checks { store, embedder },
+        checks: Checks {
+            graph_store,
+            vector_store,
+            embedder,
+        },
     };
     (status, Json(body))
 }

@@ -1,26 +1,34 @@
-//! The state every handler sees: the store and the embedder, each filled in once it has
-//! loaded, so the listener can answer `/healthz` (and a truthful `/readyz`) during start-up.
+//! The state every handler sees: the settings, the store, the embedder and the memory
+//! pipelines (each filled in once it has loaded, so the listener can answer `/healthz` and
+//! a truthful `/readyz` during start-up), the background tasks and the metrics.
 
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use mnemo_core::Memory;
 use mnemo_core::ports::{Embedder, GraphWrite, VectorWrite};
 
-use crate::ApiError;
+use crate::background::{Background, SummaryCounters};
+use crate::metrics::Metrics;
+use crate::{ApiError, ServerSettings};
 
 /// Shared, cheaply cloned handle to the service's components. Starts empty
-/// ([`AppState::new`]); the composition root fills each slot once with
-/// [`AppState::set_store`] and [`AppState::set_embedder`].
-#[derive(Clone, Default)]
+/// ([`AppState::new`] or [`AppState::with_settings`]); the composition root fills each
+/// slot once with [`AppState::set_store`], [`AppState::set_embedder`] and
+/// [`AppState::set_memory`].
+#[derive(Clone)]
 pub struct AppState {
     slots: Arc<Slots>,
 }
 
-#[derive(Default)]
 struct Slots {
+    settings: ServerSettings,
     store: OnceLock<Store>,
     embedder: OnceLock<Arc<dyn Embedder>>,
     memory: OnceLock<Arc<Memory>>,
+    background: Background,
+    summaries: SummaryCounters,
+    metrics: Metrics,
 }
 
 /// The graph and vector halves of the storage backend (one object on the embedded backend).
@@ -37,13 +45,36 @@ pub struct Services {
     pub embedder: Arc<dyn Embedder>,
 }
 
+impl Default for AppState {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl AppState {
-    /// A state with nothing loaded yet: `/readyz` answers 503 until both slots are set.
+    /// An open service (no API keys) with a 2 MiB body limit and nothing loaded yet:
+    /// `/readyz` answers 503 until the store and the embedder are set.
     pub fn new() -> Self {
-        Self::default()
+        Self::with_settings(ServerSettings::default())
     }
 
-    /// A state with every component in place.
+    /// A state with these settings and nothing loaded yet.
+    pub fn with_settings(settings: ServerSettings) -> Self {
+        AppState {
+            slots: Arc::new(Slots {
+                settings,
+                store: OnceLock::new(),
+                embedder: OnceLock::new(),
+                memory: OnceLock::new(),
+                background: Background::default(),
+                summaries: SummaryCounters::default(),
+                metrics: Metrics::default(),
+            }),
+        }
+    }
+
+    /// A state with the store and the embedder in place (the memory pipelines are set
+    /// apart, with [`AppState::set_memory`]).
     pub fn ready(
         graph: Arc<dyn GraphWrite>,
         vectors: Arc<dyn VectorWrite>,
@@ -53,6 +84,10 @@ impl AppState {
         state.set_store(graph, vectors);
         state.set_embedder(embedder);
         state
+    }
+
+    pub fn settings(&self) -> &ServerSettings {
+        &self.slots.settings
     }
 
     /// Installs the opened store. Only the first call has an effect (returns `false` after).
@@ -71,9 +106,9 @@ impl AppState {
         self.slots.memory.set(memory).is_ok()
     }
 
-    /// The memory pipelines, once built.
-    pub fn memory(&self) -> Option<Arc<Memory>> {
-        self.slots.memory.get().cloned()
+    /// The memory pipelines, or [`ApiError::NotReady`] until they are built.
+    pub fn memory(&self) -> Result<Arc<Memory>, ApiError> {
+        self.slots.memory.get().cloned().ok_or(ApiError::NotReady)
     }
 
     /// The components for a request handler, or [`ApiError::NotReady`] while loading.
@@ -88,11 +123,36 @@ impl AppState {
         }
     }
 
+    /// Background tasks running now (episodes of `wait=false` adds, adds whose client
+    /// hung up, summary refreshes).
+    pub fn background_tasks(&self) -> usize {
+        self.slots.background.running()
+    }
+
+    /// Waits until every background task has ended, at most `timeout`; returns how many
+    /// still run. Episodes still running then stay `pending` in the journal and are
+    /// resumed at the next start.
+    pub async fn wait_for_background(&self, timeout: Duration) -> usize {
+        self.slots.background.wait(timeout).await
+    }
+
     pub(crate) fn store(&self) -> Option<&Store> {
         self.slots.store.get()
     }
 
     pub(crate) fn embedder(&self) -> Option<&Arc<dyn Embedder>> {
         self.slots.embedder.get()
+    }
+
+    pub(crate) fn background(&self) -> &Background {
+        &self.slots.background
+    }
+
+    pub(crate) fn summaries(&self) -> &SummaryCounters {
+        &self.slots.summaries
+    }
+
+    pub(crate) fn metrics(&self) -> &Metrics {
+        &self.slots.metrics
     }
 }

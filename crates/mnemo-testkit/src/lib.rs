@@ -10,6 +10,9 @@ use mnemo_core::ports::{GraphWrite, VectorWrite};
 pub mod contract;
 pub mod fixtures;
 pub mod scripted_llm;
+mod split_store;
+
+pub use split_store::SplitStore;
 
 /// A backend the contract suite can run against: the graph and vector ports in one value.
 pub trait ContractStore: GraphWrite + VectorWrite + 'static {}

@@ -1,15 +1,159 @@
-//! Builds the pieces of a `Memory` that come from configuration: the LLM client (when
-//! `llm.base_url` is set) and the ontology (built-in, or `ontology.file`).
+//! The composition root: builds a `Memory` from configuration — the LLM client (when
+//! `llm.base_url` is set), the ontology (built-in, or `ontology.file`), the embedder and
+//! the store — for `mnemo serve` and for the commands that open the store directly
+//! (`--local`, `import`, `export`). Nothing else constructs a `Memory`.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context as _;
+use anyhow::{Context as _, bail};
 use mnemo_core::llm::LanguageModel;
-use mnemo_core::{Ontology, OntologySpec};
+use mnemo_core::ports::{Embedder as _, GraphWrite, VectorWrite};
+use mnemo_core::{Memory, MemoryParts, MemorySettings, Ontology, OntologySpec};
+use mnemo_embed::{FastEmbedder, TokenizerCounter};
+use mnemo_embedded::EmbeddedStore;
 use mnemo_llm::{LlmConfig, OpenAiLlm, OutputMode};
+use mnemo_neo4j::{Neo4jSettings, Neo4jStore};
+use mnemo_qdrant::{QdrantSettings, QdrantStore};
 
-use crate::config::{Config, LlmOutput};
+use crate::config::{Backend, Config, LlmOutput};
+
+/// The parts of a `Memory` that come from configuration alone (cheap; checked first so
+/// their errors show before the slow loading).
+pub struct Models {
+    pub llm: Option<Arc<dyn LanguageModel>>,
+    pub ontology: Ontology,
+}
+
+impl Models {
+    pub fn from_config(config: &Config) -> anyhow::Result<Models> {
+        Ok(Models {
+            llm: llm(config)?,
+            ontology: ontology(config)?,
+        })
+    }
+}
+
+/// The embedder and the tokenizer that counts tokens for budgets, from `embed.*`.
+pub struct Embedding {
+    pub embedder: Arc<FastEmbedder>,
+    pub tokens: Arc<TokenizerCounter>,
+}
+
+impl Embedding {
+    /// Loads the model files on the blocking pool (about a second).
+    pub async fn load(config: &Config) -> anyhow::Result<Embedding> {
+        let embed_config = mnemo_embed::EmbedConfig {
+            model_dir: config.embed.model_dir.clone(),
+            ort_dylib_path: config.embed.ort_dylib_path.clone(),
+        };
+        let (embedder, tokens) = tokio::task::spawn_blocking(move || {
+            Ok::<_, mnemo_core::EmbedError>((
+                FastEmbedder::load(&embed_config)?,
+                TokenizerCounter::load(&embed_config)?,
+            ))
+        })
+        .await
+        .context("embedder loading panicked")?
+        .context("cannot load the embedder")?;
+        Ok(Embedding {
+            embedder: Arc::new(embedder),
+            tokens: Arc::new(tokens),
+        })
+    }
+}
+
+/// The configured store's graph and vector halves.
+#[derive(Clone)]
+pub struct Stores {
+    pub graph: Arc<dyn GraphWrite>,
+    pub vectors: Arc<dyn VectorWrite>,
+}
+
+/// Opens the configured store for vectors of `dimension`: the embedded store (held by one
+/// process at a time), or Neo4j for the graph and Qdrant for vectors, each failing fast
+/// with a message naming the unreachable service.
+pub async fn stores(config: &Config, dimension: usize) -> anyhow::Result<Stores> {
+    match config.store.backend {
+        Backend::Embedded => embedded_store(config, dimension).await,
+        Backend::Neo4j => scale_out_stores(config, dimension).await,
+    }
+}
+
+async fn embedded_store(config: &Config, dimension: usize) -> anyhow::Result<Stores> {
+    let path = config.store.path.clone();
+    let store = tokio::task::spawn_blocking({
+        let path = path.clone();
+        move || EmbeddedStore::open(&path, dimension)
+    })
+    .await
+    .context("opening the store panicked")?
+    .with_context(|| format!("cannot open the embedded store at {}", path.display()))?;
+    Ok(Stores {
+        graph: Arc::new(store.clone()),
+        vectors: Arc::new(store),
+    })
+}
+
+/// Neo4j and Qdrant, connected concurrently (config validation already requires
+/// `neo4j.uri` and `qdrant.url` with this backend).
+async fn scale_out_stores(config: &Config, dimension: usize) -> anyhow::Result<Stores> {
+    let (Some(uri), Some(url)) = (&config.neo4j.uri, &config.qdrant.url) else {
+        bail!("store.backend = \"neo4j\" needs neo4j.uri and qdrant.url");
+    };
+    let neo4j = Neo4jSettings {
+        uri: uri.clone(),
+        user: config
+            .neo4j
+            .user
+            .clone()
+            .unwrap_or_else(|| "neo4j".to_owned()),
+        password: config
+            .neo4j
+            .password
+            .as_ref()
+            .map(|p| p.expose().to_owned())
+            .unwrap_or_default(),
+        database: config.neo4j.database.clone(),
+    };
+    let mut qdrant = QdrantSettings::new(url.clone());
+    qdrant.api_key = config
+        .qdrant
+        .api_key
+        .as_ref()
+        .map(|k| k.expose().to_owned());
+    let (graph, vectors) = tokio::join!(
+        Neo4jStore::connect(neo4j, dimension),
+        QdrantStore::connect(qdrant, dimension)
+    );
+    let graph = graph.with_context(|| format!("cannot use Neo4j at {uri} (neo4j.uri)"))?;
+    let vectors = vectors.with_context(|| format!("cannot use Qdrant at {url} (qdrant.url)"))?;
+    Ok(Stores {
+        graph: Arc::new(graph),
+        vectors: Arc::new(vectors),
+    })
+}
+
+/// The `Memory` on loaded parts.
+pub fn memory(models: Models, embedding: &Embedding, stores: &Stores) -> Memory {
+    Memory::new(MemoryParts {
+        graph: stores.graph.clone(),
+        vectors: stores.vectors.clone(),
+        embedder: embedding.embedder.clone(),
+        tokens: embedding.tokens.clone(),
+        llm: models.llm,
+        ontology: models.ontology,
+        settings: MemorySettings::default(),
+    })
+}
+
+/// Everything at once, for the commands that work on the store directly.
+pub async fn open_memory(config: &Config) -> anyhow::Result<Memory> {
+    let models = Models::from_config(config)?;
+    let embedding = Embedding::load(config).await?;
+    let stores = stores(config, embedding.embedder.dimension()).await?;
+    Ok(memory(models, &embedding, &stores))
+}
 
 /// The configured LLM, or `None` when `llm.base_url` is unset (config validation already
 /// requires `llm.model` with it).

@@ -23,6 +23,9 @@ mod tests;
 /// `MNEMO__LLM__TIMEOUT_S=30` sets `llm.timeout_s`.
 pub const ENV_PREFIX: &str = "MNEMO__";
 
+/// The smallest `server.max_body_bytes` accepted: any useful request is larger.
+const MIN_BODY_BYTES: u64 = 1024;
+
 /// What secrets print as.
 const MASK: &str = "********";
 
@@ -45,12 +48,18 @@ pub struct Config {
 pub struct ServerConfig {
     /// Listen address; port 0 picks a free port (the actual address is printed at start).
     pub addr: SocketAddr,
+    /// Largest request body accepted; larger ones get 413 `payload_too_large`.
+    pub max_body_bytes: u64,
 }
+
+/// Default of `server.max_body_bytes`: 2 MiB.
+pub const DEFAULT_MAX_BODY_BYTES: u64 = 2 * 1024 * 1024;
 
 impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
             addr: SocketAddr::from(([127, 0, 0, 1], 8420)),
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
         }
     }
 }
@@ -303,6 +312,12 @@ const KEYS: &[Key] = {
             "an IP address and port such as 127.0.0.1:8420",
         ),
         key(
+            "server.max_body_bytes",
+            Toml,
+            fits::<u64>,
+            "a whole number of bytes",
+        ),
+        key(
             "store.backend",
             Verbatim,
             fits::<Backend>,
@@ -549,6 +564,12 @@ impl Config {
                 }
             }
         }
+        if self.server.max_body_bytes < MIN_BODY_BYTES {
+            problem(format!(
+                "server.max_body_bytes = {} is too small; at least {MIN_BODY_BYTES} bytes",
+                self.server.max_body_bytes
+            ));
+        }
         if self.llm.timeout_s == 0 {
             problem("llm.timeout_s must be at least 1".into());
         }
@@ -570,18 +591,17 @@ impl Config {
             } else {
                 seen.insert(key, i);
             }
-            let scope = Scope::new(
-                api_key.user_id.clone(),
-                api_key.agent_id.clone(),
-                api_key.run_id.clone(),
-            );
-            if let Err(err) = scope {
-                problem(match err {
-                    mnemo_core::ValidationError::EmptyScope => format!(
-                        "{at} is bound to no scope: set at least one of user_id, agent_id, run_id"
-                    ),
-                    other => format!("{at}: {other}"),
-                });
+            // A key bound to no field is an admin key: it may use every scope.
+            let bound = [&api_key.user_id, &api_key.agent_id, &api_key.run_id];
+            if bound.iter().any(|field| field.is_some()) {
+                let scope = Scope::new(
+                    api_key.user_id.clone(),
+                    api_key.agent_id.clone(),
+                    api_key.run_id.clone(),
+                );
+                if let Err(err) = scope {
+                    problem(format!("{at}: {err}"));
+                }
             }
         }
         problems

@@ -1,16 +1,22 @@
 //! The `mnemo` binary: the command line, configuration loading and the composition root
 //! that wires the store, the embedder and the HTTP server together.
 
+mod cli;
 mod compose;
 mod config;
+mod remote;
 mod serve;
+mod show;
+mod transfer;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use crate::cli::{AddArgs, SearchArgs};
 use crate::config::Config;
+use crate::transfer::{ExportArgs, ImportArgs};
 
 /// mnemo: long-term memory for AI agents, as a temporal knowledge graph.
 #[derive(Parser)]
@@ -28,6 +34,16 @@ struct Cli {
 enum Command {
     /// Run the HTTP service until SIGTERM or ctrl-c.
     Serve,
+    /// Add messages to memory (POST /v1/memories), and print what changed.
+    Add(AddArgs),
+    /// Search memory (POST /v1/search), and print the relations, facts and context found.
+    Search(SearchArgs),
+    /// Write every record of the store (or of some scopes) to a JSON-lines file. Opens the
+    /// store directly: stop `mnemo serve` first.
+    Export(ExportArgs),
+    /// Read records written by `mnemo export` into the store, or add conversations from a
+    /// JSON-lines file of add requests or a LOCOMO file.
+    Import(ImportArgs),
     /// Inspect the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -41,9 +57,14 @@ enum ConfigCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let file = cli.config.as_deref();
     let result = match cli.command {
-        Command::Serve => serve::run(cli.config.as_deref()),
-        Command::Config(ConfigCommand::Check) => config_check(cli.config.as_deref()),
+        Command::Serve => serve::run(file),
+        Command::Add(args) => cli::run(file, |config| cli::add(config, args)),
+        Command::Search(args) => cli::run(file, |config| cli::search(config, args)),
+        Command::Export(args) => cli::run(file, |config| transfer::export(config, args)),
+        Command::Import(args) => cli::run(file, |config| transfer::import(config, args)),
+        Command::Config(ConfigCommand::Check) => config_check(file),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,25 +1,24 @@
-//! `mnemo serve`: the composition root. Binds the listener first (so `/healthz` answers
-//! at once and `/readyz` tells the truth during start-up), then loads the embedder and
-//! opens the store, and serves until SIGTERM or ctrl-c.
+//! `mnemo serve`. Binds the listener first (so `/healthz` answers at once and `/readyz`
+//! tells the truth during start-up), then loads the embedder and opens the store (through
+//! `compose`), and serves until SIGTERM or ctrl-c; then drains requests and waits for
+//! episodes processing in the background.
 
 use std::io::{IsTerminal as _, Write as _};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context as _, bail};
+use anyhow::Context as _;
 use mnemo_core::ports::Embedder as _;
-use mnemo_core::{Memory, MemoryParts, MemorySettings};
-use mnemo_embed::{FastEmbedder, TokenizerCounter};
-use mnemo_embedded::EmbeddedStore;
-use mnemo_server::AppState;
+use mnemo_server::{ApiKeyBinding, AppState, ServerSettings};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 use tracing_subscriber::EnvFilter;
 
-use crate::config::{Backend, Config};
+use crate::compose::{Embedding, Models};
+use crate::config::Config;
 
 /// How long requests in flight may take to finish after a shutdown signal.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
@@ -29,7 +28,7 @@ const RUNTIME_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Runs `mnemo serve` to completion.
 pub fn run(config_file: Option<&Path>) -> anyhow::Result<()> {
-    init_tracing();
+    init_tracing("info");
     let config = Config::load(config_file, std::env::vars_os())?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -40,10 +39,11 @@ pub fn run(config_file: Option<&Path>) -> anyhow::Result<()> {
     result
 }
 
-/// Logs go to stderr (stdout carries only the `listening on` line), filtered by `RUST_LOG`
-/// (default `info`).
-fn init_tracing() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+/// Logs go to stderr (stdout carries only the `listening on` line, or a command's
+/// output), filtered by `RUST_LOG` (default `default_filter`).
+pub fn init_tracing(default_filter: &str) {
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -53,11 +53,6 @@ fn init_tracing() {
 
 async fn serve(config: Config) -> anyhow::Result<()> {
     let started = Instant::now();
-    if config.store.backend == Backend::Neo4j {
-        bail!(
-            "store.backend = \"neo4j\" is not built yet in this version; use store.backend = \"embedded\""
-        );
-    }
     // Installed before the address is announced, so a signal sent right after it is
     // handled as a shutdown request instead of killing the process.
     let mut signals = Signals::install()?;
@@ -72,7 +67,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let _ = writeln!(stdout, "listening on http://{addr}").and_then(|()| stdout.flush());
     drop(stdout);
 
-    let state = AppState::new();
+    let state = AppState::with_settings(server_settings(&config)?);
     let (stop, stopped) = oneshot::channel::<()>();
     let mut server = tokio::spawn(mnemo_server::serve(listener, state.clone(), async {
         // A dropped sender also stops the server.
@@ -103,51 +98,41 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     shut_down(stop, server, &mut signals).await
 }
 
+/// What the HTTP layer takes from the configuration: API keys and the body limit.
+fn server_settings(config: &Config) -> anyhow::Result<ServerSettings> {
+    let body_limit_bytes = usize::try_from(config.server.max_body_bytes)
+        .context("server.max_body_bytes is too large for this machine")?;
+    let api_keys = config
+        .auth
+        .api_keys
+        .iter()
+        .map(|key| ApiKeyBinding {
+            key: key.key.expose().to_owned(),
+            user_id: key.user_id.clone(),
+            agent_id: key.agent_id.clone(),
+            run_id: key.run_id.clone(),
+        })
+        .collect();
+    Ok(ServerSettings {
+        api_keys,
+        body_limit_bytes,
+    })
+}
+
 /// Checks the LLM and ontology settings, loads the embedder (its dimension sizes the
 /// store), then opens the store, putting each into `state` as soon as it is ready; then
 /// builds the pipelines and resumes episodes a previous run left pending.
 async fn load(config: &Config, state: &AppState) -> anyhow::Result<()> {
-    let llm = crate::compose::llm(config)?;
-    let ontology = crate::compose::ontology(config)?;
-    if llm.is_none() {
+    let models = Models::from_config(config)?;
+    if models.llm.is_none() {
         info!("no LLM configured (llm.base_url): infer=false and direct relations only");
     }
-    let embed_config = mnemo_embed::EmbedConfig {
-        model_dir: config.embed.model_dir.clone(),
-        ort_dylib_path: config.embed.ort_dylib_path.clone(),
-    };
-    let (embedder, tokens) = tokio::task::spawn_blocking(move || {
-        Ok::<_, mnemo_core::EmbedError>((
-            FastEmbedder::load(&embed_config)?,
-            TokenizerCounter::load(&embed_config)?,
-        ))
-    })
-    .await
-    .context("embedder loading panicked")?
-    .context("cannot load the embedder")?;
-    let dimension = embedder.dimension();
-    let embedder = Arc::new(embedder);
-    state.set_embedder(embedder.clone());
+    let embedding = Embedding::load(config).await?;
+    state.set_embedder(embedding.embedder.clone());
+    let stores = crate::compose::stores(config, embedding.embedder.dimension()).await?;
+    state.set_store(stores.graph.clone(), stores.vectors.clone());
 
-    let path = config.store.path.clone();
-    let store = tokio::task::spawn_blocking({
-        let path = path.clone();
-        move || EmbeddedStore::open(&path, dimension)
-    })
-    .await
-    .context("opening the store panicked")?
-    .with_context(|| format!("cannot open the embedded store at {}", path.display()))?;
-    state.set_store(Arc::new(store.clone()), Arc::new(store.clone()));
-
-    let memory = Arc::new(Memory::new(MemoryParts {
-        graph: Arc::new(store.clone()),
-        vectors: Arc::new(store),
-        embedder,
-        tokens: Arc::new(tokens),
-        llm,
-        ontology,
-        settings: MemorySettings::default(),
-    }));
+    let memory = Arc::new(crate::compose::memory(models, &embedding, &stores));
     state.set_memory(memory.clone());
     // In the background: serving need not wait for old episodes' LLM calls.
     tokio::spawn(async move {
@@ -164,8 +149,9 @@ async fn load(config: &Config, state: &AppState) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Stops the server and waits for requests in flight, at most [`DRAIN_TIMEOUT`] or until
-/// a second signal.
+/// Stops the server and waits, at most [`DRAIN_TIMEOUT`] or until a second signal, for
+/// requests in flight and then episodes processing in the background (`mnemo_server::serve`
+/// does both); episodes still running stay `pending` for the next start.
 async fn shut_down(
     stop: oneshot::Sender<()>,
     server: JoinHandle<std::io::Result<()>>,
@@ -180,7 +166,11 @@ async fn shut_down(
                 "requests still in flight after the drain timeout; exiting anyway"
             ),
         },
-        signal = signals.recv() => warn!(signal, "second signal; exiting without waiting for requests in flight"),
+        signal = signals.recv() => {
+            warn!(signal, "second signal; exiting without waiting for requests in flight");
+            info!("shut down");
+            return Ok(());
+        }
     }
     info!("shut down");
     Ok(())

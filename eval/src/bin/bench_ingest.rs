@@ -19,10 +19,11 @@ use mnemo_core::write::{AddRequest, EntityInput, RelationsRequest, TripletReques
 use mnemo_core::{Memory, MemoryParts, MemorySettings, Ontology, Scope};
 use mnemo_embed::{EmbedConfig, FastEmbedder, TokenizerCounter};
 use mnemo_embedded::EmbeddedStore;
+use mnemo_eval::synthetic::zero_latency_llm;
 use mnemo_eval::{Rng, summarize};
 use mnemo_llm::{LlmConfig, OpenAiLlm};
-use mnemo_testkit::scripted_llm::{Reply, ScriptedLlm, ScriptedRequest};
-use serde_json::{Value, json};
+use mnemo_testkit::scripted_llm::ScriptedLlm;
+use serde_json::json;
 
 const PEOPLE: u64 = 400;
 const CITIES: u64 = 300;
@@ -37,7 +38,7 @@ async fn main() -> anyhow::Result<()> {
     let embedder = Arc::new(FastEmbedder::load(&config).context("run `make setup` first")?);
     let tokens = Arc::new(TokenizerCounter::load(&config)?);
     let llm = ScriptedLlm::start().await;
-    llm.respond_with(answer);
+    llm.respond_with(zero_latency_llm);
 
     println!("write path, zero-latency scripted LLM, real embedder, {ADDS} adds per size");
     println!(
@@ -157,76 +158,4 @@ async fn preload(memory: &Memory, scope: &Scope, count: usize) -> anyhow::Result
         added += outcome.relations.added.len().max(1);
     }
     Ok(())
-}
-
-/// The zero-latency model: answers from the names in the new messages.
-fn answer(request: &ScriptedRequest) -> Reply {
-    let after = |marker: &str| {
-        request
-            .input
-            .rsplit_once(marker)
-            .map_or("", |(_, rest)| rest)
-            .to_owned()
-    };
-    let names = |text: &str, prefix: &str| -> Vec<String> {
-        text.split(|c: char| !(c.is_alphanumeric() || c == '-'))
-            .filter(|w| w.starts_with(prefix))
-            .map(str::to_owned)
-            .collect()
-    };
-    match request.tool.as_str() {
-        "extract_entities" => {
-            let text = after("## New messages");
-            let mut entities: Vec<Value> = Vec::new();
-            for (prefix, kind) in [
-                ("Person-", "Person"),
-                ("City-", "City"),
-                ("Org-", "Organization"),
-            ] {
-                for name in names(&text, prefix) {
-                    entities.push(json!({"name": name, "type": kind}));
-                }
-            }
-            Reply::json(json!({ "entities": entities }))
-        }
-        "establish_relations" => {
-            let text = after("## Messages");
-            let person = names(&text, "Person-")
-                .into_iter()
-                .next()
-                .unwrap_or_default();
-            let mut relations = Vec::new();
-            for city in names(&text, "City-") {
-                relations.push(json!({"source": person, "relation": "LIVES_IN", "target": city,
-                    "fact": format!("{person} lives in {city}"), "valid_from": null, "valid_to": null}));
-            }
-            for org in names(&text, "Org-") {
-                relations.push(json!({"source": person, "relation": "WORKS_AT", "target": org,
-                    "fact": format!("{person} works at {org}"), "valid_from": null, "valid_to": null}));
-            }
-            Reply::json(json!({ "relations": relations }))
-        }
-        "resolve_conflicts" => {
-            let count = |section: &str, next: Option<&str>| {
-                let text = after(section);
-                let text = next
-                    .and_then(|n| text.split(n).next())
-                    .unwrap_or(&text)
-                    .to_owned();
-                text.lines().filter(|l| l.starts_with('[')).count()
-            };
-            let existing = count("## Existing relations", Some("## New relations"));
-            let new = count("## New relations", None);
-            let decisions: Vec<Value> = (0..existing)
-                .flat_map(|e| {
-                    (0..new).map(move |n| json!({"existing": e, "new": n, "verdict": "unrelated"}))
-                })
-                .collect();
-            Reply::json(json!({ "decisions": decisions }))
-        }
-        other => {
-            eprintln!("bench_ingest: unexpected tool {other}");
-            Reply::status(500)
-        }
-    }
 }

@@ -5,7 +5,7 @@
 //! not a test. `--quick` uses a tenth of the sizes (for a smoke run); `--sizes 100000`
 //! picks the sizes.
 //!
-//! The graph is synthetic but shaped like a memory: people, organisations, cities and
+//! The graph is `mnemo_eval::synthetic`'s, shaped like a memory: people, organisations, cities and
 //! topics with realistic names (embedded for real, so entity linking behaves as in
 //! production), relations of seven types whose ends are drawn with a heavy skew (a few
 //! hubs with thousands of relations, most entities with a handful), a fifth of them ended
@@ -14,59 +14,24 @@
 //! through the real `Memory::search` with the real embedder and tokenizer. The one
 //! embedding call is timed apart from the rest ("engine").
 
-use std::collections::{HashMap, HashSet};
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use async_trait::async_trait;
-use chrono::Utc;
-use mnemo_core::ports::{Embedder, GraphRead, GraphWrite, RelationVector, VectorWrite, WriteOp};
+use mnemo_core::ports::GraphRead;
 use mnemo_core::read::SearchRequest;
-use mnemo_core::{
-    EmbedError, Entity, EntityId, EntityType, Fact, FactEvent, FactEventKind, FactId, Memory,
-    MemoryParts, MemorySettings, Ontology, Relation, RelationId, RelationTimes, RelationType,
-    Scope, Timestamp, Visibility, normalize_name,
-};
+use mnemo_core::{Memory, MemoryParts, MemorySettings, Ontology, Scope, Visibility};
 use mnemo_embed::{EmbedConfig, FastEmbedder, TokenizerCounter};
 use mnemo_embedded::EmbeddedStore;
+use mnemo_eval::synthetic::{Timed, build_scope, pick};
 use mnemo_eval::{Rng, Summary, summarize};
 
-const DIMENSION: usize = 384;
+const DIMENSION: usize = mnemo_embed::DIMENSION;
 const QUERIES: usize = 200;
 const WARMUP_QUERIES: usize = 20;
-const WRITE_BATCH: usize = 2_000;
 const LIMIT: usize = 10;
 const TOKEN_BUDGET: usize = 400;
-
-/// The real embedder, remembering how long its last call took.
-struct Timed {
-    inner: FastEmbedder,
-    last: Mutex<Duration>,
-}
-
-#[async_trait]
-impl Embedder for Timed {
-    fn dimension(&self) -> usize {
-        self.inner.dimension()
-    }
-    fn model_name(&self) -> &str {
-        self.inner.model_name()
-    }
-    async fn embed(&self, texts: Vec<String>) -> Result<Vec<Vec<f32>>, EmbedError> {
-        let started = Instant::now();
-        let out = self.inner.embed(texts).await;
-        *self.last.lock().unwrap_or_else(|e| e.into_inner()) = started.elapsed();
-        out
-    }
-}
-
-impl Timed {
-    fn last(&self) -> Duration {
-        *self.last.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -81,10 +46,7 @@ async fn main() -> anyhow::Result<()> {
     }
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let config = EmbedConfig::repo_default(&repo);
-    let embedder = Arc::new(Timed {
-        inner: FastEmbedder::load(&config)?,
-        last: Mutex::new(Duration::ZERO),
-    });
+    let embedder = Arc::new(Timed::new(FastEmbedder::load(&config)?));
     let tokens = Arc::new(TokenizerCounter::load(&config)?);
     let mut rng = Rng(0x5eed_5ea7c);
 
@@ -103,7 +65,7 @@ async fn main() -> anyhow::Result<()> {
         let store = EmbeddedStore::open(dir.path(), DIMENSION)?;
         let scope = Scope::user("bench")?;
         let started = Instant::now();
-        let world = build(&store, &scope, n, &embedder.inner, &mut rng).await?;
+        let world = build_scope(&store, &scope, n, &embedder.inner, &mut rng).await?;
         println!(
             "\nn={n}: {} entities, {n} relations (max degree {}), {} facts written in {:.1} s",
             world.entity_count,
@@ -185,296 +147,4 @@ fn report(label: &str, samples: &[Duration]) {
             ms(max)
         );
     }
-}
-
-const FIRST_NAMES: &[&str] = &[
-    "Alice", "Bob", "Carol", "David", "Emma", "Farid", "Grace", "Hiro", "Ines", "Jonas", "Kara",
-    "Liam", "Maya", "Nikolai", "Olivia", "Pablo", "Quinn", "Rosa", "Samir", "Tara", "Umar", "Vera",
-    "Wei", "Ximena", "Yusuf", "Zoe", "Anna", "Ben", "Chloe", "Diego", "Elena", "Felix", "Hannah",
-    "Ivan", "Julia", "Kenji", "Lena", "Marco", "Nora", "Omar", "Priya", "Rafael", "Sofia", "Tomas",
-    "Uma", "Victor", "Wanda", "Yara",
-];
-const SYLLABLES: &[&str] = &[
-    "ka", "lo", "mi", "ra", "ven", "tor", "sa", "bel", "dor", "an", "el", "is", "mar", "ton", "vi",
-    "ne", "qu", "ber", "ly", "fen", "gal", "hol", "ri", "sto", "wen", "zar", "po", "lin",
-];
-const ORG_SUFFIXES: &[&str] = &[
-    "Labs", "Systems", "Foods", "Bank", "Motors", "Media", "Health", "Energy", "Studio", "Group",
-];
-const TOPICS: &[&str] = &[
-    "jazz",
-    "tennis",
-    "sailing",
-    "chess",
-    "sushi",
-    "hiking",
-    "opera",
-    "poetry",
-    "cycling",
-    "baking",
-    "astronomy",
-    "gardening",
-    "photography",
-    "surfing",
-    "pottery",
-    "climbing",
-    "yoga",
-    "football",
-    "painting",
-    "knitting",
-];
-
-/// A capitalised made-up word of 2 or 3 syllables.
-fn word(rng: &mut Rng) -> String {
-    let syllables = 2 + (rng.next_u64() % 2) as usize;
-    let mut w = String::new();
-    for _ in 0..syllables {
-        w.push_str(SYLLABLES[(rng.next_u64() % SYLLABLES.len() as u64) as usize]);
-    }
-    let mut chars = w.chars();
-    chars
-        .next()
-        .map(|c| c.to_uppercase().chain(chars).collect())
-        .unwrap_or_default()
-}
-
-fn pick<'a, T>(rng: &mut Rng, items: &'a [T]) -> &'a T {
-    &items[(rng.next_u64() % items.len() as u64) as usize]
-}
-
-/// An index into `len` items, heavily skewed to the first ones (density ∝ x^(-2/3)): the
-/// first item gets a few percent of all picks, most get a handful.
-fn skewed(rng: &mut Rng, len: usize) -> usize {
-    let u = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
-    ((u.powi(3) * len as f64) as usize).min(len - 1)
-}
-
-fn unit_interval(rng: &mut Rng) -> f64 {
-    (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-}
-
-/// What the queries are drawn from.
-struct World {
-    persons: Vec<String>,
-    person_ids: Vec<EntityId>,
-    orgs: Vec<String>,
-    /// The source of every person-sourced relation, so a pick from it is proportional to
-    /// degree (hubs are asked about as often as they are talked about).
-    sources: Vec<usize>,
-    entity_count: usize,
-    max_degree: usize,
-}
-
-impl World {
-    fn query(&self, rng: &mut Rng) -> String {
-        let person = if rng.next_u64().is_multiple_of(2) {
-            &self.persons[*pick(rng, &self.sources)]
-        } else {
-            pick(rng, &self.persons)
-        };
-        let org = &self.orgs[skewed(rng, self.orgs.len())];
-        match rng.next_u64() % 6 {
-            0 => format!("Where does {person} live?"),
-            1 => format!("Who does {person} know?"),
-            2 => format!("Where does {person} work and where is that company based?"),
-            3 => format!("What does {person} like to do on weekends?"),
-            4 => format!("Where is {org} headquartered?"),
-            _ => format!("tell me about {}", person.to_lowercase()),
-        }
-    }
-}
-
-/// Entities with real name embeddings, `n` relations with random vectors, `n / 10` facts.
-async fn build(
-    store: &EmbeddedStore,
-    scope: &Scope,
-    n: usize,
-    embedder: &FastEmbedder,
-    rng: &mut Rng,
-) -> anyhow::Result<World> {
-    let entities = n / 5;
-    let mut taken: HashSet<String> = HashSet::new();
-    let unique = |name: String, taken: &mut HashSet<String>| -> Option<String> {
-        taken.insert(normalize_name(&name).ok()?).then_some(name)
-    };
-    let (mut persons, mut orgs, mut cities, mut topics) = (vec![], vec![], vec![], vec![]);
-    while persons.len() < entities * 60 / 100 {
-        let name = format!("{} {}", pick(rng, FIRST_NAMES), word(rng));
-        persons.extend(unique(name, &mut taken));
-    }
-    while orgs.len() < entities * 15 / 100 {
-        let name = format!("{} {}", word(rng), pick(rng, ORG_SUFFIXES));
-        orgs.extend(unique(name, &mut taken));
-    }
-    while cities.len() < entities * 10 / 100 {
-        cities.extend(unique(word(rng), &mut taken));
-    }
-    for topic in TOPICS {
-        topics.extend(unique(topic.to_string(), &mut taken));
-    }
-    while topics.len() < entities * 15 / 100 {
-        let name = format!("{} {}", word(rng), pick(rng, TOPICS));
-        topics.extend(unique(name, &mut taken));
-    }
-
-    let now = Utc::now();
-    let kinds = [
-        ("Person", &persons),
-        ("Organization", &orgs),
-        ("City", &cities),
-        ("Concept", &topics),
-    ];
-    let mut ids: Vec<Vec<EntityId>> = Vec::new();
-    for (kind, names) in kinds {
-        let entity_type = EntityType::parse(kind)?;
-        let mut kind_ids = Vec::with_capacity(names.len());
-        for chunk in names.chunks(WRITE_BATCH) {
-            let vectors = embedder.embed(chunk.to_vec()).await?;
-            let mut ops = Vec::with_capacity(chunk.len());
-            for (name, embedding) in chunk.iter().zip(vectors) {
-                let entity = Entity {
-                    id: EntityId::new(),
-                    scope: scope.clone(),
-                    name: normalize_name(name)?,
-                    display_name: name.clone(),
-                    entity_type: entity_type.clone(),
-                    aliases: Vec::new(),
-                    embedding,
-                    mentions: 1,
-                    created_at: now,
-                    updated_at: now,
-                };
-                kind_ids.push(entity.id);
-                ops.push(WriteOp::UpsertEntity(entity));
-            }
-            store.apply(scope, ops).await?;
-        }
-        ids.push(kind_ids);
-    }
-    let [person_ids, org_ids, city_ids, topic_ids] = &ids[..] else {
-        anyhow::bail!("four entity kinds")
-    };
-
-    // (type, fact template, source kind, target kind, share in percent)
-    let types: [(&str, &str, usize, usize, u64); 7] = [
-        ("KNOWS", "{s} knows {t}", 0, 0, 30),
-        ("LIKES", "{s} likes {t}", 0, 3, 20),
-        ("WORKS_AT", "{s} works at {t}", 0, 1, 15),
-        ("LIVES_IN", "{s} lives in {t}", 0, 2, 10),
-        ("VISITED", "{s} visited {t}", 0, 2, 10),
-        ("STUDIED_AT", "{s} studied at {t}", 0, 1, 10),
-        ("HEADQUARTERED_IN", "{s} is headquartered in {t}", 1, 2, 5),
-    ];
-    let names: [&Vec<String>; 4] = [&persons, &orgs, &cities, &topics];
-    let kind_ids: [&Vec<EntityId>; 4] = [person_ids, org_ids, city_ids, topic_ids];
-    let mut degree: HashMap<EntityId, usize> = HashMap::new();
-    let mut sources = Vec::new();
-    let span = chrono::Duration::days(730);
-    let mut ops = Vec::with_capacity(WRITE_BATCH);
-    let mut vectors = Vec::with_capacity(WRITE_BATCH);
-    for i in 0..n {
-        let roll = rng.next_u64() % 100;
-        let mut acc = 0;
-        let &(kind, template, from, to, _) = types
-            .iter()
-            .find(|t| {
-                acc += t.4;
-                roll < acc
-            })
-            .unwrap_or(&types[0]);
-        let s = skewed(rng, kind_ids[from].len());
-        let mut t = skewed(rng, kind_ids[to].len());
-        if from == to && s == t {
-            t = (t + 1) % kind_ids[to].len();
-        }
-        if from == 0 {
-            sources.push(s);
-        }
-        *degree.entry(kind_ids[from][s]).or_default() += 1;
-        *degree.entry(kind_ids[to][t]).or_default() += 1;
-        let recorded_at: Timestamp =
-            now - span + chrono::Duration::seconds((span.num_seconds() * i as i64) / n as i64);
-        let valid_from = (rng.next_u64() % 10 < 7)
-            .then(|| recorded_at - chrono::Duration::days((rng.next_u64() % 400) as i64));
-        let mut times = RelationTimes {
-            valid_from,
-            valid_to: None,
-            recorded_at,
-            invalidated_at: None,
-            retracted_at: None,
-        };
-        let fate = unit_interval(rng);
-        if fate < 0.2 {
-            let end = recorded_at + chrono::Duration::days(1 + (rng.next_u64() % 300) as i64);
-            if end < now {
-                times.valid_to = Some(end);
-                times.invalidated_at = Some(end);
-            }
-        } else if fate < 0.22 {
-            let at = recorded_at + chrono::Duration::days(10);
-            if at < now {
-                times.retracted_at = Some(at);
-            }
-        }
-        let fact = template
-            .replace("{s}", &names[from][s])
-            .replace("{t}", &names[to][t]);
-        let relation = Relation {
-            id: RelationId::new(),
-            scope: scope.clone(),
-            source: kind_ids[from][s],
-            relation_type: RelationType::parse(kind)?,
-            target: kind_ids[to][t],
-            fact,
-            times,
-            invalidated_by: None,
-            invalidated_in: None,
-            episodes: Vec::new(),
-            mentions: 1,
-        };
-        vectors.push(RelationVector {
-            id: relation.id,
-            scope: scope.clone(),
-            times,
-            vector: rng.unit(DIMENSION),
-        });
-        ops.push(WriteOp::AddRelation(relation));
-        if ops.len() == WRITE_BATCH || i + 1 == n {
-            store.apply(scope, std::mem::take(&mut ops)).await?;
-            store.upsert_relation_vectors(&vectors).await?;
-            vectors.clear();
-        }
-    }
-
-    for i in 0..n / 10 {
-        let person = &persons[skewed(rng, persons.len())];
-        let topic = pick(rng, TOPICS);
-        let fact = Fact {
-            id: FactId::new(),
-            scope: scope.clone(),
-            text: format!("{person} mentioned {topic} (note {i})"),
-            metadata: serde_json::json!({}),
-            created_at: now,
-            updated_at: now,
-            episodes: Vec::new(),
-        };
-        let event = FactEvent {
-            fact_id: fact.id,
-            event: FactEventKind::Add,
-            old_text: None,
-            new_text: Some(fact.text.clone()),
-            at: now,
-            episode: None,
-        };
-        store.put_fact(&fact, &rng.unit(DIMENSION), &event).await?;
-    }
-
-    Ok(World {
-        person_ids: person_ids.clone(),
-        entity_count: persons.len() + orgs.len() + cities.len() + topics.len(),
-        persons,
-        orgs,
-        sources,
-        max_degree: degree.values().copied().max().unwrap_or(0),
-    })
 }

@@ -238,11 +238,17 @@ pub(crate) async fn cut(
     // of every relation.
     let ahead = fused.len().min(limit + limit / 2 + 2);
     load_pending(&mut fused[..ahead], names, at).await?;
-    let ends = fused[..ahead].iter().filter_map(|f| match &f.item {
-        Item::Relation(r) => Some([r.source, r.target]),
-        _ => None,
-    });
-    names.prefetch(ends.flatten()).await?;
+    // Collected first: a borrowing closure held across the await would make the search
+    // future not `Send` (a rustc limitation with higher-ranked lifetimes).
+    let ends: Vec<EntityId> = fused[..ahead]
+        .iter()
+        .filter_map(|f| match &f.item {
+            Item::Relation(r) => Some([r.source, r.target]),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    names.prefetch(ends).await?;
 
     let mut cut = Cut::default();
     let mut used = 0usize;

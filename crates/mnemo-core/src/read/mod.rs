@@ -4,10 +4,11 @@
 //! A search embeds the query (and its noun phrases) in one call. The entity-centric
 //! retriever needs no vector to start: while the embedding runs, it links the entities the
 //! query names (exact names and aliases, full text) and walks from them; once the vectors
-//! are there it adds the entities only name embeddings find, while the two vector
-//! retrievers (nearest relations, nearest facts) run. The three ranked lists are fused by
-//! reciprocal rank, de-duplicated and cut to `limit` and `token_budget`; relations found by
-//! vector alone are loaded (and checked against the graph) only when they make the cut.
+//! are there it adds the entities only name embeddings find, while the other two retrievers
+//! run: nearest relations, and facts (nearest by embedding fused with full-text matches, a
+//! message credited with its neighbours' matches; see `retrieve::facts`). The three ranked
+//! lists are fused by reciprocal rank, de-duplicated and cut to `limit` and `token_budget`;
+//! relations found by vector alone are loaded (and checked against the graph) only when they make the cut.
 //! Every step goes through an index (adjacency, vectors, full text), and every walk is
 //! bounded (see `walk`); no LLM is called unless the request asks for LLM entity
 //! extraction.
@@ -298,7 +299,11 @@ impl Memory {
             if !request.include.facts {
                 return Ok(Vec::new());
             }
-            retrieve::facts(vectors, scope, &query_vector, limit, plan.at.known_at).await
+            let mut found =
+                retrieve::facts(vectors, scope, &query_vector, &text, pool, plan.at.known_at)
+                    .await?;
+            found.truncate(limit);
+            Ok::<_, StoreError>(found)
         };
         let (walked, triplets, facts) = tokio::join!(entity_centric, triplets, facts);
         let (walked, triplets, facts) = (walked?, triplets?, facts?);

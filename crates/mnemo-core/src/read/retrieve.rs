@@ -6,8 +6,10 @@ use std::collections::{HashMap, HashSet};
 
 use super::query::{self, QueryText};
 use crate::ports::{GraphRead, Scored, VectorRead};
+use crate::write::plain_fact_id;
 use crate::{
-    Entity, EntityId, Fact, Relation, RelationId, Scope, StoreError, Timestamp, Visibility,
+    Entity, EntityId, EpisodeId, Fact, FactId, Relation, RelationId, Scope, StoreError, Timestamp,
+    Visibility,
 };
 
 /// Vector hits below this cosine similarity are unrelated to the query and dropped.
@@ -175,20 +177,138 @@ pub(crate) async fn triplets(
     )
 }
 
-/// The nearest facts recorded by `known_at`.
+/// Share of a message's full-text score credited to the next message of its episode (a
+/// reply is about what it answers: "It taught me self-acceptance" answers "What did you
+/// take away from Becoming Nicole?").
+const CREDIT_TO_NEXT: f32 = 0.5;
+/// Share credited to the previous message (a question is about what its answer says).
+const CREDIT_TO_PREVIOUS: f32 = 0.25;
+
+/// The facts recorded by `known_at` that match the query best: the nearest by embedding
+/// (above the similarity floors) and the best full-text matches of its content words
+/// ([`in_context`]), fused by reciprocal rank, so a fact both find comes first and a rare
+/// word the embedding misses (a name, "LGBTQ") still finds its fact. Best first, at most
+/// `k`.
 pub(crate) async fn facts(
     vectors: &dyn VectorRead,
     scope: &Scope,
     query: &[f32],
+    text: &QueryText,
     k: usize,
     known_at: Timestamp,
 ) -> Result<Vec<Ranked<Fact>>, StoreError> {
-    Ok(relevant(vectors.search_facts(scope, query, k).await?)
+    let content_words = text.content_words();
+    let lexical = async {
+        if content_words.is_empty() {
+            return Ok::<_, StoreError>(Vec::new());
+        }
+        let hits = vectors
+            .search_facts_text(scope, &content_words.join(" "), k)
+            .await?;
+        in_context(vectors, scope, hits, k).await
+    };
+    let (nearest, lexical) = tokio::join!(vectors.search_facts(scope, query, k), lexical);
+    let known = |hit: &Scored<Fact>| hit.item.created_at <= known_at;
+    let mut fused: Vec<Ranked<Fact>> = Vec::new();
+    let mut at: HashMap<FactId, usize> = HashMap::new();
+    for list in [relevant(nearest?), lexical?] {
+        for (rank, hit) in list.into_iter().filter(known).enumerate() {
+            let score = 1.0 / (super::fuse::RRF_K + rank as f32 + 1.0);
+            match at.get(&hit.item.id) {
+                Some(&i) => fused[i].score += score,
+                None => {
+                    at.insert(hit.item.id, fused.len());
+                    fused.push(Ranked {
+                        item: hit.item,
+                        score,
+                    });
+                }
+            }
+        }
+    }
+    // Stable: equal scores keep the embedding's order.
+    fused.sort_by(|a, b| b.score.total_cmp(&a.score));
+    fused.truncate(k);
+    Ok(fused)
+}
+
+/// The place of a message fact (`infer: false`) in its episode.
+fn message_place(fact: &Fact) -> Option<(EpisodeId, usize)> {
+    let index = fact.metadata.get("message_index")?.as_u64()?;
+    Some((*fact.episodes.first()?, usize::try_from(index).ok()?))
+}
+
+/// Full-text hits re-scored in their conversation: a message fact scores its own match
+/// plus [`CREDIT_TO_NEXT`] of the previous message's and [`CREDIT_TO_PREVIOUS`] of the
+/// next one's, so the reply that answers a matching message is found although it repeats
+/// none of the query's words. Neighbours that did not match are loaded by id (an
+/// `infer: false` fact's id derives from its episode and index). Best first, at most `k`.
+async fn in_context(
+    vectors: &dyn VectorRead,
+    scope: &Scope,
+    hits: Vec<Scored<Fact>>,
+    k: usize,
+) -> Result<Vec<Scored<Fact>>, StoreError> {
+    let mut scores: HashMap<FactId, f32> = HashMap::new();
+    let mut facts: HashMap<FactId, Fact> = HashMap::new();
+    let mut order: Vec<FactId> = Vec::new();
+    let mut credit: Vec<(FactId, f32)> = Vec::new();
+    for hit in hits {
+        if let Some((episode, index)) = message_place(&hit.item) {
+            credit.push((
+                plain_fact_id(episode, index + 1),
+                CREDIT_TO_NEXT * hit.score,
+            ));
+            if let Some(previous) = index.checked_sub(1) {
+                credit.push((
+                    plain_fact_id(episode, previous),
+                    CREDIT_TO_PREVIOUS * hit.score,
+                ));
+            }
+        }
+        *scores.entry(hit.item.id).or_default() += hit.score;
+        order.push(hit.item.id);
+        facts.insert(hit.item.id, hit.item);
+    }
+    for (id, score) in credit {
+        *scores.entry(id).or_default() += score;
+    }
+    // A neighbour that did not match makes the best `k` only by beating the `k`-th of the
+    // matches (it ranks after them on a tie), so only those are loaded.
+    let mut matched: Vec<f32> = facts.keys().map(|id| scores[id]).collect();
+    matched.sort_by(|a, b| b.total_cmp(a));
+    let bar = matched
+        .get(k.saturating_sub(1))
+        .copied()
+        .unwrap_or(f32::MIN);
+    let mut missing: Vec<FactId> = scores
+        .iter()
+        .filter(|(id, score)| !facts.contains_key(id) && **score > bar)
+        .map(|(id, _)| *id)
+        .collect();
+    missing.sort_by(|a, b| scores[b].total_cmp(&scores[a]).then(a.cmp(b)));
+    order.extend(&missing);
+    let loads = missing.iter().map(|&id| vectors.fact(scope, id));
+    for (id, loaded) in missing
+        .iter()
+        .zip(super::join_all(loads.collect(), super::CONCURRENCY).await)
+    {
+        if let Some(fact) = loaded? {
+            facts.insert(*id, fact);
+        }
+    }
+    let mut out: Vec<Scored<Fact>> = order
         .into_iter()
-        .filter(|hit| hit.item.created_at <= known_at)
-        .map(|hit| Ranked {
-            item: hit.item,
-            score: hit.score,
+        .filter_map(|id| {
+            let item = facts.remove(&id)?;
+            Some(Scored {
+                score: scores[&id],
+                item,
+            })
         })
-        .collect())
+        .collect();
+    // Stable: equal scores keep the full-text order.
+    out.sort_by(|a, b| b.score.total_cmp(&a.score));
+    out.truncate(k);
+    Ok(out)
 }

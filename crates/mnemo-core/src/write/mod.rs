@@ -19,6 +19,7 @@ mod plain;
 mod summary;
 
 pub use pipeline::ResumeReport;
+pub(crate) use plain::plain_fact_id;
 
 use serde::{Deserialize, Serialize};
 

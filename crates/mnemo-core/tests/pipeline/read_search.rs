@@ -629,8 +629,8 @@ async fn a_query_is_embedded_in_one_call() {
         texts: AtomicUsize::new(0),
     });
     let memory = Memory::new(MemoryParts {
-        graph: Arc::new(h.store.clone()),
-        vectors: Arc::new(h.store.clone()),
+        graph: h.store.graph.clone(),
+        vectors: h.store.vectors.clone(),
         embedder: counting.clone(),
         tokens: token_counter(),
         llm: None,

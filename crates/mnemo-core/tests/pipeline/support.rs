@@ -1,5 +1,7 @@
 //! The harness: a real `Memory` on a temp embedded store, with the real embedder, the
 //! real token counter and (optionally) the real LLM client against the scripted server.
+//! With `MNEMO_TEST_NEO4J_URI` (graph) and/or `MNEMO_TEST_QDRANT_URL` (vectors) set, the
+//! same scenarios run with those servers in place of the embedded halves.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, LazyLock};
@@ -7,6 +9,7 @@ use std::time::Duration;
 
 use mnemo_core::llm::ChatMessage;
 use mnemo_core::ports::{GraphRead, RelationQuery};
+use mnemo_core::ports::{GraphWrite, VectorWrite};
 use mnemo_core::write::AddRequest;
 use mnemo_core::{
     Entity, Memory, MemoryParts, MemorySettings, Ontology, Relation, Scope, Timestamp,
@@ -15,6 +18,9 @@ use mnemo_core::{
 use mnemo_embed::{EmbedConfig, FastEmbedder, TokenizerCounter};
 use mnemo_embedded::EmbeddedStore;
 use mnemo_llm::{LlmConfig, OpenAiLlm};
+use mnemo_neo4j::{Neo4jSettings, Neo4jStore};
+use mnemo_qdrant::{QdrantSettings, QdrantStore};
+use mnemo_testkit::SplitStore;
 use mnemo_testkit::scripted_llm::ScriptedLlm;
 
 pub fn repo_root() -> PathBuf {
@@ -42,7 +48,7 @@ pub fn token_counter() -> Arc<TokenizerCounter> {
 /// scripted LLM (for scripting and counting calls).
 pub struct Harness {
     pub memory: Memory,
-    pub store: EmbeddedStore,
+    pub store: SplitStore,
     pub llm: Option<ScriptedLlm>,
     /// Removes the folder at the end when the harness made it.
     _dir: Option<tempfile::TempDir>,
@@ -88,8 +94,8 @@ pub async fn open(
             as Arc<dyn mnemo_core::llm::LanguageModel>
     });
     let memory = Memory::new(MemoryParts {
-        graph: Arc::new(memory_store.clone()),
-        vectors: Arc::new(memory_store.clone()),
+        graph: memory_store.graph.clone(),
+        vectors: memory_store.vectors.clone(),
         embedder: embedder(),
         tokens: token_counter(),
         llm: model,
@@ -104,12 +110,67 @@ pub async fn open(
     }
 }
 
-pub async fn store_in(dir: &Path) -> EmbeddedStore {
+/// The store of a harness: the embedded store in `dir`, with its graph half replaced by
+/// Neo4j and its vector half by Qdrant when the test variables name them.
+pub async fn store_in(dir: &Path) -> SplitStore {
     let dir = dir.to_owned();
-    tokio::task::spawn_blocking(move || EmbeddedStore::open(&dir, mnemo_embed::DIMENSION))
-        .await
-        .expect("open task")
-        .expect("open the embedded store")
+    let embedded =
+        tokio::task::spawn_blocking(move || EmbeddedStore::open(&dir, mnemo_embed::DIMENSION))
+            .await
+            .expect("open task")
+            .expect("open the embedded store");
+    let graph: Arc<dyn GraphWrite> = match test_var("MNEMO_TEST_NEO4J_URI") {
+        Some(uri) => {
+            let settings = Neo4jSettings {
+                uri,
+                user: test_var("MNEMO_TEST_NEO4J_USER").unwrap_or_else(|| "neo4j".to_owned()),
+                password: test_var("MNEMO_TEST_NEO4J_PASSWORD").unwrap_or_default(),
+                database: None,
+            };
+            Arc::new(
+                Neo4jStore::connect(settings, mnemo_embed::DIMENSION)
+                    .await
+                    .expect("MNEMO_TEST_NEO4J_URI is set, so Neo4j must be reachable"),
+            )
+        }
+        None => Arc::new(embedded.clone()),
+    };
+    let vectors: Arc<dyn VectorWrite> = match test_var("MNEMO_TEST_QDRANT_URL") {
+        Some(url) => {
+            let settings = QdrantSettings {
+                api_key: test_var("MNEMO_TEST_QDRANT_API_KEY"),
+                collection_prefix: "mnemo_pipeline".to_owned(),
+                ..QdrantSettings::new(url)
+            };
+            Arc::new(
+                QdrantStore::connect(settings, mnemo_embed::DIMENSION)
+                    .await
+                    .expect("MNEMO_TEST_QDRANT_URL is set, so Qdrant must be reachable"),
+            )
+        }
+        None => Arc::new(embedded),
+    };
+    SplitStore::new(graph, vectors)
+}
+
+/// A non-empty test variable; says once per process which scale-out halves are skipped.
+fn test_var(name: &str) -> Option<String> {
+    static NOTICE: std::sync::Once = std::sync::Once::new();
+    NOTICE.call_once(|| {
+        for (var, what) in [
+            ("MNEMO_TEST_NEO4J_URI", "Neo4j"),
+            ("MNEMO_TEST_QDRANT_URL", "Qdrant"),
+        ] {
+            if std::env::var(var).is_ok_and(|v| !v.trim().is_empty()) {
+                eprintln!("pipeline scenarios run with {what} ({var} is set)");
+            } else {
+                eprintln!(
+                    "pipeline scenarios on {what} skipped: {var} is not set (they run on the embedded store)"
+                );
+            }
+        }
+    });
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 
 impl Harness {

@@ -24,7 +24,10 @@ fn readyz_expectation(store: &str, embedder: &str) -> serde_json::Value {
     } else {
         "not_ready"
     };
-    json!({"status": status, "checks": {"store": store, "embedder": embedder}})
+    json!({
+        "status": status,
+        "checks": {"graph_store": store, "vector_store": store, "embedder": embedder}
+    })
 }
 
 async fn check_readyz(state: &AppState, status: u16, store: &str, embedder: &str) {

@@ -77,6 +77,7 @@ fn defaults() {
             "llm.output = \"tools\"",
             "llm.timeout_s = 60",
             "server.addr = \"127.0.0.1:8420\"",
+            "server.max_body_bytes = 2097152",
             "store.backend = \"embedded\"",
             "store.path = \"./mnemo-data\"",
         ]
@@ -115,6 +116,37 @@ fn file_values() {
         "[ontology]\nfile = \"onto.toml\"\n[embed]\nmodel_dir = \"/m\"",
         &[],
         &["ontology.file = \"onto.toml\"", "embed.model_dir = \"/m\""],
+    );
+}
+
+#[test]
+fn max_body_bytes() {
+    check_ok(
+        "[server]\nmax_body_bytes = 65536",
+        &[],
+        &["server.max_body_bytes = 65536"],
+    );
+    check_ok(
+        "[server]\nmax_body_bytes = 65536",
+        &[("MNEMO__SERVER__MAX_BODY_BYTES", "1024")],
+        &["server.max_body_bytes = 1024"],
+    );
+    check_err(
+        "[server]\nmax_body_bytes = 1023",
+        &[],
+        &["server.max_body_bytes = 1023 is too small; at least 1024 bytes"],
+    );
+    check_err(
+        "",
+        &[("MNEMO__SERVER__MAX_BODY_BYTES", "2MiB")],
+        &[
+            "server.max_body_bytes = \"2MiB\" (from MNEMO__SERVER__MAX_BODY_BYTES): expected a whole number of bytes",
+        ],
+    );
+    check_err(
+        "[server]\nmax_body_bytes = -1",
+        &[],
+        &["server.max_body_bytes = -1 (in mnemo.toml): expected a whole number of bytes"],
     );
 }
 
@@ -209,7 +241,7 @@ fn unknown_keys_are_named() {
         &[
             "unknown key `cache.size` in mnemo.toml; sections are server, store, neo4j, qdrant, llm, embed, auth, ontology",
             "unknown key `llm.modle` in mnemo.toml; keys of [llm] are base_url, model, api_key, output, timeout_s, max_retries, prompts_dir",
-            "unknown key `server.port` in mnemo.toml; keys of [server] are addr",
+            "unknown key `server.port` in mnemo.toml; keys of [server] are addr, max_body_bytes",
             "unknown key `verbose` in mnemo.toml; sections are server, store, neo4j, qdrant, llm, embed, auth, ontology",
         ],
     );
@@ -222,8 +254,8 @@ fn unknown_keys_are_named() {
         ],
         &[
             "MNEMO__LLM__MODLE: no configuration key `llm.modle`; keys of [llm] are base_url, model, api_key, output, timeout_s, max_retries, prompts_dir",
-            "MNEMO__SERVER: no configuration key `server`; keys of [server] are addr",
-            "MNEMO__SERVER__ADDR__PORT: no configuration key `server.addr.port`; keys of [server] are addr",
+            "MNEMO__SERVER: no configuration key `server`; keys of [server] are addr, max_body_bytes",
+            "MNEMO__SERVER__ADDR__PORT: no configuration key `server.addr.port`; keys of [server] are addr, max_body_bytes",
         ],
     );
     check_err(
@@ -336,12 +368,12 @@ fn invalid_combinations_are_all_reported() {
 }
 
 #[test]
-fn api_keys_need_a_key_and_a_scope() {
+fn api_keys_need_a_key_and_may_be_bound_to_nothing() {
     check_ok(
-        "[[auth.api_keys]]\nkey = \"a\"\nuser_id = \"alice\"\n[[auth.api_keys]]\nkey = \"b\"\nrun_id = \"r1\"",
+        "[[auth.api_keys]]\nkey = \"a\"\nuser_id = \"alice\"\n[[auth.api_keys]]\nkey = \"b\"\nrun_id = \"r1\"\n[[auth.api_keys]]\nkey = \"admin\"",
         &[],
         &[
-            "auth.api_keys = [{ key = \"********\", user_id = \"alice\" }, { key = \"********\", run_id = \"r1\" }]",
+            "auth.api_keys = [{ key = \"********\", user_id = \"alice\" }, { key = \"********\", run_id = \"r1\" }, { key = \"********\" }]",
         ],
     );
     check_err(
@@ -352,7 +384,6 @@ fn api_keys_need_a_key_and_a_scope() {
         &[],
         &[
             "auth.api_keys[0].key is empty",
-            "auth.api_keys[1] is bound to no scope: set at least one of user_id, agent_id, run_id",
             "auth.api_keys[2].key is the same as auth.api_keys[1].key",
             "auth.api_keys[2]: scope field `agent_id` must be non-empty and at most 256 characters",
             "auth.api_keys[3].key contains whitespace or control characters",

@@ -1,0 +1,644 @@
+//! `GraphWrite::apply`: one transaction per batch. Consecutive ops of one kind form a run,
+//! written by one `UNWIND` query after one check of what the run refers to (inside the
+//! same transaction, so earlier runs' writes count). Any `NotFound` or `Conflict` rolls
+//! the whole batch back.
+
+use std::collections::{HashMap, HashSet};
+
+use mnemo_core::ports::WriteOp;
+use mnemo_core::{EntityId, EpisodeId, RelationId, Scope, StoreError, ValidationError};
+use neo4rs::{BoltType, Graph, Row};
+
+use crate::codec::{self, Props, ids, list};
+use crate::db::{Tx, query};
+use crate::queries::*;
+use crate::text;
+
+/// The kind of an op: consecutive ops of one kind are written together.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    UpsertEntity,
+    AddRelation,
+    AddProvenance,
+    RemoveProvenance,
+    EndRelation,
+    RetractRelation,
+    RestoreRelation,
+    DeleteRelation,
+    DeleteEntity,
+    Mention,
+    SetEpisodeStatus,
+    DeleteEpisode,
+}
+
+fn kind(op: &WriteOp) -> Kind {
+    match op {
+        WriteOp::UpsertEntity(_) => Kind::UpsertEntity,
+        WriteOp::AddRelation(_) => Kind::AddRelation,
+        WriteOp::AddProvenance { .. } => Kind::AddProvenance,
+        WriteOp::RemoveProvenance { .. } => Kind::RemoveProvenance,
+        WriteOp::EndRelation { .. } => Kind::EndRelation,
+        WriteOp::RetractRelation { .. } => Kind::RetractRelation,
+        WriteOp::RestoreRelation { .. } => Kind::RestoreRelation,
+        WriteOp::DeleteRelation { .. } => Kind::DeleteRelation,
+        WriteOp::DeleteEntity { .. } => Kind::DeleteEntity,
+        WriteOp::Mention { .. } => Kind::Mention,
+        WriteOp::SetEpisodeStatus { .. } => Kind::SetEpisodeStatus,
+        WriteOp::DeleteEpisode { .. } => Kind::DeleteEpisode,
+    }
+}
+
+/// Splits `ops` into runs of consecutive ops of one kind, in order.
+fn runs(ops: Vec<WriteOp>) -> Vec<(Kind, Vec<WriteOp>)> {
+    let mut out: Vec<(Kind, Vec<WriteOp>)> = Vec::new();
+    for op in ops {
+        let k = kind(&op);
+        match out.last_mut() {
+            Some((last, run)) if *last == k => run.push(op),
+            _ => out.push((k, vec![op])),
+        }
+    }
+    out
+}
+
+/// Refuses records carrying another scope or vectors of another length before any write.
+fn validate(scope: &Scope, ops: &[WriteOp], dimension: usize) -> Result<(), StoreError> {
+    for op in ops {
+        match op {
+            WriteOp::UpsertEntity(entity) => {
+                if entity.scope != *scope {
+                    return Err(not_found("entity", entity.id));
+                }
+                if entity.embedding.len() != dimension {
+                    return Err(StoreError::Invalid(ValidationError::Request(format!(
+                        "entity {} has a {}-dimensional embedding, the store holds {dimension}",
+                        entity.id,
+                        entity.embedding.len()
+                    ))));
+                }
+                codec::entity_keys(entity)?;
+            }
+            WriteOp::AddRelation(relation) if relation.scope != *scope => {
+                return Err(not_found("relation", relation.id));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+fn not_found(kind: &'static str, id: impl ToString) -> StoreError {
+    StoreError::NotFound {
+        kind,
+        id: id.to_string(),
+    }
+}
+
+pub(crate) async fn apply(
+    graph: &Graph,
+    scope: &Scope,
+    ops: Vec<WriteOp>,
+    dimension: usize,
+) -> Result<(), StoreError> {
+    validate(scope, &ops, dimension)?;
+    if ops.is_empty() {
+        return Ok(());
+    }
+    let mut tx = Tx::begin(graph).await?;
+    for (kind, run) in runs(ops) {
+        if let Err(err) = write_run(&mut tx, scope, kind, run).await {
+            tx.rollback().await;
+            return Err(err);
+        }
+    }
+    tx.commit().await
+}
+
+/// What a run refers to, checked to exist in the scope before it is written.
+#[derive(Default)]
+struct Refs {
+    relations: Vec<RelationId>,
+    entities: Vec<EntityId>,
+    episodes: Vec<EpisodeId>,
+}
+
+/// `NotFound` for the first referenced record the scope does not hold.
+async fn check(tx: &mut Tx, scope: &Scope, refs: Refs) -> Result<(), StoreError> {
+    let params = Props::new()
+        .set("scope_key", scope.key())
+        .set("relations", ids(&refs.relations))
+        .set("entities", ids(&refs.entities))
+        .set("episodes", ids(&refs.episodes));
+    for row in tx.rows(query(EXISTS, params)).await? {
+        if matches!(codec::column(&row, "found")?, BoltType::Boolean(b) if b.value) {
+            continue;
+        }
+        let id = string(&row, "id")?;
+        return Err(match string(&row, "kind")?.as_str() {
+            "relation" => not_found("relation", id),
+            "entity" => not_found("entity", id),
+            _ => not_found("episode", id),
+        });
+    }
+    Ok(())
+}
+
+fn string(row: &Row, name: &str) -> Result<String, StoreError> {
+    match codec::column(row, name)? {
+        BoltType::String(s) => Ok(s.value),
+        other => Err(StoreError::Corrupt(format!(
+            "column `{name}`: expected a string, got {other:?}"
+        ))),
+    }
+}
+
+/// `NotFound` when a run deletes one record twice (the second delete finds nothing).
+fn once<T: Copy + Eq + std::hash::Hash + ToString>(
+    ids: &[T],
+    kind: &'static str,
+) -> Result<(), StoreError> {
+    let mut seen = HashSet::new();
+    match ids.iter().find(|id| !seen.insert(**id)) {
+        Some(id) => Err(not_found(kind, id.to_string())),
+        None => Ok(()),
+    }
+}
+
+/// `NotFound` unless a delete query's `deleted` count is `expected` (an id was given twice).
+fn check_deleted(rows: &[Row], expected: usize, kind: &'static str) -> Result<(), StoreError> {
+    let deleted = match rows.first().map(|row| codec::column(row, "deleted")) {
+        Some(Ok(BoltType::Integer(n))) => usize::try_from(n.value).unwrap_or(0),
+        _ => 0,
+    };
+    if deleted == expected {
+        Ok(())
+    } else {
+        Err(StoreError::NotFound {
+            kind,
+            id: format!(
+                "{} of the {expected} given (repeated)",
+                expected - deleted.min(expected)
+            ),
+        })
+    }
+}
+
+async fn write_run(
+    tx: &mut Tx,
+    scope: &Scope,
+    kind: Kind,
+    run: Vec<WriteOp>,
+) -> Result<(), StoreError> {
+    let base = || Props::new().set("scope_key", scope.key());
+    match kind {
+        Kind::UpsertEntity => upsert_entities(tx, scope, run).await,
+        Kind::AddRelation => add_relations(tx, scope, run).await,
+        Kind::AddProvenance | Kind::RemoveProvenance => {
+            let mut refs = Refs::default();
+            let mut items = Vec::new();
+            // Each (relation, episode) pair once, in order.
+            let mut pairs: Vec<(RelationId, EpisodeId)> = Vec::new();
+            for op in run {
+                if let WriteOp::AddProvenance { relation, episode }
+                | WriteOp::RemoveProvenance { relation, episode } = op
+                {
+                    if !pairs.contains(&(relation, episode)) {
+                        pairs.push((relation, episode));
+                    }
+                    refs.relations.push(relation);
+                    if kind == Kind::AddProvenance {
+                        refs.episodes.push(episode);
+                    }
+                    items.push(
+                        Props::new()
+                            .set("relation", relation.to_string())
+                            .set("episode", episode.to_string()),
+                    );
+                }
+            }
+            check(tx, scope, refs).await?;
+            if kind == Kind::AddProvenance {
+                tx.rows(query(ADD_PROVENANCE, base().set("items", list(items))))
+                    .await?;
+                return Ok(());
+            }
+            tx.rows(query(REMOVE_PROVENANCE, base().set("items", list(items))))
+                .await?;
+            let unlink: Vec<Props> = pairs
+                .into_iter()
+                .map(|(relation, episode)| {
+                    Props::new()
+                        .set("relation", relation.to_string())
+                        .set("episode", episode.to_string())
+                })
+                .collect();
+            tx.rows(query(
+                UNLINK_PROVENANCE,
+                Props::new().set("items", list(unlink)),
+            ))
+            .await?;
+            Ok(())
+        }
+        Kind::EndRelation | Kind::RetractRelation | Kind::RestoreRelation => {
+            let mut refs = Refs::default();
+            let mut items = Vec::new();
+            for op in run {
+                let (relation, episode, item) = match op {
+                    WriteOp::EndRelation {
+                        relation,
+                        valid_to,
+                        invalidated_at,
+                        invalidated_by,
+                        episode,
+                    } => (
+                        relation,
+                        episode,
+                        Props::new()
+                            .set("valid_to", valid_to)
+                            .set("invalidated_at", invalidated_at)
+                            .set("invalidated_by", invalidated_by.map(|r| r.to_string()))
+                            .set("episode", episode.map(|e| e.to_string())),
+                    ),
+                    WriteOp::RetractRelation {
+                        relation,
+                        retracted_at,
+                        episode,
+                    } => (
+                        relation,
+                        episode,
+                        Props::new()
+                            .set("retracted_at", retracted_at)
+                            .set("episode", episode.map(|e| e.to_string())),
+                    ),
+                    WriteOp::RestoreRelation { relation, times } => (
+                        relation,
+                        None,
+                        Props::new()
+                            .set("valid_from", times.valid_from)
+                            .set("valid_to", times.valid_to)
+                            .set("recorded_at", times.recorded_at)
+                            .set("invalidated_at", times.invalidated_at)
+                            .set("retracted_at", times.retracted_at)
+                            .set("status", codec::relation_status(&times)),
+                    ),
+                    _ => continue,
+                };
+                refs.relations.push(relation);
+                refs.episodes.extend(episode);
+                items.push(item.set("relation", relation.to_string()));
+            }
+            check(tx, scope, refs).await?;
+            let text = match kind {
+                Kind::EndRelation => END_RELATIONS,
+                Kind::RetractRelation => RETRACT_RELATIONS,
+                _ => RESTORE_RELATIONS,
+            };
+            tx.rows(query(text, base().set("items", list(items))))
+                .await?;
+            Ok(())
+        }
+        Kind::DeleteRelation => {
+            let relations: Vec<RelationId> = run
+                .iter()
+                .filter_map(|op| match op {
+                    WriteOp::DeleteRelation { relation } => Some(*relation),
+                    _ => None,
+                })
+                .collect();
+            check(
+                tx,
+                scope,
+                Refs {
+                    relations: relations.clone(),
+                    ..Refs::default()
+                },
+            )
+            .await?;
+            once(&relations, "relation")?;
+            let rows = tx
+                .rows(query(DELETE_RELATIONS, base().set("ids", ids(&relations))))
+                .await?;
+            check_deleted(&rows, relations.len(), "relation")
+        }
+        Kind::DeleteEntity => {
+            let entities: Vec<EntityId> = run
+                .iter()
+                .filter_map(|op| match op {
+                    WriteOp::DeleteEntity { entity } => Some(*entity),
+                    _ => None,
+                })
+                .collect();
+            check(
+                tx,
+                scope,
+                Refs {
+                    entities: entities.clone(),
+                    ..Refs::default()
+                },
+            )
+            .await?;
+            once(&entities, "entity")?;
+            let touched = tx
+                .rows(query(ENTITIES_TOUCHED, base().set("ids", ids(&entities))))
+                .await?;
+            if let Some(row) = touched.first() {
+                return Err(StoreError::Conflict(format!(
+                    "entity {} is still touched by relation {}",
+                    string(row, "id")?,
+                    string(row, "relation")?
+                )));
+            }
+            let rows = tx
+                .rows(query(DELETE_ENTITIES, base().set("ids", ids(&entities))))
+                .await?;
+            check_deleted(&rows, entities.len(), "entity")
+        }
+        Kind::Mention => {
+            let mut refs = Refs::default();
+            let mut items = Vec::new();
+            for op in run {
+                if let WriteOp::Mention { episode, entity } = op {
+                    refs.episodes.push(episode);
+                    refs.entities.push(entity);
+                    items.push(
+                        Props::new()
+                            .set("episode", episode.to_string())
+                            .set("entity", entity.to_string()),
+                    );
+                }
+            }
+            check(tx, scope, refs).await?;
+            tx.rows(query(MENTION, base().set("items", list(items))))
+                .await?;
+            Ok(())
+        }
+        Kind::SetEpisodeStatus => {
+            let mut refs = Refs::default();
+            let mut items = Vec::new();
+            for op in run {
+                if let WriteOp::SetEpisodeStatus {
+                    episode,
+                    status,
+                    llm_usage,
+                } = op
+                {
+                    refs.episodes.push(episode);
+                    let (status, reason) = codec::status_fields(&status);
+                    let (calls, prompt, completion) = codec::usage_fields(&llm_usage);
+                    items.push(
+                        Props::new()
+                            .set("episode", episode.to_string())
+                            .set("status", status)
+                            .set("reason", reason)
+                            .set("llm_calls", calls)
+                            .set("llm_prompt_tokens", prompt)
+                            .set("llm_completion_tokens", completion),
+                    );
+                }
+            }
+            check(tx, scope, refs).await?;
+            tx.rows(query(SET_EPISODE_STATUS, base().set("items", list(items))))
+                .await?;
+            Ok(())
+        }
+        Kind::DeleteEpisode => {
+            let episodes: Vec<EpisodeId> = run
+                .iter()
+                .filter_map(|op| match op {
+                    WriteOp::DeleteEpisode { episode } => Some(*episode),
+                    _ => None,
+                })
+                .collect();
+            check(
+                tx,
+                scope,
+                Refs {
+                    episodes: episodes.clone(),
+                    ..Refs::default()
+                },
+            )
+            .await?;
+            once(&episodes, "episode")?;
+            let rows = tx
+                .rows(query(DELETE_EPISODES, base().set("ids", ids(&episodes))))
+                .await?;
+            check_deleted(&rows, episodes.len(), "episode")
+        }
+    }
+}
+
+/// Entities are written, then the names they dropped released, then their names claimed
+/// in order; a name owned by another entity is a `Conflict`.
+async fn upsert_entities(tx: &mut Tx, scope: &Scope, run: Vec<WriteOp>) -> Result<(), StoreError> {
+    let entities: Vec<mnemo_core::Entity> = run
+        .into_iter()
+        .filter_map(|op| match op {
+            WriteOp::UpsertEntity(entity) => Some(entity),
+            _ => None,
+        })
+        .collect();
+    let scope_key = scope.key();
+    let elsewhere = tx
+        .rows(query(
+            ENTITY_IDS_ELSEWHERE,
+            Props::new()
+                .set("scope_key", scope_key.clone())
+                .set("ids", ids(entities.iter().map(|e| e.id))),
+        ))
+        .await?;
+    if let Some(row) = elsewhere.first() {
+        return Err(not_found("entity", string(row, "id")?));
+    }
+    tx.rows(query(
+        UPSERT_ENTITIES,
+        Props::new()
+            .scope(scope)
+            .set("scope_tag", text::scope_tag(&scope_key))
+            .set("entities", list(entities.iter().map(codec::entity_row))),
+    ))
+    .await?;
+
+    // The names of the last version of each entity in the run, in order of first mention.
+    let mut last: HashMap<EntityId, &mnemo_core::Entity> = HashMap::new();
+    let mut order = Vec::new();
+    for e in &entities {
+        if last.insert(e.id, e).is_none() {
+            order.push(e.id);
+        }
+    }
+    let mut releases = Vec::new();
+    let mut claims = Vec::new();
+    let mut claimed = HashSet::new();
+    for id in order {
+        let entity = last[&id];
+        let keys = codec::entity_keys(entity)?;
+        let uids: Vec<String> = keys.iter().map(|k| text::uid(&scope_key, k)).collect();
+        for (key, uid) in keys.iter().zip(&uids) {
+            if claimed.insert((uid.clone(), id)) {
+                claims.push(
+                    Props::new()
+                        .set("uid", uid.clone())
+                        .set("key", key.clone())
+                        .set("entity_id", id.to_string()),
+                );
+            }
+        }
+        releases.push(
+            Props::new()
+                .set("id", id.to_string())
+                .set("uids", list(uids)),
+        );
+    }
+    tx.rows(query(
+        RELEASE_ENTITY_KEYS,
+        Props::new().set("entities", list(releases)),
+    ))
+    .await?;
+    let conflicts = tx
+        .rows(query(
+            CLAIM_ENTITY_KEYS,
+            Props::new()
+                .set("scope_key", scope_key)
+                .set("keys", list(claims)),
+        ))
+        .await?;
+    if let Some(row) = conflicts.first() {
+        return Err(StoreError::Conflict(format!(
+            "name `{}` already belongs to entity {}",
+            string(row, "key")?,
+            string(row, "owner")?
+        )));
+    }
+    Ok(())
+}
+
+/// Both ends must be entities of the scope; a relation id may be used once.
+async fn add_relations(tx: &mut Tx, scope: &Scope, run: Vec<WriteOp>) -> Result<(), StoreError> {
+    let relations: Vec<mnemo_core::Relation> = run
+        .into_iter()
+        .filter_map(|op| match op {
+            WriteOp::AddRelation(relation) => Some(relation),
+            _ => None,
+        })
+        .collect();
+    let mut seen = HashSet::new();
+    for r in &relations {
+        if !seen.insert(r.id) {
+            return Err(StoreError::Conflict(format!(
+                "relation {} added twice",
+                r.id
+            )));
+        }
+    }
+    check(
+        tx,
+        scope,
+        Refs {
+            entities: relations
+                .iter()
+                .flat_map(|r| [r.source, r.target])
+                .collect(),
+            ..Refs::default()
+        },
+    )
+    .await?;
+    let taken = tx
+        .rows(query(
+            RELATION_IDS_TAKEN,
+            Props::new().set("ids", ids(relations.iter().map(|r| r.id))),
+        ))
+        .await?;
+    if let Some(row) = taken.first() {
+        return Err(StoreError::Conflict(format!(
+            "relation {} already exists",
+            string(row, "id")?
+        )));
+    }
+    tx.rows(query(
+        ADD_RELATIONS,
+        Props::new()
+            .set("scope_key", scope.key())
+            .set("relations", list(relations.iter().map(codec::relation_row))),
+    ))
+    .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use mnemo_core::{EntityType, EpisodeStatus, LlmUsage};
+
+    use super::*;
+
+    #[test]
+    fn consecutive_ops_of_one_kind_form_a_run() {
+        let e = EpisodeId::new();
+        let r = RelationId::new();
+        let x = EntityId::new();
+        let ops = vec![
+            WriteOp::Mention {
+                episode: e,
+                entity: x,
+            },
+            WriteOp::Mention {
+                episode: e,
+                entity: x,
+            },
+            WriteOp::DeleteRelation { relation: r },
+            WriteOp::DeleteEntity { entity: x },
+            WriteOp::DeleteRelation { relation: r },
+            WriteOp::SetEpisodeStatus {
+                episode: e,
+                status: EpisodeStatus::Done,
+                llm_usage: LlmUsage::default(),
+            },
+        ];
+        let got: Vec<(Kind, usize)> = runs(ops).iter().map(|(k, run)| (*k, run.len())).collect();
+        assert_eq!(
+            got,
+            vec![
+                (Kind::Mention, 2),
+                (Kind::DeleteRelation, 1),
+                (Kind::DeleteEntity, 1),
+                (Kind::DeleteRelation, 1),
+                (Kind::SetEpisodeStatus, 1),
+            ]
+        );
+        assert!(runs(Vec::new()).is_empty());
+    }
+
+    #[test]
+    fn records_of_another_scope_or_dimension_are_refused_before_writing() {
+        let scope = Scope::user("a").unwrap();
+        let other = Scope::user("b").unwrap();
+        let entity = |s: &Scope, dims: usize| mnemo_core::Entity {
+            id: EntityId::new(),
+            scope: s.clone(),
+            name: "x".into(),
+            display_name: "X".into(),
+            entity_type: EntityType::parse("Thing").unwrap(),
+            aliases: Vec::new(),
+            embedding: vec![0.5; dims],
+            mentions: 1,
+            created_at: chrono::Utc::now(),
+            updated_at: chrono::Utc::now(),
+        };
+        let ok = WriteOp::UpsertEntity(entity(&scope, 4));
+        assert!(validate(&scope, std::slice::from_ref(&ok), 4).is_ok());
+        let cases = [
+            (WriteOp::UpsertEntity(entity(&other, 4)), "NotFound"),
+            (WriteOp::UpsertEntity(entity(&scope, 3)), "Invalid"),
+            (
+                WriteOp::UpsertEntity(mnemo_core::Entity {
+                    aliases: vec!["   ".into()],
+                    ..entity(&scope, 4)
+                }),
+                "Invalid",
+            ),
+        ];
+        for (op, expected) in cases {
+            let err = validate(&scope, &[ok.clone(), op], 4).unwrap_err();
+            assert!(format!("{err:?}").starts_with(expected), "{err:?}");
+        }
+    }
+}

@@ -1,0 +1,289 @@
+//! `/v1/graph/*`: the temporal reads. The subgraph around an entity at (as_of, known_at),
+//! relations and their full timeline, the changes of a transaction-time window, and the
+//! scope's entities.
+
+use axum::Json;
+use axum::extract::State;
+use chrono::{DateTime, Utc};
+use mnemo_core::read::{ChangesView, DEFAULT_DEPTH, RelationStatus, TimelineEntry};
+use mnemo_core::{EntityId, RelationType, Visibility};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::types::{EntityOut, RelationOut, SubgraphOut, relations};
+use super::{PageQuery, ScopeQuery, page};
+use crate::auth::Caller;
+use crate::extract::{PathId, QueryParams};
+use crate::{ApiError, AppState};
+
+/// The read point; each defaults to now.
+fn visibility(as_of: Option<DateTime<Utc>>, known_at: Option<DateTime<Utc>>) -> Visibility {
+    let now = Utc::now();
+    Visibility {
+        as_of: as_of.unwrap_or(now),
+        known_at: known_at.unwrap_or(now),
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct SubgraphQuery {
+    /// Scope: the user.
+    pub user_id: Option<String>,
+    /// Scope: the agent.
+    pub agent_id: Option<String>,
+    /// Scope: the run (session).
+    pub run_id: Option<String>,
+    /// The entity's name or alias.
+    pub entity: String,
+    /// Hops, 1 to 3; default 2.
+    pub depth: Option<u8>,
+    /// Event time; default now.
+    pub as_of: Option<DateTime<Utc>>,
+    /// Transaction time; default now.
+    pub known_at: Option<DateTime<Utc>>,
+}
+
+/// The subgraph around an entity.
+///
+/// The entity and what surrounds it to `depth` hops over the relations visible at
+/// (`as_of`, `known_at`); at most 500 relations, nearest first.
+#[utoipa::path(
+    get,
+    path = "/v1/graph/subgraph",
+    operation_id = "get_subgraph",
+    tag = "graph",
+    params(SubgraphQuery),
+    responses((status = 200, description = "The subgraph", body = SubgraphOut))
+)]
+pub(crate) async fn subgraph(
+    State(state): State<AppState>,
+    caller: Caller,
+    QueryParams(query): QueryParams<SubgraphQuery>,
+) -> Result<Json<SubgraphOut>, ApiError> {
+    let scope = caller.scope(query.user_id, query.agent_id, query.run_id)?;
+    let at = visibility(query.as_of, query.known_at);
+    let depth = query.depth.unwrap_or(DEFAULT_DEPTH);
+    let subgraph = state
+        .memory()?
+        .subgraph(&scope, &query.entity, depth, at)
+        .await?;
+    Ok(Json(subgraph.into()))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct RelationsQuery {
+    /// Scope: the user.
+    pub user_id: Option<String>,
+    /// Scope: the agent.
+    pub agent_id: Option<String>,
+    /// Scope: the run (session).
+    pub run_id: Option<String>,
+    /// Only relations touching this entity (name or alias).
+    pub entity: Option<String>,
+    /// Only relations of this type (`UPPER_SNAKE_CASE`).
+    pub relation: Option<String>,
+    /// `true`: the full timeline, ended and retracted relations too; default `false`.
+    pub include_invalid: Option<bool>,
+    /// Event time; default now.
+    pub as_of: Option<DateTime<Utc>>,
+    /// Transaction time; default now.
+    pub known_at: Option<DateTime<Utc>>,
+}
+
+/// Where a relation stands at the read point.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[schema(as = RelationStatus)]
+pub(crate) enum RelationStatusOut {
+    Valid,
+    NotYetValid,
+    Ended,
+    Retracted,
+}
+
+/// A relation of a timeline.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = TimelineEntry)]
+pub(crate) struct TimelineEntryOut {
+    #[serde(flatten)]
+    pub relation: RelationOut,
+    pub status: RelationStatusOut,
+    /// The relation whose arrival ended it, if one did.
+    pub ended_by: Option<RelationOut>,
+}
+
+impl From<TimelineEntry> for TimelineEntryOut {
+    fn from(entry: TimelineEntry) -> Self {
+        TimelineEntryOut {
+            relation: entry.relation.into(),
+            status: match entry.status {
+                RelationStatus::Valid => RelationStatusOut::Valid,
+                RelationStatus::NotYetValid => RelationStatusOut::NotYetValid,
+                RelationStatus::Ended => RelationStatusOut::Ended,
+                RelationStatus::Retracted => RelationStatusOut::Retracted,
+            },
+            ended_by: entry.ended_by.map(RelationOut::from),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Timeline)]
+pub(crate) struct TimelineOut {
+    /// Oldest start first.
+    pub relations: Vec<TimelineEntryOut>,
+}
+
+/// Relations, or their full timeline.
+///
+/// The relations of an entity and/or a relation type visible at (`as_of`, `known_at`);
+/// with `include_invalid=true` the full timeline as known at `known_at`, each with its
+/// status and what ended it. At most 1000, oldest start first.
+#[utoipa::path(
+    get,
+    path = "/v1/graph/relations",
+    operation_id = "list_relations",
+    tag = "graph",
+    params(RelationsQuery),
+    responses((status = 200, description = "The relations", body = TimelineOut))
+)]
+pub(crate) async fn relations_of(
+    State(state): State<AppState>,
+    caller: Caller,
+    QueryParams(query): QueryParams<RelationsQuery>,
+) -> Result<Json<TimelineOut>, ApiError> {
+    let scope = caller.scope(query.user_id, query.agent_id, query.run_id)?;
+    let relation_type = query
+        .relation
+        .as_deref()
+        .map(RelationType::parse)
+        .transpose()?;
+    let at = visibility(query.as_of, query.known_at);
+    let entries = state
+        .memory()?
+        .timeline(
+            &scope,
+            query.entity.as_deref(),
+            relation_type,
+            query.include_invalid.unwrap_or(false),
+            at,
+        )
+        .await?;
+    Ok(Json(TimelineOut {
+        relations: entries.into_iter().map(TimelineEntryOut::from).collect(),
+    }))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Entities)]
+pub(crate) struct EntitiesOut {
+    /// By name.
+    pub entities: Vec<EntityOut>,
+}
+
+/// The scope's entities.
+#[utoipa::path(
+    get,
+    path = "/v1/graph/entities",
+    operation_id = "list_entities",
+    tag = "graph",
+    params(PageQuery),
+    responses((status = 200, description = "A page of entities, by name", body = EntitiesOut))
+)]
+pub(crate) async fn entities(
+    State(state): State<AppState>,
+    caller: Caller,
+    QueryParams(query): QueryParams<PageQuery>,
+) -> Result<Json<EntitiesOut>, ApiError> {
+    let scope = caller.scope(query.user_id, query.agent_id, query.run_id)?;
+    let page = page(query.limit, query.offset)?;
+    let entities = state.memory()?.entities(&scope, page).await?;
+    Ok(Json(EntitiesOut {
+        entities: entities.into_iter().map(EntityOut::from).collect(),
+    }))
+}
+
+/// One entity.
+#[utoipa::path(
+    get,
+    path = "/v1/graph/entities/{id}",
+    operation_id = "get_entity",
+    tag = "graph",
+    params(("id" = String, Path, description = "The entity's id", format = "uuid"), ScopeQuery),
+    responses((status = 200, description = "The entity", body = EntityOut))
+)]
+pub(crate) async fn entity(
+    State(state): State<AppState>,
+    caller: Caller,
+    QueryParams(query): QueryParams<ScopeQuery>,
+    PathId(id): PathId<EntityId>,
+) -> Result<Json<EntityOut>, ApiError> {
+    let scope = caller.scope(query.user_id, query.agent_id, query.run_id)?;
+    let entity = state.memory()?.entity(&scope, id).await?;
+    Ok(Json(entity.into()))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct ChangesQuery {
+    /// Scope: the user.
+    pub user_id: Option<String>,
+    /// Scope: the agent.
+    pub agent_id: Option<String>,
+    /// Scope: the run (session).
+    pub run_id: Option<String>,
+    /// Start of the transaction-time window (inclusive).
+    pub since: DateTime<Utc>,
+    /// End of the window (exclusive); default now.
+    pub until: Option<DateTime<Utc>>,
+}
+
+/// Relations added, ended and retracted in a transaction-time window.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Changes)]
+pub(crate) struct ChangesOut {
+    /// `recorded_at` in the window.
+    pub added: Vec<RelationOut>,
+    /// `invalidated_at` in the window.
+    pub invalidated: Vec<RelationOut>,
+    /// `retracted_at` in the window.
+    pub retracted: Vec<RelationOut>,
+}
+
+impl From<ChangesView> for ChangesOut {
+    fn from(changes: ChangesView) -> Self {
+        ChangesOut {
+            added: relations(changes.added),
+            invalidated: relations(changes.invalidated),
+            retracted: relations(changes.retracted),
+        }
+    }
+}
+
+/// What changed in a window.
+///
+/// Relations mnemo added, ended and retracted between `since` and `until` (transaction
+/// time: when mnemo learned it).
+#[utoipa::path(
+    get,
+    path = "/v1/graph/changes",
+    operation_id = "get_changes",
+    tag = "graph",
+    params(ChangesQuery),
+    responses((status = 200, description = "The changes", body = ChangesOut))
+)]
+pub(crate) async fn changes(
+    State(state): State<AppState>,
+    caller: Caller,
+    QueryParams(query): QueryParams<ChangesQuery>,
+) -> Result<Json<ChangesOut>, ApiError> {
+    let scope = caller.scope(query.user_id, query.agent_id, query.run_id)?;
+    let until = query.until.unwrap_or_else(Utc::now);
+    let changes = state.memory()?.changes(&scope, query.since, until).await?;
+    Ok(Json(changes.into()))
+}

@@ -1,0 +1,329 @@
+//! `/v1/memories`: adding conversation turns (the write path, waited for or in the
+//! background), the scope's plain facts by id (read, edit, delete, history), and the hard
+//! erasure of a whole scope.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use mnemo_core::llm::ChatMessage;
+use mnemo_core::write::{AddRequest, Journaled};
+use mnemo_core::{Episode, EpisodeStatus, FactEdit, FactId};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::types::{Deleted, EpisodeStatusOut, FactEventOut, FactOut};
+use super::{PageQuery, ScopeQuery, page};
+use crate::api::types::AddResult;
+use crate::auth::Caller;
+use crate::extract::{JsonBody, PathId, QueryParams};
+use crate::{ApiError, AppState};
+
+/// One message of the conversation.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = Message)]
+pub(crate) struct MessageIn {
+    /// `user`, `assistant`, … (free text, not empty).
+    #[schema(example = "user")]
+    pub role: String,
+    #[schema(example = "I moved to Lisbon last month.")]
+    pub content: String,
+}
+
+/// `POST /v1/memories`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AddBody {
+    /// The new messages, oldest first (1 to 1000).
+    pub messages: Vec<MessageIn>,
+    pub user_id: Option<String>,
+    pub agent_id: Option<String>,
+    pub run_id: Option<String>,
+    /// Reference time for relative dates ("last month"); default now.
+    pub occurred_at: Option<DateTime<Utc>>,
+    /// A JSON object kept with the episode.
+    pub metadata: Option<serde_json::Value>,
+    /// `false`: no LLM; the messages become facts linked to known entities.
+    #[serde(default = "yes")]
+    #[schema(default = true)]
+    pub infer: bool,
+    /// The same key twice in a scope adds nothing the second time.
+    pub idempotency_key: Option<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct AddQuery {
+    /// `true` (default): answer with the result once processed. `false`: answer 202 at
+    /// once and process in the background (`GET /v1/episodes/{id}` shows the status).
+    pub wait: Option<bool>,
+}
+
+/// `POST /v1/memories?wait=false`: the episode is journaled and will be processed.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct Accepted {
+    #[schema(value_type = String, format = "uuid")]
+    pub episode_id: mnemo_core::EpisodeId,
+    /// `pending`, or the earlier episode's status for a duplicate.
+    pub status: EpisodeStatusOut,
+    /// The idempotency key was used before; `episode_id` is the earlier episode.
+    pub duplicate: bool,
+}
+
+impl Accepted {
+    fn of(episode: &Episode, duplicate: bool) -> Accepted {
+        Accepted {
+            episode_id: episode.id,
+            status: match episode.status {
+                EpisodeStatus::Pending => EpisodeStatusOut::Pending,
+                EpisodeStatus::Done => EpisodeStatusOut::Done,
+                EpisodeStatus::Failed { .. } => EpisodeStatusOut::Failed,
+            },
+            duplicate,
+        }
+    }
+}
+
+/// Remember a conversation turn.
+///
+/// Journals the messages as an episode, extracts entities and relations (and facts),
+/// resolves them against the scope and ends what they supersede. An LLM failure is not
+/// an HTTP error: the result has `status: failed` and the reason.
+#[utoipa::path(
+    post,
+    path = "/v1/memories",
+    operation_id = "add_memories",
+    tag = "memories",
+    params(AddQuery),
+    request_body = AddBody,
+    responses(
+        (status = 200, description = "Processed (`wait=true`)", body = AddResult),
+        (status = 202, description = "Journaled, processing in the background (`wait=false`)", body = Accepted),
+    )
+)]
+pub(crate) async fn add(
+    State(state): State<AppState>,
+    caller: Caller,
+    QueryParams(query): QueryParams<AddQuery>,
+    JsonBody(body): JsonBody<AddBody>,
+) -> Result<Response, ApiError> {
+    let scope = caller.scope(body.user_id, body.agent_id, body.run_id)?;
+    let memory = state.memory()?;
+    let infer = body.infer;
+    let request = AddRequest {
+        scope: scope.clone(),
+        messages: body
+            .messages
+            .into_iter()
+            .map(|m| ChatMessage {
+                role: m.role,
+                content: m.content,
+            })
+            .collect(),
+        occurred_at: body.occurred_at,
+        metadata: body
+            .metadata
+            .unwrap_or_else(|| serde_json::Value::Object(Default::default())),
+        infer,
+        idempotency_key: body.idempotency_key,
+    };
+    if query.wait.unwrap_or(true) {
+        let adder = memory.clone();
+        let outcome = state
+            .run_add(
+                scope,
+                infer,
+                memory,
+                async move { adder.add(request).await },
+            )
+            .await?;
+        return Ok(Json(AddResult::from(outcome)).into_response());
+    }
+    let accepted = match memory.journal(request).await? {
+        Journaled::New(episode) => {
+            let accepted = Accepted::of(&episode, false);
+            state.process_in_background(memory, episode, infer);
+            accepted
+        }
+        Journaled::Duplicate(episode) => Accepted::of(&episode, true),
+    };
+    Ok((StatusCode::ACCEPTED, Json(accepted)).into_response())
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Facts)]
+pub(crate) struct FactsOut {
+    /// Newest first.
+    pub facts: Vec<FactOut>,
+}
+
+/// The scope's facts, newest first.
+#[utoipa::path(
+    get,
+    path = "/v1/memories",
+    operation_id = "list_facts",
+    tag = "memories",
+    params(PageQuery),
+    responses((status = 200, description = "A page of facts", body = FactsOut))
+)]
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    QueryParams(query): QueryParams<PageQuery>,
+) -> Result<Json<FactsOut>, ApiError> {
+    let scope = caller.scope(query.user_id, query.agent_id, query.run_id)?;
+    let page = page(query.limit, query.offset)?;
+    let facts = state.memory()?.facts(&scope, page).await?;
+    Ok(Json(FactsOut {
+        facts: facts.into_iter().map(FactOut::from).collect(),
+    }))
+}
+
+/// Erase everything of a scope.
+///
+/// Hard-deletes the scope's graph, episodes, vectors, facts and fact history (for
+/// erasure requests). Other scopes, even overlapping ones, are untouched.
+#[utoipa::path(
+    delete,
+    path = "/v1/memories",
+    operation_id = "erase_scope",
+    tag = "memories",
+    params(ScopeQuery),
+    responses((status = 200, description = "Erased", body = Deleted))
+)]
+pub(crate) async fn erase(
+    State(state): State<AppState>,
+    caller: Caller,
+    QueryParams(query): QueryParams<ScopeQuery>,
+) -> Result<Json<Deleted>, ApiError> {
+    let scope = caller.scope(query.user_id, query.agent_id, query.run_id)?;
+    state.memory()?.erase_scope(&scope).await?;
+    Ok(Json(Deleted {
+        id: None,
+        deleted: true,
+    }))
+}
+
+/// One fact.
+#[utoipa::path(
+    get,
+    path = "/v1/memories/{id}",
+    operation_id = "get_fact",
+    tag = "memories",
+    params(("id" = String, Path, description = "The fact's id", format = "uuid"), ScopeQuery),
+    responses((status = 200, description = "The fact", body = FactOut))
+)]
+pub(crate) async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    QueryParams(query): QueryParams<ScopeQuery>,
+    PathId(id): PathId<FactId>,
+) -> Result<Json<FactOut>, ApiError> {
+    let scope = caller.scope(query.user_id, query.agent_id, query.run_id)?;
+    let fact = state.memory()?.fact(&scope, id).await?;
+    Ok(Json(fact.into()))
+}
+
+/// `PUT /v1/memories/{id}`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct FactEditBody {
+    /// The new text (re-embedded).
+    pub text: String,
+    /// A JSON object replacing the stored metadata; absent or null keeps it.
+    pub metadata: Option<serde_json::Value>,
+    pub user_id: Option<String>,
+    pub agent_id: Option<String>,
+    pub run_id: Option<String>,
+}
+
+/// Edit a fact.
+///
+/// Replaces the text (and optionally the metadata) and records an `UPDATE` event.
+#[utoipa::path(
+    put,
+    path = "/v1/memories/{id}",
+    operation_id = "update_fact",
+    tag = "memories",
+    params(("id" = String, Path, description = "The fact's id", format = "uuid")),
+    request_body = FactEditBody,
+    responses((status = 200, description = "The edited fact", body = FactOut))
+)]
+pub(crate) async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathId(id): PathId<FactId>,
+    JsonBody(body): JsonBody<FactEditBody>,
+) -> Result<Json<FactOut>, ApiError> {
+    let scope = caller.scope(body.user_id, body.agent_id, body.run_id)?;
+    let edit = FactEdit {
+        text: body.text,
+        metadata: body.metadata,
+    };
+    let fact = state.memory()?.update_fact(&scope, id, edit).await?;
+    Ok(Json(fact.into()))
+}
+
+/// Delete a fact.
+///
+/// Its history stays, ending with a `DELETE` event.
+#[utoipa::path(
+    delete,
+    path = "/v1/memories/{id}",
+    operation_id = "delete_fact",
+    tag = "memories",
+    params(("id" = String, Path, description = "The fact's id", format = "uuid"), ScopeQuery),
+    responses((status = 200, description = "Deleted", body = Deleted))
+)]
+pub(crate) async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    QueryParams(query): QueryParams<ScopeQuery>,
+    PathId(id): PathId<FactId>,
+) -> Result<Json<Deleted>, ApiError> {
+    let scope = caller.scope(query.user_id, query.agent_id, query.run_id)?;
+    state.memory()?.delete_fact(&scope, id).await?;
+    Ok(Json(Deleted {
+        id: Some(id.as_uuid()),
+        deleted: true,
+    }))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = History)]
+pub(crate) struct HistoryOut {
+    /// Oldest first.
+    pub history: Vec<FactEventOut>,
+}
+
+/// A fact's history.
+///
+/// Every `ADD`, `UPDATE` and `DELETE` of the fact, oldest first; also after the fact was
+/// deleted.
+#[utoipa::path(
+    get,
+    path = "/v1/memories/{id}/history",
+    operation_id = "fact_history",
+    tag = "memories",
+    params(("id" = String, Path, description = "The fact's id", format = "uuid"), ScopeQuery),
+    responses((status = 200, description = "The fact's events", body = HistoryOut))
+)]
+pub(crate) async fn history(
+    State(state): State<AppState>,
+    caller: Caller,
+    QueryParams(query): QueryParams<ScopeQuery>,
+    PathId(id): PathId<FactId>,
+) -> Result<Json<HistoryOut>, ApiError> {
+    let scope = caller.scope(query.user_id, query.agent_id, query.run_id)?;
+    let history = state.memory()?.fact_history(&scope, id).await?;
+    Ok(Json(HistoryOut {
+        history: history.into_iter().map(FactEventOut::from).collect(),
+    }))
+}

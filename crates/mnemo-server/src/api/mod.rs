@@ -1,0 +1,96 @@
+//! The `/v1` API (DESIGN §6), one module per resource. Handlers are thin: extract (our
+//! extractors answer bad input in our error shape), authorize the scope, call one
+//! `Memory` method, map its result to the wire types of `types`.
+
+pub(crate) mod episodes;
+pub(crate) mod graph;
+pub(crate) mod memories;
+pub(crate) mod relations;
+pub(crate) mod search;
+pub(crate) mod types;
+
+use axum::Router;
+use axum::routing::{get, post};
+use mnemo_core::ports::Page;
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use crate::{ApiError, AppState};
+
+/// Every `/v1` route.
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/v1/memories",
+            post(memories::add)
+                .get(memories::list)
+                .delete(memories::erase),
+        )
+        .route(
+            "/v1/memories/{id}",
+            get(memories::get)
+                .put(memories::update)
+                .delete(memories::delete),
+        )
+        .route("/v1/memories/{id}/history", get(memories::history))
+        .route("/v1/relations", post(relations::add))
+        .route("/v1/search", post(search::search))
+        .route("/v1/graph/subgraph", get(graph::subgraph))
+        .route("/v1/graph/relations", get(graph::relations_of))
+        .route("/v1/graph/entities", get(graph::entities))
+        .route("/v1/graph/entities/{id}", get(graph::entity))
+        .route("/v1/graph/changes", get(graph::changes))
+        .route(
+            "/v1/episodes/{id}",
+            get(episodes::get).delete(episodes::delete),
+        )
+}
+
+/// The scope of a `GET` or `DELETE`: at least one of the three.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct ScopeQuery {
+    /// Scope: the user.
+    pub user_id: Option<String>,
+    /// Scope: the agent.
+    pub agent_id: Option<String>,
+    /// Scope: the run (session).
+    pub run_id: Option<String>,
+}
+
+/// The scope and page of a listing (`GET /v1/memories`, `GET /v1/graph/entities`).
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct PageQuery {
+    /// Scope: the user.
+    pub user_id: Option<String>,
+    /// Scope: the agent.
+    pub agent_id: Option<String>,
+    /// Scope: the run (session).
+    pub run_id: Option<String>,
+    /// 1 to 1000; default 100.
+    pub limit: Option<usize>,
+    /// Default 0.
+    pub offset: Option<usize>,
+}
+
+/// Listing size when the request does not say.
+pub(crate) const DEFAULT_PAGE: usize = 100;
+/// The largest listing page.
+pub(crate) const MAX_PAGE: usize = 1000;
+
+/// `limit` (default 100, 1 to 1000) and `offset` (default 0).
+pub(crate) fn page(limit: Option<usize>, offset: Option<usize>) -> Result<Page, ApiError> {
+    let limit = limit.unwrap_or(DEFAULT_PAGE);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(ApiError::InvalidRequest(format!(
+            "limit must be between 1 and {MAX_PAGE}, got {limit}"
+        )));
+    }
+    Ok(Page {
+        limit,
+        offset: offset.unwrap_or(0),
+    })
+}

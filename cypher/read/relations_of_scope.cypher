@@ -1,0 +1,22 @@
+// Every relation of the scope (export), visible at ($as_of, $known_at) unless $as_of is
+// null (then the full timeline), by recorded_at then id. Walks the scope's RelationKeys
+// in recorded_at order through the (scope_key, recorded_at) index.
+MATCH (k:RelationKey)
+WHERE k.scope_key = $scope_key AND k.recorded_at IS NOT NULL
+MATCH (s:Entity {id: k.source})-[r]->(t:Entity)
+WHERE r.id = k.id
+  AND ($as_of IS NULL OR (
+    r.recorded_at <= $known_at
+    AND (r.retracted_at IS NULL OR r.retracted_at > $known_at)
+    AND (r.valid_from IS NULL OR r.valid_from <= $as_of)
+    AND (r.valid_to IS NULL OR r.invalidated_at > $known_at OR $as_of < r.valid_to)
+  ))
+RETURN {
+  id: r.id, source: s.id, target: t.id, type: type(r), fact: r.fact,
+  valid_from: r.valid_from, valid_to: r.valid_to, recorded_at: r.recorded_at,
+  invalidated_at: r.invalidated_at, retracted_at: r.retracted_at,
+  invalidated_by: r.invalidated_by, invalidated_in: r.invalidated_in,
+  episodes: coalesce(r.episodes, []), mentions: r.mentions
+} AS relation
+ORDER BY k.recorded_at, k.id
+LIMIT $limit
