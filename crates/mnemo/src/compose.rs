@@ -43,10 +43,7 @@ pub struct Embedding {
 impl Embedding {
     /// Loads the model files on the blocking pool (about a second).
     pub async fn load(config: &Config) -> anyhow::Result<Embedding> {
-        let embed_config = mnemo_embed::EmbedConfig {
-            model_dir: config.embed.model_dir.clone(),
-            ort_dylib_path: config.embed.ort_dylib_path.clone(),
-        };
+        let embed_config = embed_config(config);
         let (embedder, tokens) = tokio::task::spawn_blocking(move || {
             Ok::<_, mnemo_core::EmbedError>((
                 FastEmbedder::load(&embed_config)?,
@@ -60,6 +57,14 @@ impl Embedding {
             embedder: Arc::new(embedder),
             tokens: Arc::new(tokens),
         })
+    }
+}
+
+/// Where the model files are (`embed.*`).
+pub fn embed_config(config: &Config) -> mnemo_embed::EmbedConfig {
+    mnemo_embed::EmbedConfig {
+        model_dir: config.embed.model_dir.clone(),
+        ort_dylib_path: config.embed.ort_dylib_path.clone(),
     }
 }
 

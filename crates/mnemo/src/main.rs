@@ -47,6 +47,9 @@ enum Command {
     /// Inspect the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Measure retrieval quality (LOCOMO) and speed at scale; writes report.json/.md.
+    #[command(subcommand)]
+    Eval(mnemo_eval::EvalCommand),
 }
 
 #[derive(Subcommand)]
@@ -65,6 +68,7 @@ fn main() -> ExitCode {
         Command::Export(args) => cli::run(file, |config| transfer::export(config, args)),
         Command::Import(args) => cli::run(file, |config| transfer::import(config, args)),
         Command::Config(ConfigCommand::Check) => config_check(file),
+        Command::Eval(command) => eval(file, command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -73,6 +77,12 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `mnemo eval …` with the configured model files (`embed.*`).
+fn eval(file: Option<&std::path::Path>, command: mnemo_eval::EvalCommand) -> anyhow::Result<()> {
+    let config = Config::load(file, std::env::vars_os())?;
+    mnemo_eval::run(command, &compose::embed_config(&config))
 }
 
 fn config_check(file: Option<&std::path::Path>) -> anyhow::Result<()> {

@@ -40,6 +40,7 @@ use crate::bm25::Bm25;
 use crate::chat::ChatConfig;
 use crate::metrics::Item;
 use crate::report::{self, KS, QuestionRecord, Scores, System};
+use crate::synthetic::Timed;
 
 pub use data::{Conversation, Question, category_name, load};
 
@@ -98,7 +99,7 @@ pub async fn run(options: &LocomoOptions, embed: &EmbedConfig) -> anyhow::Result
         ))
     })
     .await??;
-    let embedder = Arc::new(embedder);
+    let embedder = Arc::new(Timed::new(embedder));
     let tokens = Arc::new(tokens);
     let temporary = tempfile::tempdir()?;
     let store_dir = options.store.as_deref().unwrap_or(temporary.path());
@@ -251,7 +252,8 @@ fn write_outputs(out: &Path, report: &Value, records: &[QuestionRecord]) -> anyh
 struct Context<'a> {
     memory: &'a Memory,
     graph: &'a EmbeddedStore,
-    embedder: &'a FastEmbedder,
+    /// The embedder, timing its last call (the search's one embedding).
+    embedder: &'a Timed,
     tokens: &'a TokenizerCounter,
 }
 
@@ -412,6 +414,7 @@ async fn ask(
         .search(SearchRequest::new(scope.clone(), &question.question))
         .await?;
     let latency = started.elapsed();
+    let embedding = ctx.embedder.last();
     let context_tokens = ctx.tokens.count(&default.context);
 
     let mut deep = SearchRequest::new(scope.clone(), &question.question);
@@ -490,6 +493,7 @@ async fn ask(
             .collect(),
         context_tokens,
         latency,
+        embedding,
         answer,
     })
 }
