@@ -254,11 +254,24 @@ pub fn build(run: &Run<'_>) -> Value {
         }
     }
     let latencies: Vec<Duration> = records.iter().map(|r| r.latency).collect();
+    let engine: Vec<Duration> = records
+        .iter()
+        .map(|r| r.latency.saturating_sub(r.embedding))
+        .collect();
+    let embedding: Vec<Duration> = records.iter().map(|r| r.embedding).collect();
     let ms = |d: Duration| round(d.as_secs_f64() * 1e3);
-    let latency = summarize(&latencies).map_or(
-        Value::Null,
-        |s| json!({"search_p50": ms(s.p50), "search_p95": ms(s.p95), "search_max": ms(s.max)}),
-    );
+    let latency = match (
+        summarize(&latencies),
+        summarize(&engine),
+        summarize(&embedding),
+    ) {
+        (Some(all), Some(engine), Some(embedding)) => json!({
+            "search_p50": ms(all.p50), "search_p95": ms(all.p95), "search_max": ms(all.max),
+            "engine_p50": ms(engine.p50), "engine_p95": ms(engine.p95),
+            "embedding_p50": ms(embedding.p50), "embedding_p95": ms(embedding.p95),
+        }),
+        _ => Value::Null,
+    };
     let mut conversations = Map::new();
     for stats in run.conversations {
         let of = |system: System| {

@@ -124,6 +124,16 @@ async fn the_report_has_every_system_category_and_output() {
         report["latency_ms"]["search_p95"].as_f64().unwrap()
             >= report["latency_ms"]["search_p50"].as_f64().unwrap()
     );
+    let latency = &report["latency_ms"];
+    let (all, engine) = (
+        latency["search_p50"].as_f64(),
+        latency["engine_p50"].as_f64(),
+    );
+    assert!(engine.unwrap() <= all.unwrap(), "{latency}");
+    assert!(
+        latency["embedding_p95"].as_f64().unwrap() > 0.0,
+        "{latency}"
+    );
     let conversation = &report["conversations"]["conv-tiny"];
     assert_eq!(
         (

@@ -255,10 +255,9 @@ async fn in_context(
     let mut credit: Vec<(FactId, f32)> = Vec::new();
     for hit in hits {
         if let Some((episode, index)) = message_place(&hit.item) {
-            credit.push((
-                plain_fact_id(episode, index + 1),
-                CREDIT_TO_NEXT * hit.score,
-            ));
+            if let Some(next) = index.checked_add(1) {
+                credit.push((plain_fact_id(episode, next), CREDIT_TO_NEXT * hit.score));
+            }
             if let Some(previous) = index.checked_sub(1) {
                 credit.push((
                     plain_fact_id(episode, previous),
