@@ -22,7 +22,7 @@ use mnemo_core::llm::ChatMessage;
 use mnemo_core::read::SearchRequest;
 use mnemo_core::write::AddRequest;
 use mnemo_core::{EpisodeStatus, Memory, MemoryParts, MemorySettings, Ontology, Scope};
-use mnemo_embed::{EmbedConfig, FastEmbedder, TokenizerCounter};
+use mnemo_embed::{EmbedConfig, TokenizerCounter};
 use mnemo_embedded::EmbeddedStore;
 use mnemo_llm::{LlmConfig, OpenAiLlm};
 use mnemo_testkit::scripted_llm::ScriptedLlm;
@@ -103,16 +103,7 @@ pub async fn run(options: &ScaleOptions, embed: &EmbedConfig) -> anyhow::Result<
     anyhow::ensure!(options.queries > 0, "--queries must be at least 1");
     std::fs::create_dir_all(&options.out)
         .with_context(|| format!("cannot create {}", options.out.display()))?;
-    let embed_config = embed.clone();
-    let (embedder, tokens) = tokio::task::spawn_blocking(move || {
-        anyhow::Ok((
-            FastEmbedder::load(&embed_config)?,
-            TokenizerCounter::load(&embed_config)?,
-        ))
-    })
-    .await??;
-    let embedder = Arc::new(Timed::new(embedder));
-    let tokens = Arc::new(tokens);
+    let (embedder, tokens) = crate::synthetic::load_models(embed).await?;
     let store_dir = tempfile::tempdir()?;
     let store = EmbeddedStore::open(store_dir.path(), mnemo_embed::DIMENSION)?;
     let mut rng = Rng(0x5ca1e);

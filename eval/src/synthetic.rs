@@ -52,6 +52,27 @@ impl Embedder for Timed {
     }
 }
 
+/// Loads the embedder (wrapped to time its calls) and the tokenizer on the blocking pool.
+pub async fn load_models(
+    embed: &mnemo_embed::EmbedConfig,
+) -> anyhow::Result<(
+    std::sync::Arc<Timed>,
+    std::sync::Arc<mnemo_embed::TokenizerCounter>,
+)> {
+    let embed_config = embed.clone();
+    let (embedder, tokens) = tokio::task::spawn_blocking(move || {
+        anyhow::Ok((
+            mnemo_embed::FastEmbedder::load(&embed_config)?,
+            mnemo_embed::TokenizerCounter::load(&embed_config)?,
+        ))
+    })
+    .await??;
+    Ok((
+        std::sync::Arc::new(Timed::new(embedder)),
+        std::sync::Arc::new(tokens),
+    ))
+}
+
 impl Timed {
     pub fn new(inner: FastEmbedder) -> Timed {
         Timed {

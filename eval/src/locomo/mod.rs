@@ -32,7 +32,7 @@ use mnemo_core::{
     EpisodeId, EpisodeStatus, Fact, LlmUsage, Memory, MemoryParts, MemorySettings, Ontology,
     RelationView, Scope,
 };
-use mnemo_embed::{EmbedConfig, FastEmbedder, TokenizerCounter};
+use mnemo_embed::{EmbedConfig, TokenizerCounter};
 use mnemo_embedded::EmbeddedStore;
 use serde_json::{Value, json};
 
@@ -91,16 +91,7 @@ pub async fn run(options: &LocomoOptions, embed: &EmbedConfig) -> anyhow::Result
     std::fs::create_dir_all(&options.out)
         .with_context(|| format!("cannot create {}", options.out.display()))?;
 
-    let embed_config = embed.clone();
-    let (embedder, tokens) = tokio::task::spawn_blocking(move || {
-        anyhow::Ok((
-            FastEmbedder::load(&embed_config)?,
-            TokenizerCounter::load(&embed_config)?,
-        ))
-    })
-    .await??;
-    let embedder = Arc::new(Timed::new(embedder));
-    let tokens = Arc::new(tokens);
+    let (embedder, tokens) = crate::synthetic::load_models(embed).await?;
     let temporary = tempfile::tempdir()?;
     let store_dir = options.store.as_deref().unwrap_or(temporary.path());
     let store = EmbeddedStore::open(store_dir, mnemo_embed::DIMENSION)?;
