@@ -17,7 +17,7 @@ use crate::codec::{
 };
 use crate::error::{EmbeddedError, Result};
 use crate::memory::Effect;
-use crate::{EmbeddedStore, Inner, fts, sql_int, with_records};
+use crate::{EmbeddedStore, Inner, count_rows, fts, sql_int, with_records};
 
 pub(crate) fn get_entity(
     conn: &Connection,
@@ -982,15 +982,13 @@ impl GraphRead for EmbeddedStore {
     async fn counts(&self) -> Result<GraphCounts, StoreError> {
         self.blocking(|inner| {
             inner.read(|tx| {
-                let count = |sql: &str| -> Result<u64> {
-                    let n: i64 = tx.prepare_cached(sql)?.query_row([], |row| row.get(0))?;
-                    Ok(u64::try_from(n).unwrap_or_default())
-                };
-                let episodes = |status: &str| -> Result<u64> {
-                    let n: i64 = tx
-                        .prepare_cached("SELECT count(*) FROM episodes WHERE status = ?1")?
-                        .query_row([status], |row| row.get(0))?;
-                    Ok(u64::try_from(n).unwrap_or_default())
+                let count = |sql: &str| count_rows(tx, sql, []);
+                let episodes = |status: &str| {
+                    count_rows(
+                        tx,
+                        "SELECT count(*) FROM episodes WHERE status = ?1",
+                        [status],
+                    )
                 };
                 Ok(GraphCounts {
                     entities: count("SELECT count(*) FROM entities")?,

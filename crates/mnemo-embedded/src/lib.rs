@@ -231,6 +231,18 @@ fn with_records<Id, T>(
     Ok(out)
 }
 
+/// The single `count(*)` a query answers.
+fn count_rows(
+    conn: &rusqlite::Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> error::Result<u64> {
+    let n: i64 = conn
+        .prepare_cached(sql)?
+        .query_row(params, |row| row.get(0))?;
+    Ok(u64::try_from(n).unwrap_or_default())
+}
+
 fn sql_int(n: usize) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }

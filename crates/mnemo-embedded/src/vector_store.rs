@@ -15,7 +15,7 @@ use crate::codec::{
 };
 use crate::error::{EmbeddedError, Result};
 use crate::memory::Effect;
-use crate::{EmbeddedStore, fts, graph, sql_int, with_records};
+use crate::{EmbeddedStore, count_rows, fts, graph, sql_int, with_records};
 
 fn get_fact(conn: &Connection, scope: &Scope, id: FactId) -> Result<Option<Fact>> {
     let sql = format!("SELECT {FACT_COLUMNS} FROM facts WHERE scope = ?1 AND id = ?2");
@@ -203,10 +203,7 @@ impl VectorRead for EmbeddedStore {
     async fn counts(&self) -> Result<VectorCounts, StoreError> {
         self.blocking(|inner| {
             inner.read(|tx| {
-                let count = |sql: &str| -> Result<u64> {
-                    let n: i64 = tx.prepare_cached(sql)?.query_row([], |row| row.get(0))?;
-                    Ok(u64::try_from(n).unwrap_or_default())
-                };
+                let count = |sql: &str| count_rows(tx, sql, []);
                 Ok(VectorCounts {
                     relation_vectors: count("SELECT count(*) FROM relation_vectors")?,
                     facts: count("SELECT count(*) FROM facts")?,
