@@ -4,7 +4,8 @@
 //
 // Fails (exit 1) on any syntax or semantic error. Not failures: "Parameter $x is not
 // defined." (queries get their parameters at run time, the linter has no values for them)
-// and warnings (printed). A file may hold several statements separated by `;`.
+// and warnings (printed). A file may hold several statements separated by `;`. A template
+// (holding the relation-type placeholder) is also checked in its rendered form.
 //
 // Usage: node scripts/lint-cypher.mjs [FILE_OR_DIR ...]   (default: cypher/)
 // Install the package first: npm ci --prefix scripts/cypher-lint (scripts/setup.sh does).
@@ -30,6 +31,8 @@ try {
 }
 
 const ERROR = 1;
+// Where mnemo-neo4j puts one validated relation type (crates/mnemo-neo4j/src/queries.rs).
+const RELATION_TYPE_PLACEHOLDER = '__RELATION_TYPE__';
 const PARAMETER_NOT_DEFINED = /^Parameter \$\w+ is not defined\.$/;
 
 function cypherFiles(path) {
@@ -64,15 +67,27 @@ for (const file of files) {
     errors += 1;
     continue;
   }
-  for (const d of lintCypherQuery(text, {})) {
-    if (PARAMETER_NOT_DEFINED.test(d.message)) continue;
-    const at = `${name}:${position(text, d.offsets.start)}`;
-    if (d.severity === ERROR) {
-      console.error(`${at}: error: ${d.message}`);
-      errors += 1;
-    } else {
-      console.warn(`${at}: warning: ${d.message}`);
-      warnings += 1;
+  // A template is checked as written and as mnemo-neo4j renders it for a sample type.
+  const forms = [[name, text]];
+  if (text.includes(RELATION_TYPE_PLACEHOLDER)) {
+    const rendered = text
+      .split('\n')
+      .filter((line) => !line.trimStart().startsWith('//'))
+      .join('\n')
+      .replaceAll(RELATION_TYPE_PLACEHOLDER, 'LIVES_IN');
+    forms.push([`${name} (rendered for LIVES_IN)`, rendered]);
+  }
+  for (const [label, form] of forms) {
+    for (const d of lintCypherQuery(form, {})) {
+      if (PARAMETER_NOT_DEFINED.test(d.message)) continue;
+      const at = `${label}:${position(form, d.offsets.start)}`;
+      if (d.severity === ERROR) {
+        console.error(`${at}: error: ${d.message}`);
+        errors += 1;
+      } else {
+        console.warn(`${at}: warning: ${d.message}`);
+        warnings += 1;
+      }
     }
   }
 }

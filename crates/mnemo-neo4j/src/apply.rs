@@ -10,8 +10,8 @@ use mnemo_core::{EntityId, EpisodeId, RelationId, Scope, StoreError, ValidationE
 use neo4rs::{BoltType, Graph, Row};
 
 use crate::codec::{self, Props, ids, list};
-use crate::db::{Tx, query};
-use crate::queries::*;
+use crate::db::{Tx, query, typed_query};
+use crate::queries::{TypedStatement, *};
 use crate::text;
 
 /// The kind of an op: consecutive ops of one kind are written together.
@@ -554,14 +554,39 @@ async fn add_relations(tx: &mut Tx, scope: &Scope, run: Vec<WriteOp>) -> Result<
             string(row, "id")?
         )));
     }
-    tx.rows(query(
-        ADD_RELATIONS,
-        Props::new()
-            .set("scope_key", scope.key())
-            .set("relations", list(relations.iter().map(codec::relation_row))),
-    ))
-    .await?;
+    let scope_key = scope.key();
+    for (statement, rows) in add_relation_statements(&relations) {
+        tx.rows(typed_query(
+            statement,
+            Props::new()
+                .set("scope_key", scope_key.clone())
+                .set("relations", list(rows.into_iter().map(codec::relation_row))),
+        ))
+        .await?;
+    }
     Ok(())
+}
+
+/// One [`ADD_RELATIONS`] statement per relation type in `relations` (in order of first
+/// appearance), each with the relations of its type: the type is a literal in the text,
+/// never a per-row parameter (see [`crate::queries::add_relations`]).
+fn add_relation_statements(
+    relations: &[mnemo_core::Relation],
+) -> Vec<(TypedStatement, Vec<&mnemo_core::Relation>)> {
+    let mut groups: Vec<(TypedStatement, Vec<&mnemo_core::Relation>)> = Vec::new();
+    for relation in relations {
+        match groups
+            .iter_mut()
+            .find(|(statement, _)| statement.relation_type == relation.relation_type)
+        {
+            Some((_, rows)) => rows.push(relation),
+            None => groups.push((
+                crate::queries::add_relations(&relation.relation_type),
+                vec![relation],
+            )),
+        }
+    }
+    groups
 }
 
 #[cfg(test)]
@@ -605,6 +630,123 @@ mod tests {
             ]
         );
         assert!(runs(Vec::new()).is_empty());
+    }
+
+    fn relation_of_type(scope: &Scope, relation_type: &str) -> mnemo_core::Relation {
+        use mnemo_testkit::fixtures;
+        let (source, target) = (EntityId::new(), EntityId::new());
+        let times = fixtures::since(1, 1);
+        fixtures::relation(scope, source, relation_type, target, "a fact", times)
+    }
+
+    /// The relationship types of the patterns a statement writes: `[:TYPE` or
+    /// `` [:`TYPE` ``, and any dynamic `[:$(` form as `$(`.
+    fn written_types(text: &str) -> Vec<String> {
+        let code = crate::queries::code_lines(text);
+        code.match_indices("[:")
+            .map(|(at, _)| {
+                let rest = &code[at + 2..];
+                if rest.starts_with("$(") {
+                    return "$(".to_owned();
+                }
+                rest.trim_start_matches('`')
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn each_add_relations_statement_carries_exactly_one_literal_type() {
+        let scope = Scope::user("a").unwrap();
+        let types = [
+            "LIVES_IN", "WORKS_AT", "LIVES_IN", "KNOWS", "WORKS_AT", "KNOWS",
+        ];
+        let relations: Vec<_> = types.iter().map(|t| relation_of_type(&scope, t)).collect();
+        let statements = add_relation_statements(&relations);
+
+        let got: Vec<(&str, Vec<RelationId>)> = statements
+            .iter()
+            .map(|(s, rows)| {
+                (
+                    s.relation_type.as_str(),
+                    rows.iter().map(|r| r.id).collect(),
+                )
+            })
+            .collect();
+        let ids = |at: &[usize]| at.iter().map(|&i| relations[i].id).collect::<Vec<_>>();
+        assert_eq!(
+            got,
+            vec![
+                ("LIVES_IN", ids(&[0, 2])),
+                ("WORKS_AT", ids(&[1, 4])),
+                ("KNOWS", ids(&[3, 5])),
+            ]
+        );
+        for (statement, _) in &statements {
+            let ty = statement.relation_type.as_str();
+            let text = &statement.text;
+            // The relation's type, and the fixed provenance edge.
+            assert_eq!(written_types(text), [ty, "STATED"], "{text}");
+            assert_eq!(text.matches(&format!("`{ty}`")).count(), 1, "{text}");
+            assert!(
+                !text.contains(crate::queries::RELATION_TYPE_PLACEHOLDER),
+                "{text}"
+            );
+            assert!(!text.contains("$("), "{text}");
+        }
+        assert!(add_relation_statements(&[]).is_empty());
+    }
+
+    /// No query the store runs writes a relationship whose type is dynamic (`$(…)`) or
+    /// taken from a row: neo4j/neo4j#13597.
+    #[test]
+    fn no_query_writes_a_dynamic_relationship_type() {
+        for (path, text) in crate::queries::ALL {
+            for ty in written_types(text) {
+                assert_ne!(ty, "$(", "{path} writes a dynamic relationship type");
+            }
+        }
+    }
+
+    /// Only a `RelationType` can be rendered, and only `RelationType::parse` (or its serde
+    /// form, which calls it) builds one: whatever it is given, it fails or yields
+    /// `^[A-Z][A-Z0-9_]{0,63}$`, so nothing can leave the backticks.
+    #[test]
+    fn a_type_that_is_not_a_relation_type_cannot_be_rendered() {
+        let refused = [
+            "LIVES_IN`]->(t) DETACH DELETE t //",
+            "LIVES_IN`",
+            "LIVES_IN]->(x)",
+            "LIVES_IN {id: 1}",
+            "LIVES_IN\nMATCH",
+            "",
+            "   ",
+            "ÄRGER",
+            "1LIVES_IN",
+        ];
+        for input in refused {
+            assert!(mnemo_core::RelationType::parse(input).is_err(), "{input:?}");
+            let json = serde_json::Value::String(input.to_owned());
+            assert!(
+                serde_json::from_value::<mnemo_core::RelationType>(json).is_err(),
+                "{input:?} deserializes"
+            );
+        }
+        assert!(mnemo_core::RelationType::parse(&"A".repeat(65)).is_err());
+        // Lenient spellings normalise to a plain literal, never to the placeholder.
+        for (input, literal) in [
+            ("lives in", "LIVES_IN"),
+            ("livesIn", "LIVES_IN"),
+            ("__RELATION_TYPE__", "RELATION_TYPE"),
+        ] {
+            let ty = mnemo_core::RelationType::parse(input).unwrap();
+            let text = crate::queries::add_relations(&ty).text;
+            assert_eq!(written_types(&text), [literal, "STATED"], "{input:?}");
+            assert!(text.contains(&format!("[:`{literal}` {{")), "{input:?}");
+            assert!(!text.contains(crate::queries::RELATION_TYPE_PLACEHOLDER));
+        }
     }
 
     #[test]

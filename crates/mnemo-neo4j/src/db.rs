@@ -6,6 +6,7 @@ use mnemo_core::StoreError;
 use neo4rs::{BoltType, Graph, Query, Row, Txn};
 
 use crate::codec::Props;
+use crate::queries::TypedStatement;
 
 /// The server code of a uniqueness (or other constraint) violation.
 const CONSTRAINT_VIOLATION: &str = "Neo.ClientError.Schema.ConstraintValidationFailed";
@@ -16,6 +17,14 @@ pub(crate) fn query(text: &'static str, params: Props) -> Query {
         unreachable!("Props is a map")
     };
     Query::new(text.to_owned()).with_params(map)
+}
+
+/// A template from a compiled-in file, rendered for one relation type, and its parameters.
+pub(crate) fn typed_query(statement: TypedStatement, params: Props) -> Query {
+    let BoltType::Map(map) = BoltType::from(params) else {
+        unreachable!("Props is a map")
+    };
+    Query::new(statement.text).with_params(map)
 }
 
 /// The class of server errors worth retrying (deadlocks, leader switches, …).

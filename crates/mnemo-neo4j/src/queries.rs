@@ -1,7 +1,10 @@
 //! Every Cypher query the store runs, one file each under `cypher/` at the repository root,
-//! compiled in with `include_str!`. Queries take parameters only: no query text is ever
-//! built from data, and labels and relationship types reach Neo4j through its dynamic
-//! `$(…)` syntax from the validated `EntityType`/`RelationType`.
+//! compiled in with `include_str!`. Queries take parameters only: no query text is built
+//! from data, with one exception: a relationship type written by CREATE is a literal in
+//! a template ([`add_relations`]), filled only from a validated `RelationType`. Labels reach
+//! Neo4j through its dynamic `$(…)` syntax from the validated `EntityType`.
+
+use mnemo_core::RelationType;
 
 macro_rules! queries {
     ($($(#[$doc:meta])* $name:ident = $path:literal;)*) => {
@@ -65,6 +68,42 @@ queries! {
     DELETE_EPISODES = "write/delete_episodes.cypher";
     PUT_SCOPE_SUMMARY = "write/put_scope_summary.cypher";
     ERASE_SCOPE = "write/erase_scope.cypher";
+}
+
+/// The placeholder a template carries where one relation type goes (backticked in the
+/// file). It cannot be a `RelationType` (those start with a capital letter), so a
+/// rendered statement never contains it.
+pub(crate) const RELATION_TYPE_PLACEHOLDER: &str = "__RELATION_TYPE__";
+
+/// A query template rendered for one relation type.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct TypedStatement {
+    pub(crate) relation_type: RelationType,
+    pub(crate) text: String,
+}
+
+/// [`ADD_RELATIONS`] for relations of type `relation_type`, written as a literal.
+///
+/// Neo4j 5.26 Community resolves a dynamic relationship type in CREATE/MERGE
+/// (`[:$(row.type)]`) once per cached plan (neo4j/neo4j#13597): every row of an UNWIND,
+/// and every later run with another type, would get the first one. So the type is part
+/// of the query text, one statement per type. Splicing it in is safe because a
+/// `RelationType` can only be built by `RelationType::parse`, which accepts
+/// `^[A-Z][A-Z0-9_]{0,63}$` only: no backtick, quote, space or bracket can reach the
+/// backticked literal.
+pub(crate) fn add_relations(relation_type: &RelationType) -> TypedStatement {
+    TypedStatement {
+        relation_type: relation_type.clone(),
+        text: code_lines(ADD_RELATIONS).replace(RELATION_TYPE_PLACEHOLDER, relation_type.as_str()),
+    }
+}
+
+/// `text` without its `//` comment lines: the statement as the server gets it.
+pub(crate) fn code_lines(text: &str) -> String {
+    text.lines()
+        .filter(|line| !line.trim_start().starts_with("//"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// The visibility rule of DESIGN §2 (`mnemo_core::is_visible`) in Cypher, for a relation

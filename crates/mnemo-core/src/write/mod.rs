@@ -289,7 +289,10 @@ pub(crate) async fn extraction_input(
             .recent_episodes(&episode.scope, episode.ingested_at, wanted)
             .await?;
         for earlier in &earlier {
-            let mut batch = episode_messages(earlier)?;
+            // An unreadable earlier episode (failed when it was met) is no context.
+            let Ok(mut batch) = episode_messages(earlier) else {
+                continue;
+            };
             while let Some(message) = batch.pop() {
                 if recent.len() == wanted {
                     break;

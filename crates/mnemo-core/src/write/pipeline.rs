@@ -110,7 +110,10 @@ impl Memory {
     /// status); a store or embedder error leaves it `pending` for [`Memory::resume_pending`]
     /// and is returned.
     pub async fn process_episode(&self, episode: Episode) -> Result<AddOutcome, MemoryError> {
-        let journal = Journal::read(&episode)?;
+        let journal = match Journal::read(&episode) {
+            Ok(journal) => journal,
+            Err(err) => return self.fail_unreadable(&episode, err).await,
+        };
         if matches!(journal, Journal::Messages { infer: true, .. }) && self.llm.is_none() {
             return Err(MemoryError::LlmNotConfigured);
         }
@@ -151,10 +154,15 @@ impl Memory {
                 self.plan_messages(&episode).await
             }
             Journal::Relations { relations } => {
-                let triplets = relations
+                let triplets = match relations
                     .into_iter()
                     .map(|r| r.into_triplet())
-                    .collect::<Result<Vec<TripletIn>, _>>()?;
+                    .collect::<Result<Vec<TripletIn>, _>>()
+                {
+                    Ok(triplets) => triplets,
+                    // Journaled before a validation rule changed: it can never be applied.
+                    Err(err) => return self.fail_unreadable(&episode, err.into()).await,
+                };
                 let mut names = NameVectors::default();
                 graph::plan_triplets(self, &episode, triplets, &mut names)
                     .await
@@ -341,17 +349,43 @@ impl Memory {
 
     /// Marks the episode failed with the LLM's reason; nothing else was written.
     async fn fail(&self, episode: &Episode, err: LlmError) -> Result<AddOutcome, MemoryError> {
-        let status = EpisodeStatus::Failed {
-            reason: err.to_string(),
-        };
         tracing::warn!(episode = %episode.id, reason = %err, "episode failed");
+        self.mark_failed(episode, err.to_string(), err.usage())
+            .await
+    }
+
+    /// Marks an episode failed whose journal entry cannot be read (or can no longer be
+    /// validated), so it can never be processed; nothing else is written, and resuming
+    /// goes on with the other episodes.
+    async fn fail_unreadable(
+        &self,
+        episode: &Episode,
+        err: MemoryError,
+    ) -> Result<AddOutcome, MemoryError> {
+        tracing::error!(
+            episode = %episode.id,
+            scope = %episode.scope.key(),
+            reason = %err,
+            "episode journal is unreadable; marked failed"
+        );
+        let reason = format!("unreadable journal entry: {err}");
+        self.mark_failed(episode, reason, episode.llm_usage).await
+    }
+
+    async fn mark_failed(
+        &self,
+        episode: &Episode,
+        reason: String,
+        usage: LlmUsage,
+    ) -> Result<AddOutcome, MemoryError> {
+        let status = EpisodeStatus::Failed { reason };
         self.graph
             .apply(
                 &episode.scope,
                 vec![WriteOp::SetEpisodeStatus {
                     episode: episode.id,
                     status: status.clone(),
-                    llm_usage: err.usage(),
+                    llm_usage: usage,
                 }],
             )
             .await?;
@@ -360,7 +394,7 @@ impl Memory {
             status,
             relations: RelationChanges::default(),
             facts: FactChanges::default(),
-            llm_usage: err.usage(),
+            llm_usage: usage,
             duplicate: false,
         })
     }

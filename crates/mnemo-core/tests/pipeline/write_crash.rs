@@ -193,3 +193,62 @@ async fn an_episode_applied_but_not_mirrored_is_reconciled_without_the_llm() {
     );
     assert!(h.llm().requests().is_empty(), "reconciling calls no LLM");
 }
+
+/// A pending episode whose content is not a journal entry (a foreign or damaged row) is
+/// marked failed with the reason; resuming goes on with the others instead of stopping.
+#[tokio::test]
+async fn an_unreadable_pending_episode_is_failed_and_resuming_goes_on() {
+    use mnemo_core::EpisodeStatus;
+    use mnemo_core::ports::{GraphWrite, Page, VectorRead};
+    use mnemo_testkit::fixtures;
+
+    let h = crate::support::harness_with(settings(), false).await;
+    let scope = crate::support::fresh_scope("alice");
+    let mut unreadable = fixtures::episode(&scope, "not a journal entry", 1, None);
+    unreadable.content = "{\"kind\": \"telegram\"}".to_owned();
+    let mut stale = fixtures::episode(&scope, "unused", 2, None);
+    // Direct triplets journaled under rules they no longer pass (an empty entity name).
+    stale.content = json!({"kind": "relations", "relations": [{
+        "source": {"name": " ", "type": "Person"}, "relation": "LIVES_IN",
+        "target": {"name": "Boston", "type": "City"}
+    }]})
+    .to_string();
+    let mut readable = fixtures::episode(&scope, "unused", 3, None);
+    readable.content = json!({"kind": "messages", "infer": false, "messages": [
+        {"role": "user", "content": "I play the cello"}
+    ]})
+    .to_string();
+    for episode in [&unreadable, &stale, &readable] {
+        h.store.insert_episode(episode).await.unwrap();
+    }
+
+    let report = h.memory.resume_pending().await.unwrap();
+    assert!(report.failed >= 2 && report.done >= 1, "{report:?}");
+    for episode in [&unreadable, &stale] {
+        match h.memory.episode(episode.id).await.unwrap().status {
+            EpisodeStatus::Failed { reason } => {
+                assert!(reason.starts_with("unreadable journal entry"), "{reason}")
+            }
+            other => panic!("{}: {other:?}", episode.content),
+        }
+    }
+    assert_eq!(
+        h.memory.episode(readable.id).await.unwrap().status,
+        EpisodeStatus::Done
+    );
+    let page = Page {
+        limit: 10,
+        offset: 0,
+    };
+    let facts = h.store.facts(&scope, page).await.unwrap();
+    assert_eq!(
+        facts.iter().map(|f| f.text.as_str()).collect::<Vec<_>>(),
+        ["I play the cello"]
+    );
+    // Resuming again finds nothing left of these.
+    h.memory.resume_pending().await.unwrap();
+    assert!(matches!(
+        h.memory.episode(unreadable.id).await.unwrap().status,
+        EpisodeStatus::Failed { .. }
+    ));
+}
