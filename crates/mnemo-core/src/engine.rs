@@ -26,6 +26,14 @@ pub struct MemorySettings {
     pub facts_enabled: bool,
     /// How many similar facts `update_memory` is shown.
     pub facts_top_k: usize,
+    /// Longest search query accepted, in characters (422 past it): a query is embedded
+    /// and matched term by term, so its length is its cost.
+    pub max_query_chars: usize,
+}
+
+impl MemorySettings {
+    /// 4,096 characters: a long user message, far past what the embedder reads.
+    pub const DEFAULT_MAX_QUERY_CHARS: usize = 4096;
 }
 
 impl Default for MemorySettings {
@@ -36,6 +44,7 @@ impl Default for MemorySettings {
             entity_candidate_threshold: 0.75,
             facts_enabled: true,
             facts_top_k: 10,
+            max_query_chars: Self::DEFAULT_MAX_QUERY_CHARS,
         }
     }
 }

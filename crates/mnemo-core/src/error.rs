@@ -5,7 +5,9 @@
 pub enum ValidationError {
     #[error("scope needs at least one of user_id, agent_id, run_id")]
     EmptyScope,
-    #[error("scope field `{field}` must be non-empty and at most 256 characters")]
+    #[error(
+        "scope field `{field}` must be non-empty, at most 256 bytes of UTF-8 and free of control characters"
+    )]
     BadScopeField { field: &'static str },
     #[error(
         "invalid entity type `{0}`: expected a PascalCase name matching ^[A-Z][A-Za-z0-9_]{{0,63}}$"

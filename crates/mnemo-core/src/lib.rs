@@ -15,6 +15,7 @@ pub mod ontology;
 pub mod ports;
 pub mod read;
 pub mod scope;
+pub mod text;
 pub mod transfer;
 pub mod views;
 pub mod visibility;

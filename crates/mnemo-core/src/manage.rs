@@ -54,6 +54,7 @@ impl Memory {
             ))
             .into());
         }
+        crate::text::check_text("text", text)?;
         if let Some(metadata) = &edit.metadata
             && !metadata.is_object()
         {

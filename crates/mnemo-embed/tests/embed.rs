@@ -153,6 +153,30 @@ async fn batches_larger_than_64_keep_their_order() -> Result<()> {
     Ok(())
 }
 
+/// A text past the model's window embeds like its first part: what is cut was never read
+/// (the model sees 256 tokens), so cutting before tokenizing changes nothing but cost.
+#[tokio::test]
+async fn a_huge_text_embeds_like_its_first_part() -> Result<()> {
+    let embedder = embedder()?;
+    let sentence = "Alice moved to Lisbon in March and plays the cello on weekends. ";
+    let huge = sentence.repeat(30_000);
+    assert!(huge.len() > 1_900_000);
+    let head = mnemo_embed::embedded_part(&huge);
+    assert_eq!(head.chars().count(), mnemo_embed::MAX_EMBEDDED_CHARS);
+    let whole = embed_one(embedder, &huge).await?;
+    let first_part = embed_one(embedder, head).await?;
+    let similarity = cosine(&whole, &first_part);
+    assert!(similarity > 0.9999, "cosine {similarity}");
+    // Multi-byte text is cut on a character boundary.
+    let accents = "é".repeat(mnemo_embed::MAX_EMBEDDED_CHARS + 7);
+    assert_eq!(
+        mnemo_embed::embedded_part(&accents).chars().count(),
+        mnemo_embed::MAX_EMBEDDED_CHARS
+    );
+    assert_eq!(mnemo_embed::embedded_part("short"), "short");
+    Ok(())
+}
+
 #[tokio::test]
 async fn empty_input_gives_empty_output() -> Result<()> {
     assert_eq!(embedder()?.embed(Vec::new()).await?, Vec::<Vec<f32>>::new());

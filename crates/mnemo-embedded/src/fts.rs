@@ -80,8 +80,9 @@ const MAX_TERMS: usize = 32;
 /// The MATCH expression searching `input` in `column` within the scope whose key is
 /// `scope_key`, or `None` when no token has a letter or digit.
 pub(crate) fn match_expression(input: &str, column: &str, scope_key: &str) -> Option<String> {
+    // Control characters separate terms like spaces: a NUL would end the query early.
     let terms: Vec<String> = input
-        .split_whitespace()
+        .split(|c: char| c.is_whitespace() || c.is_control())
         .filter(|t| t.chars().any(char::is_alphanumeric))
         .take(MAX_TERMS)
         .map(|t| format!("\"{}\"", t.replace('"', "\"\"")))
@@ -138,6 +139,8 @@ mod tests {
             ("ali*", Some(r#""ali*""#)),
             ("name:x", Some(r#""name:x""#)),
             ("* - \" ()", None),
+            ("Ann\0 likes", Some(r#""Ann" OR "likes""#)),
+            ("\0\u{7}", None),
             ("", None),
         ];
         let tag = scope_tag("alice");

@@ -48,8 +48,9 @@ pub(crate) fn entity_names(display_name: &str, name: &str, aliases: &[String]) -
 /// quoted phrase (`\` and `"` escaped), OR-ed, ANDed with the scope's tag. `None` when no
 /// token has a letter or digit.
 pub(crate) fn fulltext_query(input: &str, scope_key: &str) -> Option<String> {
+    // Control characters separate terms like spaces: a NUL would end the query early.
     let terms: Vec<String> = input
-        .split_whitespace()
+        .split(|c: char| c.is_whitespace() || c.is_control())
         .filter(|t| t.chars().any(char::is_alphanumeric))
         .take(MAX_TERMS)
         .map(|t| format!("\"{}\"", t.replace('\\', "\\\\").replace('"', "\\\"")))
@@ -81,6 +82,8 @@ mod tests {
             ("-bob NEAR(x y)", Some(r#""-bob" OR "NEAR(x" OR "y)""#)),
             ("zoë", Some(r#""zoë""#)),
             ("* - \" () [ ]", None),
+            ("Ann\0 likes", Some(r#""Ann" OR "likes""#)),
+            ("\0\u{7}", None),
             ("   ", None),
             ("", None),
         ];

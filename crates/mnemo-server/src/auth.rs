@@ -7,6 +7,7 @@
 //! field may use every scope. With no key configured the service is open.
 
 use std::fmt;
+use std::time::Duration;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -45,11 +46,16 @@ pub struct ServerSettings {
     pub api_keys: Vec<ApiKeyBinding>,
     /// Largest request body accepted; larger ones get 413 `payload_too_large`.
     pub body_limit_bytes: usize,
+    /// How long a client may take to send a request's header section, and, separately,
+    /// its whole body (408 `request_timeout`); a trickling client is cut off either way.
+    pub read_timeout: Duration,
 }
 
 impl ServerSettings {
     /// 2 MiB.
     pub const DEFAULT_BODY_LIMIT_BYTES: usize = 2 * 1024 * 1024;
+    /// 30 s.
+    pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(30);
 }
 
 impl Default for ServerSettings {
@@ -57,6 +63,7 @@ impl Default for ServerSettings {
         ServerSettings {
             api_keys: Vec::new(),
             body_limit_bytes: Self::DEFAULT_BODY_LIMIT_BYTES,
+            read_timeout: Self::DEFAULT_READ_TIMEOUT,
         }
     }
 }
@@ -200,7 +207,7 @@ mod tests {
             "{:?}",
             ServerSettings {
                 api_keys: vec![binding],
-                body_limit_bytes: 1,
+                ..ServerSettings::default()
             }
         );
         assert!(!shown.contains("s3cret"), "{shown}");

@@ -23,6 +23,16 @@ pub enum ApiError {
     /// The body is not JSON, or not a JSON object.
     #[error("{0}")]
     MalformedJson(String),
+    /// A query string that is not valid percent-encoded UTF-8.
+    #[error("{0}")]
+    MalformedQuery(String),
+    /// The client did not send the whole request body in time.
+    #[error("the request body did not arrive within {seconds} s")]
+    RequestTimeout { seconds: u64 },
+    #[error("the request target is longer than the limit of {limit} bytes")]
+    UriTooLong { limit: usize },
+    #[error("{0}")]
+    HeadersTooLarge(String),
     /// A body whose content type is not JSON.
     #[error("{0}")]
     UnsupportedMediaType(String),
@@ -65,6 +75,13 @@ impl ApiError {
             }
             ApiError::NotReady => (StatusCode::SERVICE_UNAVAILABLE, "not_ready"),
             ApiError::MalformedJson(_) => (StatusCode::BAD_REQUEST, "malformed_json"),
+            ApiError::MalformedQuery(_) => (StatusCode::BAD_REQUEST, "malformed_query"),
+            ApiError::RequestTimeout { .. } => (StatusCode::REQUEST_TIMEOUT, "request_timeout"),
+            ApiError::UriTooLong { .. } => (StatusCode::URI_TOO_LONG, "uri_too_long"),
+            ApiError::HeadersTooLarge(_) => (
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                "headers_too_large",
+            ),
             ApiError::UnsupportedMediaType(_) => {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
             }
@@ -139,7 +156,8 @@ pub(crate) struct ErrorBody {
 
 #[derive(Serialize, ToSchema)]
 pub(crate) struct ErrorDetail {
-    /// Stable, machine-readable: `malformed_json`, `unsupported_media_type`,
+    /// Stable, machine-readable: `malformed_json`, `malformed_query`, `request_timeout`,
+    /// `uri_too_long`, `headers_too_large`, `unsupported_media_type`,
     /// `invalid_request`, `invalid_scope`, `payload_too_large`, `unauthorized`,
     /// `forbidden`, `not_found`, `method_not_allowed`, `conflict`, `llm_not_configured`,
     /// `not_ready`, `unavailable`, `internal`.

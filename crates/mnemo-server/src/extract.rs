@@ -1,8 +1,9 @@
 //! Request extractors whose rejections are [`ApiError`]s in our error shape, not axum's
 //! plain text: a JSON body, a query string, and a record id in the path.
 //!
-//! Not JSON (or not an object) → 400 `malformed_json`; a content type that is not JSON →
-//! 415; over the body limit → 413; an unknown field, a wrong type or a bad value → 422
+//! Not JSON (or not an object) → 400 `malformed_json`; a query string that is not UTF-8
+//! → 400 `malformed_query`; a content type that is not JSON → 415; over the body limit →
+//! 413; a body slower than `read_timeout` → 408; an unknown field, a wrong type or a bad value → 422
 //! `invalid_request` with serde's message prefixed by the field's path
 //! (`messages[0].role: …`).
 
@@ -27,18 +28,23 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
     async fn from_request(request: Request, state: &AppState) -> Result<Self, ApiError> {
         check_content_type(request.headers())?;
         let limit = state.settings().body_limit_bytes;
-        let bytes =
-            Bytes::from_request(request, state)
-                .await
-                .map_err(|rejection| match rejection {
-                    BytesRejection::FailedToBufferBody(FailedToBufferBody::LengthLimitError(_)) => {
-                        ApiError::PayloadTooLarge { limit }
-                    }
-                    other => ApiError::MalformedJson(format!(
-                        "the body could not be read: {}",
-                        other.body_text()
-                    )),
-                })?;
+        let timeout = state.settings().read_timeout;
+        // A deadline for the whole body, not per chunk: a client trickling one byte at a
+        // time cannot hold the connection open.
+        let read = tokio::time::timeout(timeout, Bytes::from_request(request, state))
+            .await
+            .map_err(|_| ApiError::RequestTimeout {
+                seconds: timeout.as_secs(),
+            })?;
+        let bytes = read.map_err(|rejection| match rejection {
+            BytesRejection::FailedToBufferBody(FailedToBufferBody::LengthLimitError(_)) => {
+                ApiError::PayloadTooLarge { limit }
+            }
+            other => ApiError::MalformedJson(format!(
+                "the body could not be read: {}",
+                other.body_text()
+            )),
+        })?;
         parse_json(&bytes).map(JsonBody)
     }
 }
@@ -90,12 +96,31 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for QueryParams<T>
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
         let query = parts.uri.query().unwrap_or_default();
+        check_query_encoding(query)?;
         let deserializer =
             serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
         serde_path_to_error::deserialize(deserializer)
             .map(QueryParams)
             .map_err(|err| ApiError::InvalidRequest(format!("query string: {err}")))
     }
+}
+
+/// Every name and value of `query` must percent-decode to UTF-8: decoding leniently
+/// would turn `%FF`, `%FE` and `%C3` alike into U+FFFD, so different bytes would name the
+/// same scope.
+fn check_query_encoding(query: &str) -> Result<(), ApiError> {
+    for pair in query.split('&') {
+        for part in pair.splitn(2, '=') {
+            let unplussed = part.replace('+', " ");
+            let decoded: Vec<u8> = percent_encoding::percent_decode_str(&unplussed).collect();
+            if let Err(err) = std::str::from_utf8(&decoded) {
+                return Err(ApiError::MalformedQuery(format!(
+                    "query string: `{part}` is not valid UTF-8 once percent-decoded ({err})"
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// An id type that can appear in a path, with the record kind named in 404s.

@@ -7,6 +7,8 @@ mod background;
 mod error;
 mod extract;
 mod health;
+mod limits;
+mod listen;
 mod metrics;
 mod openapi;
 mod request_id;
@@ -24,6 +26,7 @@ use tokio::net::TcpListener;
 pub use auth::{API_KEY_HEADER, ApiKeyBinding, ServerSettings};
 pub use background::SUMMARY_EVERY;
 pub use error::ApiError;
+pub use limits::{MAX_HEADER_BYTES, MAX_HEADER_FIELDS, MAX_URI_BYTES};
 pub use metrics::METRICS_CONTENT_TYPE;
 pub use openapi::openapi_json;
 pub use request_id::REQUEST_ID_HEADER;
@@ -48,6 +51,10 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(error::method_not_allowed)
         .fallback(error::route_not_found)
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            limits::check_request_head,
+        ))
         // Per route (after matching), so it sees the route template.
         .layer(middleware::from_fn_with_state(
             state.clone(),
@@ -78,9 +85,8 @@ pub async fn serve(
         shutdown.await;
         tracing::info!("no longer accepting connections; finishing requests in flight");
     };
-    axum::serve(listener, router(state.clone()))
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    let read_timeout = state.settings().read_timeout;
+    listen::serve_connections(listener, router(state.clone()), read_timeout, shutdown).await?;
     let running = state.background_tasks();
     if running > 0 {
         tracing::info!(running, "waiting for background work");

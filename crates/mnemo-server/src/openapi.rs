@@ -56,11 +56,27 @@ struct ApiDoc;
 struct Conventions;
 
 /// Error responses and when they apply: (status, description, only with a body).
-const ERRORS: [(&str, &str, bool); 10] = [
+const ERRORS: [(&str, &str, bool); 13] = [
     (
         "400",
-        "`malformed_json`: the body is not a JSON object",
+        "`malformed_json`: the body is not a JSON object; `malformed_query`: the query \
+         string is not valid percent-encoded UTF-8",
+        false,
+    ),
+    (
+        "408",
+        "`request_timeout`: the body did not arrive within `server.read_timeout_s`",
         true,
+    ),
+    (
+        "414",
+        "`uri_too_long`: the request target is over 8 KiB",
+        false,
+    ),
+    (
+        "431",
+        "`headers_too_large`: the header section is over 32 KiB or 100 fields",
+        false,
     ),
     ("401", "`unauthorized`: missing or unknown API key", false),
     (

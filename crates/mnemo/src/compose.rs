@@ -23,6 +23,7 @@ use crate::config::{Backend, Config, LlmOutput};
 pub struct Models {
     pub llm: Option<Arc<dyn LanguageModel>>,
     pub ontology: Ontology,
+    pub settings: MemorySettings,
 }
 
 impl Models {
@@ -30,6 +31,10 @@ impl Models {
         Ok(Models {
             llm: llm(config)?,
             ontology: ontology(config)?,
+            settings: MemorySettings {
+                max_query_chars: config.server.max_query_chars,
+                ..MemorySettings::default()
+            },
         })
     }
 }
@@ -148,7 +153,7 @@ pub fn memory(models: Models, embedding: &Embedding, stores: &Stores) -> Memory 
         tokens: embedding.tokens.clone(),
         llm: models.llm,
         ontology: models.ontology,
-        settings: MemorySettings::default(),
+        settings: models.settings,
     })
 }
 

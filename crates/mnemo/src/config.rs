@@ -50,6 +50,10 @@ pub struct ServerConfig {
     pub addr: SocketAddr,
     /// Largest request body accepted; larger ones get 413 `payload_too_large`.
     pub max_body_bytes: u64,
+    /// Seconds a client may take to send a request's headers, and its body (408).
+    pub read_timeout_s: u64,
+    /// Longest search query accepted, in characters (422 past it).
+    pub max_query_chars: usize,
 }
 
 /// Default of `server.max_body_bytes`: 2 MiB.
@@ -60,6 +64,8 @@ impl Default for ServerConfig {
         ServerConfig {
             addr: SocketAddr::from(([127, 0, 0, 1], 8420)),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            read_timeout_s: 30,
+            max_query_chars: mnemo_core::MemorySettings::DEFAULT_MAX_QUERY_CHARS,
         }
     }
 }
@@ -318,6 +324,18 @@ const KEYS: &[Key] = {
             "a whole number of bytes",
         ),
         key(
+            "server.max_query_chars",
+            Toml,
+            fits::<usize>,
+            "a whole number of characters",
+        ),
+        key(
+            "server.read_timeout_s",
+            Toml,
+            fits::<u64>,
+            "a whole number of seconds",
+        ),
+        key(
             "store.backend",
             Verbatim,
             fits::<Backend>,
@@ -572,6 +590,12 @@ impl Config {
         }
         if self.llm.timeout_s == 0 {
             problem("llm.timeout_s must be at least 1".into());
+        }
+        if self.server.max_query_chars == 0 {
+            problem("server.max_query_chars must be at least 1".into());
+        }
+        if self.server.read_timeout_s == 0 {
+            problem("server.read_timeout_s must be at least 1".into());
         }
 
         let mut seen: BTreeMap<&str, usize> = BTreeMap::new();

@@ -98,7 +98,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     shut_down(stop, server, &mut signals).await
 }
 
-/// What the HTTP layer takes from the configuration: API keys and the body limit.
+/// What the HTTP layer takes from the configuration: API keys, the body limit and the
+/// read timeout.
 fn server_settings(config: &Config) -> anyhow::Result<ServerSettings> {
     let body_limit_bytes = usize::try_from(config.server.max_body_bytes)
         .context("server.max_body_bytes is too large for this machine")?;
@@ -116,6 +117,7 @@ fn server_settings(config: &Config) -> anyhow::Result<ServerSettings> {
     Ok(ServerSettings {
         api_keys,
         body_limit_bytes,
+        read_timeout: std::time::Duration::from_secs(config.server.read_timeout_s),
     })
 }
 

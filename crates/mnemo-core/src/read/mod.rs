@@ -163,6 +163,17 @@ pub struct SearchResult {
     pub linked_entities: Vec<EntityRef>,
 }
 
+/// The query's length and characters; the rest of the request is [`Plan::new`]'s.
+fn check_query(query: &str, max_chars: usize) -> Result<(), ValidationError> {
+    let chars = query.chars().count();
+    if chars > max_chars {
+        return Err(ValidationError::Request(format!(
+            "query must be at most {max_chars} characters, got {chars}"
+        )));
+    }
+    crate::text::check_text("query", query)
+}
+
 /// A validated request.
 struct Plan {
     at: Visibility,
@@ -203,6 +214,7 @@ impl Memory {
     ///
     /// Embeds once; calls the LLM only with [`QueryEntities::Llm`].
     pub async fn search(&self, request: SearchRequest) -> Result<SearchResult, MemoryError> {
+        check_query(&request.query, self.settings.max_query_chars)?;
         let plan = Plan::new(&request)?;
         let graph: &dyn GraphRead = &*self.graph;
         let vectors: &dyn VectorRead = &*self.vectors;

@@ -69,6 +69,8 @@ impl AddRequest {
                     "messages[{i}].content must not be empty"
                 )));
             }
+            crate::text::check_text(&format!("messages[{i}].role"), &message.role)?;
+            crate::text::check_text(&format!("messages[{i}].content"), &message.content)?;
         }
         check_metadata(&self.metadata)?;
         check_idempotency_key(self.idempotency_key.as_deref())
@@ -177,7 +179,10 @@ impl TripletRequest {
         let source = end(self.source)?;
         let target = end(self.target)?;
         let fact = match self.fact.map(|f| f.trim().to_owned()) {
-            Some(fact) if !fact.is_empty() => fact,
+            Some(fact) if !fact.is_empty() => {
+                crate::text::check_text("fact", &fact)?;
+                fact
+            }
             Some(_) => return Err(ValidationError::Request("fact must not be empty".into())),
             None => format!(
                 "{} {} {}",

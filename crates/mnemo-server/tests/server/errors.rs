@@ -149,7 +149,7 @@ async fn errors_map_to_status_code_and_body() {
             MemoryError::Invalid(ValidationError::BadScopeField { field: "run_id" }).into(),
             422,
             "invalid_scope",
-            "scope field `run_id` must be non-empty and at most 256 characters",
+            "scope field `run_id` must be non-empty, at most 256 bytes of UTF-8 and free of control characters",
         ),
         (
             MemoryError::Invalid(ValidationError::Request("limit is odd".into())).into(),

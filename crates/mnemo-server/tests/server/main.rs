@@ -7,6 +7,7 @@ mod api_graph;
 mod api_memories;
 mod auth;
 mod background;
+mod edge;
 mod errors;
 mod health;
 mod metrics;

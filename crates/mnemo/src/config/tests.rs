@@ -78,6 +78,8 @@ fn defaults() {
             "llm.timeout_s = 60",
             "server.addr = \"127.0.0.1:8420\"",
             "server.max_body_bytes = 2097152",
+            "server.max_query_chars = 4096",
+            "server.read_timeout_s = 30",
             "store.backend = \"embedded\"",
             "store.path = \"./mnemo-data\"",
         ]
@@ -241,7 +243,7 @@ fn unknown_keys_are_named() {
         &[
             "unknown key `cache.size` in mnemo.toml; sections are server, store, neo4j, qdrant, llm, embed, auth, ontology",
             "unknown key `llm.modle` in mnemo.toml; keys of [llm] are base_url, model, api_key, output, timeout_s, max_retries, prompts_dir",
-            "unknown key `server.port` in mnemo.toml; keys of [server] are addr, max_body_bytes",
+            "unknown key `server.port` in mnemo.toml; keys of [server] are addr, max_body_bytes, max_query_chars, read_timeout_s",
             "unknown key `verbose` in mnemo.toml; sections are server, store, neo4j, qdrant, llm, embed, auth, ontology",
         ],
     );
@@ -254,8 +256,8 @@ fn unknown_keys_are_named() {
         ],
         &[
             "MNEMO__LLM__MODLE: no configuration key `llm.modle`; keys of [llm] are base_url, model, api_key, output, timeout_s, max_retries, prompts_dir",
-            "MNEMO__SERVER: no configuration key `server`; keys of [server] are addr, max_body_bytes",
-            "MNEMO__SERVER__ADDR__PORT: no configuration key `server.addr.port`; keys of [server] are addr, max_body_bytes",
+            "MNEMO__SERVER: no configuration key `server`; keys of [server] are addr, max_body_bytes, max_query_chars, read_timeout_s",
+            "MNEMO__SERVER__ADDR__PORT: no configuration key `server.addr.port`; keys of [server] are addr, max_body_bytes, max_query_chars, read_timeout_s",
         ],
     );
     check_err(
@@ -385,7 +387,7 @@ fn api_keys_need_a_key_and_may_be_bound_to_nothing() {
         &[
             "auth.api_keys[0].key is empty",
             "auth.api_keys[2].key is the same as auth.api_keys[1].key",
-            "auth.api_keys[2]: scope field `agent_id` must be non-empty and at most 256 characters",
+            "auth.api_keys[2]: scope field `agent_id` must be non-empty, at most 256 bytes of UTF-8 and free of control characters",
             "auth.api_keys[3].key contains whitespace or control characters",
         ],
     );

@@ -46,6 +46,7 @@ async fn memory_in(dir: &Path) -> (Memory, Stores) {
     let models = Models {
         llm: None,
         ontology: Ontology::builtin(),
+        settings: mnemo_core::MemorySettings::default(),
     };
     (crate::compose::memory(models, &embedding, &stores), stores)
 }

@@ -1,0 +1,50 @@
+//! The one rule for free text from clients (messages, queries, facts): no NUL and no
+//! other control character but tab, line feed and carriage return. Such characters mean
+//! nothing to a reader, and NUL ends strings in the full-text engines below us.
+
+use crate::ValidationError;
+
+/// Refuses `text` when it holds a control character other than `\t`, `\n` and `\r`; the
+/// error names `field` and the character.
+pub fn check_text(field: &str, text: &str) -> Result<(), ValidationError> {
+    match text
+        .chars()
+        .find(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
+    {
+        Some(c) => Err(ValidationError::Request(format!(
+            "{field} must not contain control characters (found U+{:04X})",
+            u32::from(c)
+        ))),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_other_than_line_breaks_and_tabs_are_refused() {
+        let cases: &[(&str, Option<&str>)] = &[
+            ("Ann likes jazz", None),
+            ("line one\nline two\r\n\ttabbed", None),
+            ("Zoë, 東京, emoji 🎷", None),
+            ("Ann\0 likes", Some("U+0000")),
+            ("bell \u{7}", Some("U+0007")),
+            ("escape \u{1b}[31m", Some("U+001B")),
+            ("delete \u{7f}", Some("U+007F")),
+            ("c1 \u{85}", Some("U+0085")),
+        ];
+        for (text, expected) in cases {
+            let got = check_text("query", text).err().map(|e| e.to_string());
+            match expected {
+                None => assert_eq!(got, None, "{text:?}"),
+                Some(code) => {
+                    let message = got.unwrap_or_else(|| panic!("{text:?} accepted"));
+                    assert!(message.starts_with("query must not"), "{message}");
+                    assert!(message.contains(code), "{message}");
+                }
+            }
+        }
+    }
+}
