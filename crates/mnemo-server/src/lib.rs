@@ -26,7 +26,7 @@ use tokio::net::TcpListener;
 pub use auth::{API_KEY_HEADER, ApiKeyBinding, ServerSettings};
 pub use background::SUMMARY_EVERY;
 pub use error::ApiError;
-pub use limits::{MAX_HEADER_BYTES, MAX_HEADER_FIELDS, MAX_URI_BYTES};
+pub use limits::{MAX_HEADER_BYTES, MAX_HEADER_FIELDS, MAX_SEARCH_BODY_BYTES, MAX_URI_BYTES};
 pub use metrics::METRICS_CONTENT_TYPE;
 pub use openapi::openapi_json;
 pub use request_id::REQUEST_ID_HEADER;

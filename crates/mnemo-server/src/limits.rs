@@ -1,7 +1,8 @@
 //! Limits on the request head, checked before anything reads the body: a target over
 //! [`MAX_URI_BYTES`] is 414, a header section over [`MAX_HEADER_BYTES`] or
 //! [`MAX_HEADER_FIELDS`] is 431, and a declared `Content-Length` over the body limit is
-//! 413 at once, all in our error shape. hyper's own limits (see `serve`) sit above these,
+//! 413 at once (for `POST /v1/search`, over [`MAX_SEARCH_BODY_BYTES`]), all in our error
+//! shape. hyper's own limits (see `serve`) sit above these,
 //! so only requests past them get hyper's bare answers.
 
 use axum::extract::{Request, State};
@@ -19,6 +20,20 @@ pub const MAX_HEADER_BYTES: usize = 32 * 1024;
 
 /// Most header fields answered normally.
 pub const MAX_HEADER_FIELDS: usize = 100;
+
+/// Largest declared body of `POST /v1/search`: a query is at most a few thousand
+/// characters, so a larger `Content-Length` is refused before the body is read and
+/// parsed. (A chunked body has no length to check; it gets the configured limit.)
+pub const MAX_SEARCH_BODY_BYTES: usize = 64 * 1024;
+
+/// The body limit of a request to `path` when the configured one is `configured`.
+pub(crate) fn body_limit_for(path: &str, configured: usize) -> usize {
+    if path == "/v1/search" {
+        configured.min(MAX_SEARCH_BODY_BYTES)
+    } else {
+        configured
+    }
+}
 
 pub(crate) async fn check_request_head(
     State(state): State<AppState>,
@@ -58,6 +73,7 @@ fn head_error(request: &Request, body_limit: usize) -> Option<ApiError> {
             "the request's header section is larger than the limit of {MAX_HEADER_BYTES} bytes"
         )));
     }
+    let body_limit = body_limit_for(request.uri().path(), body_limit);
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|value| value.to_str().ok())

@@ -3,7 +3,9 @@
 //!
 //! Run with `cargo run --release -p mnemo-eval --bin bench_http`. Prints numbers; it is
 //! not a test. Flags: `--clients N` (default 8), `--seconds S` (default 60),
-//! `--relations N` (default 100000), `--quick` (10k relations for 10 s, a smoke run).
+//! `--relations N` (default 100000), `--quick` (10k relations for 10 s, a smoke run),
+//! `--heavy N` (default 0: N more clients each sending 1.9 MB search queries in a loop,
+//! whatever the answer; the latency reported is still the ordinary clients').
 //!
 //! The store is `mnemo_eval::synthetic`'s graph (as in `bench_search`), opened in a
 //! temporary folder and served in-process by the real router (`mnemo_server::serve`) on
@@ -35,6 +37,7 @@ const USER: &str = "bench";
 
 struct Options {
     clients: usize,
+    heavy: usize,
     seconds: u64,
     relations: usize,
 }
@@ -45,6 +48,7 @@ impl Options {
         let quick = args.iter().any(|a| a == "--quick");
         let mut options = Options {
             clients: 8,
+            heavy: 0,
             seconds: if quick { 10 } else { 60 },
             relations: if quick { 10_000 } else { 100_000 },
         };
@@ -62,6 +66,9 @@ impl Options {
         if let Some(n) = value("--clients")? {
             options.clients = n.max(1) as usize;
         }
+        if let Some(n) = value("--heavy")? {
+            options.heavy = n as usize;
+        }
         if let Some(s) = value("--seconds")? {
             options.seconds = s.max(1);
         }
@@ -70,9 +77,18 @@ impl Options {
         }
         for arg in &args {
             if arg.starts_with("--")
-                && !["--quick", "--clients", "--seconds", "--relations"].contains(&arg.as_str())
+                && ![
+                    "--quick",
+                    "--clients",
+                    "--seconds",
+                    "--relations",
+                    "--heavy",
+                ]
+                .contains(&arg.as_str())
             {
-                bail!("unknown flag {arg}; flags: --clients N --seconds S --relations N --quick");
+                bail!(
+                    "unknown flag {arg}; flags: --clients N --seconds S --relations N --heavy N --quick"
+                );
             }
         }
         Ok(options)
@@ -92,11 +108,13 @@ async fn main() -> anyhow::Result<()> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     println!(
         "bench_http: POST /v1/search, {} relations, {} keep-alive clients, {} s \
-         (warm-up {:.1} s not counted), limit {LIMIT}, token_budget {TOKEN_BUDGET}",
+         (warm-up {:.1} s not counted), limit {LIMIT}, token_budget {TOKEN_BUDGET}, \
+         {} heavy clients ({HEAVY_QUERY_BYTES} B queries)",
         options.relations,
         options.clients,
         options.seconds,
-        options.warm_up().as_secs_f64()
+        options.warm_up().as_secs_f64(),
+        options.heavy
     );
     if let Ok(load) = std::fs::read_to_string("/proc/loadavg") {
         println!("load average at start: {}", load.trim());
@@ -159,12 +177,19 @@ async fn main() -> anyhow::Result<()> {
         let warm_up = options.warm_up();
         let run = Duration::from_secs(options.seconds);
         let clients = options.clients;
+        let heavy = options.heavy;
         std::thread::spawn(move || {
             tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
                 .context("client runtime")?
-                .block_on(generate_load(url, queries, clients, warm_up, run))
+                .block_on(async {
+                    let heavy = tokio::spawn(heavy_load(url.clone(), heavy, run));
+                    let results = generate_load(url, queries, clients, warm_up, run).await;
+                    let heavy = heavy.await?;
+                    println!("heavy clients: {heavy}");
+                    results
+                })
         })
     };
     let results = tokio::task::spawn_blocking(move || load.join())
@@ -173,6 +198,49 @@ async fn main() -> anyhow::Result<()> {
     let _ = stop.send(());
     server.await??;
     report(&results, &options)
+}
+
+/// Size of a heavy client's search query.
+const HEAVY_QUERY_BYTES: usize = 1_900_000;
+
+/// `clients` connections sending huge search queries until `run` is over; returns how
+/// many answers came back, by status.
+async fn heavy_load(url: String, clients: usize, run: Duration) -> String {
+    let end = Instant::now() + run;
+    let body = serde_json::to_vec(&serde_json::json!({
+        "query": "where does anyone work ".repeat(HEAVY_QUERY_BYTES / 23),
+        "user_id": USER,
+    }))
+    .expect("a JSON body");
+    let mut tasks = Vec::new();
+    for _ in 0..clients {
+        let (url, body) = (url.clone(), body.clone());
+        tasks.push(tokio::spawn(async move {
+            let http = reqwest::Client::new();
+            let mut statuses = std::collections::BTreeMap::<String, usize>::new();
+            while Instant::now() < end {
+                let status = match http
+                    .post(&url)
+                    .header(reqwest::header::CONTENT_TYPE, "application/json")
+                    .body(body.clone())
+                    .send()
+                    .await
+                {
+                    Ok(response) => response.status().as_u16().to_string(),
+                    Err(_) => "error".to_owned(),
+                };
+                *statuses.entry(status).or_default() += 1;
+            }
+            statuses
+        }));
+    }
+    let mut all = std::collections::BTreeMap::<String, usize>::new();
+    for task in tasks {
+        for (status, n) in task.await.unwrap_or_default() {
+            *all.entry(status).or_default() += n;
+        }
+    }
+    format!("{clients} clients, answers by status {all:?}")
 }
 
 /// What one client saw in the measured window.

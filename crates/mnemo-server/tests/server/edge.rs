@@ -173,7 +173,7 @@ async fn limits_on_the_request_head_answer_in_our_error_shape() {
 async fn served(read_timeout: Duration) -> (App, SocketAddr) {
     let settings = ServerSettings {
         read_timeout,
-        body_limit_bytes: 64 * 1024,
+        body_limit_bytes: 1024 * 1024,
         ..ServerSettings::default()
     };
     let app = app_with(settings, false).await;
@@ -226,6 +226,12 @@ async fn slow_or_oversized_requests_are_cut_off_on_a_real_socket() {
         serde_json::from_str::<serde_json::Value>(&body).unwrap()["error"]["code"],
         "payload_too_large"
     );
+    assert!(took < read_timeout, "answered at once, took {took:?}");
+
+    // A search body declared over the search limit, though under the body limit.
+    let (status, body, took) =
+        send_partial(addr, &post(mnemo_server::MAX_SEARCH_BODY_BYTES + 1, "")).await;
+    assert_eq!(status, Some(413), "{body}");
     assert!(took < read_timeout, "answered at once, took {took:?}");
 
     // Half a body: 408 in our shape once the deadline passes.
