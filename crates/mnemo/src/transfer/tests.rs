@@ -407,3 +407,66 @@ fn bad_lines_are_named() {
         "{err}"
     );
 }
+
+/// Issue 20: an import file holding a timestamp outside the supported range (year -1, year
+/// 10000, as chrono writes them) is refused naming the record and field, and writes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_import_with_a_timestamp_out_of_range_writes_nothing() {
+    let dirs = [(); 3].map(|()| tempfile::tempdir().unwrap());
+    let (source, source_stores) = memory_in(dirs[0].path()).await;
+    populate(&source, &source_stores).await;
+    let exported = export_all(&source).await;
+    let year = |y: i32| {
+        chrono::NaiveDate::from_ymd_opt(y, 1, 1)
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .unwrap()
+            .and_utc()
+    };
+    type Plant = fn(&mut Record, Timestamp) -> bool;
+    let cases: [(&str, Plant, Timestamp); 2] = [
+        (
+            "relation",
+            |record, t| match record {
+                Record::Relation(r) => {
+                    r.times.valid_from = Some(t);
+                    true
+                }
+                _ => false,
+            },
+            year(-1),
+        ),
+        (
+            "episode",
+            |record, t| match record {
+                Record::Episode(e) => {
+                    e.occurred_at = t;
+                    true
+                }
+                _ => false,
+            },
+            year(10_000),
+        ),
+    ];
+    for (i, (kind, plant, at)) in cases.into_iter().enumerate() {
+        let mut records = exported.clone();
+        let planted = records.iter_mut().find_map(|r| plant(r, at).then_some(()));
+        assert!(planted.is_some(), "{kind}");
+        let file = dirs[2].path().join(format!("bad-{i}.jsonl"));
+        let mut out = Vec::new();
+        for record in &records {
+            write_record(&mut out, record).unwrap();
+        }
+        std::fs::write(&file, out).unwrap();
+        let read = read_records(&file).unwrap();
+        let (target, _) = memory_in(dirs[1].path()).await;
+        let err = import_records(&target, read, ImportMode::IntoEmpty)
+            .await
+            .unwrap_err();
+        let message = format!("{err:#}");
+        assert!(
+            message.contains(&format!("import: {kind} ")) && message.contains("supported range"),
+            "{message}"
+        );
+        assert_eq!(export_all(&target).await, [], "{kind}: nothing written");
+    }
+}
