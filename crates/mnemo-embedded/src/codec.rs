@@ -64,6 +64,21 @@ pub(crate) fn keep<T>(
     }
 }
 
+/// Every row of `rows` that decodes with `decode`; the others are skipped by [`keep`].
+pub(crate) fn kept_rows<T>(
+    skipped: &SkippedRecords,
+    kind: &'static str,
+    id_column: usize,
+    mut rows: rusqlite::Rows<'_>,
+    decode: impl Fn(&Row<'_>) -> Result<T>,
+) -> Result<Vec<T>> {
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        out.extend(keep(skipped, kind, row, id_column, decode(row))?);
+    }
+    Ok(out)
+}
+
 fn is_undecodable(error: &EmbeddedError) -> bool {
     match error {
         EmbeddedError::Corrupt { .. } | EmbeddedError::Column(_) => true,

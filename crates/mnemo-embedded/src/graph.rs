@@ -13,8 +13,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::codec::{
     self, ENTITY_COLUMNS, EPISODE_COLUMNS, RELATION_COLUMNS, SCOPE_SUMMARY_COLUMNS, entity_row,
-    episode_row, json, keep, opt_ts, relation_row, relation_times, scope_summary_row, ts,
-    vector_blob,
+    episode_row, json, keep, kept_rows, opt_ts, relation_row, relation_times, scope_summary_row,
+    ts, vector_blob,
 };
 use crate::error::{EmbeddedError, Result};
 use crate::memory::Effect;
@@ -72,31 +72,19 @@ fn get_episode(
 }
 
 /// Every decodable episode of `rows`; the others are skipped.
-fn episode_rows(skipped: &SkippedRecords, mut rows: rusqlite::Rows<'_>) -> Result<Vec<Episode>> {
-    let mut out = Vec::new();
-    while let Some(row) = rows.next()? {
-        out.extend(keep(skipped, "episodes", row, 1, episode_row(row))?);
-    }
-    Ok(out)
+fn episode_rows(skipped: &SkippedRecords, rows: rusqlite::Rows<'_>) -> Result<Vec<Episode>> {
+    kept_rows(skipped, "episodes", 1, rows, episode_row)
 }
 
 /// Every decodable relation of `rows`; the others are skipped.
 fn relation_rows(
     skipped: &SkippedRecords,
     scope: &Scope,
-    mut rows: rusqlite::Rows<'_>,
+    rows: rusqlite::Rows<'_>,
 ) -> Result<Vec<Relation>> {
-    let mut out = Vec::new();
-    while let Some(row) = rows.next()? {
-        out.extend(keep(
-            skipped,
-            "relations",
-            row,
-            0,
-            relation_row(row, scope),
-        )?);
-    }
-    Ok(out)
+    kept_rows(skipped, "relations", 0, rows, |row| {
+        relation_row(row, scope)
+    })
 }
 
 fn entity_exists(conn: &Connection, key: &str, id: EntityId) -> Result<bool> {

@@ -11,7 +11,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::codec::{
     FACT_COLUMNS, FACT_EVENT_COLUMNS, fact_event_kind, fact_event_row, fact_row, json, keep,
-    opt_ts, ts, vector_blob,
+    kept_rows, opt_ts, ts, vector_blob,
 };
 use crate::error::{EmbeddedError, Result};
 use crate::memory::Effect;
@@ -33,12 +33,8 @@ fn get_fact(
 }
 
 /// Every decodable fact event of `rows`; the others are skipped.
-fn event_rows(skipped: &SkippedRecords, mut rows: rusqlite::Rows<'_>) -> Result<Vec<FactEvent>> {
-    let mut out = Vec::new();
-    while let Some(row) = rows.next()? {
-        out.extend(keep(skipped, "fact_history", row, 0, fact_event_row(row))?);
-    }
-    Ok(out)
+fn event_rows(skipped: &SkippedRecords, rows: rusqlite::Rows<'_>) -> Result<Vec<FactEvent>> {
+    kept_rows(skipped, "fact_history", 0, rows, fact_event_row)
 }
 
 fn append_event(conn: &Connection, key: &str, event: &FactEvent) -> Result<()> {

@@ -38,23 +38,28 @@ const INPUTS: &[(&str, bool)] = &[
     ("yesterday", false),
 ];
 
-/// An answer on its way.
-type Pending<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Reply> + 'a>>;
-
 /// One place a timestamp goes: a name for messages, the field as errors name it, and the
-/// request carrying `value` there.
+/// request carrying `v` there: a body for `POST`, query parameters for `GET`.
 struct Field {
     name: &'static str,
     field: &'static str,
-    send: for<'a> fn(&'a App, &'a str, &'a str) -> Pending<'a>,
+    method: &'static str,
+    path: &'static str,
+    with: fn(&str, &str) -> Value,
 }
 
-fn query(pairs: &[(&str, &str)]) -> String {
-    let mut out = form_urlencoded::Serializer::new(String::new());
-    for (k, v) in pairs {
-        out.append_pair(k, v);
+impl Field {
+    async fn send(&self, app: &App, user: &str, v: &str) -> Reply {
+        let request = (self.with)(user, v);
+        if self.method == "POST" {
+            return app.post(self.path, request).await;
+        }
+        let mut query = form_urlencoded::Serializer::new(String::new());
+        for (k, v) in request.as_object().expect("query parameters") {
+            query.append_pair(k, v.as_str().expect("a text parameter"));
+        }
+        app.get(&format!("{}?{}", self.path, query.finish())).await
     }
-    out.finish()
 }
 
 fn triplet(valid_from: Option<&str>, valid_to: Option<&str>) -> Value {
@@ -67,121 +72,95 @@ fn triplet(valid_from: Option<&str>, valid_to: Option<&str>) -> Value {
     })
 }
 
+const QUESTION: &str = "Where does Alice live?";
+
 const FIELDS: &[Field] = &[
     Field {
         name: "POST /v1/memories occurred_at",
         field: "occurred_at",
-        send: |app, user, v| {
-            Box::pin(app.post(
-                "/v1/memories",
-                json!({"user_id": user, "infer": false, "occurred_at": v,
-                       "messages": [{"role": "user", "content": "Bob drinks coffee"}]}),
-            ))
+        method: "POST",
+        path: "/v1/memories",
+        with: |user, v| {
+            json!({"user_id": user, "infer": false, "occurred_at": v,
+                   "messages": [{"role": "user", "content": "Bob drinks coffee"}]})
         },
     },
     Field {
         name: "POST /v1/relations occurred_at",
         field: "occurred_at",
-        send: |app, user, v| {
-            Box::pin(app.post(
-                "/v1/relations",
-                json!({"user_id": user, "occurred_at": v, "relations": [triplet(None, None)]}),
-            ))
-        },
+        method: "POST",
+        path: "/v1/relations",
+        with: |user, v| json!({"user_id": user, "occurred_at": v, "relations": [triplet(None, None)]}),
     },
     Field {
         name: "POST /v1/relations valid_from",
         field: "relations[0].valid_from",
-        send: |app, user, v| {
-            Box::pin(app.post(
-                "/v1/relations",
-                json!({"user_id": user, "relations": [triplet(Some(v), None)]}),
-            ))
-        },
+        method: "POST",
+        path: "/v1/relations",
+        with: |user, v| json!({"user_id": user, "relations": [triplet(Some(v), None)]}),
     },
     Field {
         name: "POST /v1/relations valid_to",
         field: "relations[0].valid_to",
-        send: |app, user, v| {
-            Box::pin(app.post(
-                "/v1/relations",
-                json!({"user_id": user, "relations": [triplet(None, Some(v))]}),
-            ))
-        },
+        method: "POST",
+        path: "/v1/relations",
+        with: |user, v| json!({"user_id": user, "relations": [triplet(None, Some(v))]}),
     },
     Field {
         name: "POST /v1/search as_of",
         field: "as_of",
-        send: |app, user, v| {
-            Box::pin(app.post(
-                "/v1/search",
-                json!({"user_id": user, "query": "Where does Alice live?", "as_of": v}),
-            ))
-        },
+        method: "POST",
+        path: "/v1/search",
+        with: |user, v| json!({"user_id": user, "query": QUESTION, "as_of": v}),
     },
     Field {
         name: "POST /v1/search known_at",
         field: "known_at",
-        send: |app, user, v| {
-            Box::pin(app.post(
-                "/v1/search",
-                json!({"user_id": user, "query": "Where does Alice live?", "known_at": v}),
-            ))
-        },
+        method: "POST",
+        path: "/v1/search",
+        with: |user, v| json!({"user_id": user, "query": QUESTION, "known_at": v}),
     },
     Field {
         name: "GET /v1/graph/subgraph as_of",
         field: "as_of",
-        send: |app, user, v| {
-            let q = query(&[("user_id", user), ("entity", "Alice"), ("as_of", v)]);
-            Box::pin(async move { app.get(&format!("/v1/graph/subgraph?{q}")).await })
-        },
+        method: "GET",
+        path: "/v1/graph/subgraph",
+        with: |user, v| json!({"user_id": user, "entity": "Alice", "as_of": v}),
     },
     Field {
         name: "GET /v1/graph/subgraph known_at",
         field: "known_at",
-        send: |app, user, v| {
-            let q = query(&[("user_id", user), ("entity", "Alice"), ("known_at", v)]);
-            Box::pin(async move { app.get(&format!("/v1/graph/subgraph?{q}")).await })
-        },
+        method: "GET",
+        path: "/v1/graph/subgraph",
+        with: |user, v| json!({"user_id": user, "entity": "Alice", "known_at": v}),
     },
     Field {
         name: "GET /v1/graph/relations as_of",
         field: "as_of",
-        send: |app, user, v| {
-            let q = query(&[("user_id", user), ("entity", "Alice"), ("as_of", v)]);
-            Box::pin(async move { app.get(&format!("/v1/graph/relations?{q}")).await })
-        },
+        method: "GET",
+        path: "/v1/graph/relations",
+        with: |user, v| json!({"user_id": user, "entity": "Alice", "as_of": v}),
     },
     Field {
         name: "GET /v1/graph/relations known_at",
         field: "known_at",
-        send: |app, user, v| {
-            let q = query(&[
-                ("user_id", user),
-                ("include_invalid", "true"),
-                ("known_at", v),
-            ]);
-            Box::pin(async move { app.get(&format!("/v1/graph/relations?{q}")).await })
-        },
+        method: "GET",
+        path: "/v1/graph/relations",
+        with: |user, v| json!({"user_id": user, "include_invalid": "true", "known_at": v}),
     },
     Field {
         name: "GET /v1/graph/changes since",
         field: "since",
-        send: |app, user, v| {
-            let until = "9999-12-31T23:59:59.999999999Z";
-            let q = query(&[("user_id", user), ("since", v), ("until", until)]);
-            Box::pin(async move { app.get(&format!("/v1/graph/changes?{q}")).await })
-        },
+        method: "GET",
+        path: "/v1/graph/changes",
+        with: |user, v| json!({"user_id": user, "since": v, "until": "9999-12-31T23:59:59.999999999Z"}),
     },
     Field {
         name: "GET /v1/graph/changes until",
         field: "until",
-        send: |app, user, v| {
-            let since = "0001-01-01T00:00:00Z";
-            let q = query(&[("user_id", user), ("since", since), ("until", v)]);
-            Box::pin(async move { app.get(&format!("/v1/graph/changes?{q}")).await })
-        },
+        method: "GET",
+        path: "/v1/graph/changes",
+        with: |user, v| json!({"user_id": user, "since": "0001-01-01T00:00:00Z", "until": v}),
     },
 ];
 
@@ -212,8 +191,8 @@ async fn reads(app: &App, user: &str) -> Vec<(String, Reply)> {
         out.push((uri, reply));
     }
     for body in [
-        json!({"user_id": user, "query": "Where does Alice live?"}),
-        json!({"user_id": user, "query": "Where does Alice live?", "as_of": "2022-01-01T00:00:00Z"}),
+        json!({"user_id": user, "query": QUESTION}),
+        json!({"user_id": user, "query": QUESTION, "as_of": "2022-01-01T00:00:00Z"}),
     ] {
         let reply = app.post("/v1/search", body.clone()).await;
         out.push((format!("POST /v1/search {body}"), reply));
@@ -250,7 +229,7 @@ async fn hostile_timestamps_never_answer_5xx_nor_poison_the_scope() {
     let (mut cases, mut server_errors) = (0, 0);
     for field in FIELDS {
         for (input, accepted) in INPUTS {
-            let reply = (field.send)(&app, &user, input).await;
+            let reply = field.send(&app, &user, input).await;
             cases += 1;
             server_errors += usize::from(reply.status.is_server_error());
             problems.extend(problem(field, input, *accepted, &reply));
