@@ -202,18 +202,19 @@ impl Memory {
         let mut episodes = self.graph.recent_episodes(scope, time::MAX, ALL).await?;
         episodes.reverse();
 
+        // Pages are counted in stored rows, and a page can come back short when a store
+        // skipped an undecodable row in it: the listing ends at the first empty page.
         let mut entities = Vec::new();
-        loop {
+        for offset in (0..).step_by(EXPORT_PAGE) {
             let page = Page {
                 limit: EXPORT_PAGE,
-                offset: entities.len(),
+                offset,
             };
             let batch = self.graph.entities(scope, page).await?;
-            let done = batch.len() < EXPORT_PAGE;
-            entities.extend(batch);
-            if done {
+            if batch.is_empty() {
                 break;
             }
+            entities.extend(batch);
         }
 
         let relations = self
@@ -249,17 +250,16 @@ impl Memory {
         }
 
         let mut facts = Vec::new();
-        loop {
+        for offset in (0..).step_by(EXPORT_PAGE) {
             let page = Page {
                 limit: EXPORT_PAGE,
-                offset: facts.len(),
+                offset,
             };
             let batch = self.vectors.facts(scope, page).await?;
-            let done = batch.len() < EXPORT_PAGE;
-            facts.extend(batch);
-            if done {
+            if batch.is_empty() {
                 break;
             }
+            facts.extend(batch);
         }
         facts.reverse();
         let live: HashSet<FactId> = facts.iter().map(|f| f.id).collect();

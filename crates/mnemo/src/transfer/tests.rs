@@ -470,3 +470,48 @@ async fn an_import_with_a_timestamp_out_of_range_writes_nothing() {
         assert_eq!(export_all(&target).await, [], "{kind}: nothing written");
     }
 }
+
+/// An undecodable row inside a full page of a listing (planted with SQL) costs only that
+/// row: the export, and so `mnemo check`, still reads the pages after it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_skipped_row_does_not_end_an_export_early() {
+    let dir = tempfile::tempdir().unwrap();
+    let (memory, stores) = memory_in(dir.path()).await;
+    let scope = Scope::user("many").unwrap();
+    let now = chrono::Utc::now();
+    let mut embedding = vec![0.0; mnemo_embed::DIMENSION];
+    embedding[0] = 1.0;
+    let entities: Vec<mnemo_core::Entity> = (0..1_001)
+        .map(|i| mnemo_core::Entity {
+            id: mnemo_core::EntityId::new(),
+            scope: scope.clone(),
+            name: format!("person {i:04}"),
+            display_name: format!("Person {i:04}"),
+            entity_type: mnemo_core::EntityType::parse("Person").unwrap(),
+            aliases: Vec::new(),
+            embedding: embedding.clone(),
+            mentions: 1,
+            created_at: now,
+            updated_at: now,
+        })
+        .collect();
+    let first = entities[0].id;
+    stores
+        .graph
+        .apply(
+            &scope,
+            entities.into_iter().map(WriteOp::UpsertEntity).collect(),
+        )
+        .await
+        .unwrap();
+    let conn = rusqlite::Connection::open(dir.path().join("mnemo.db")).unwrap();
+    let planted = conn
+        .execute(
+            "UPDATE entities SET created_at = '-0001-01-01T00:00:00.000000000Z' WHERE id = ?1",
+            [first.to_string()],
+        )
+        .unwrap();
+    assert_eq!(planted, 1);
+    let exported = memory.export_scope(&scope).await.unwrap();
+    assert_eq!(kinds(&exported), [("entity", 1_000)]);
+}
