@@ -21,6 +21,11 @@ pub enum ValidationError {
     Name(String),
     #[error("invalid id `{0}`")]
     Id(String),
+    /// A timestamp outside [`crate::time::RANGE`]; `field` is where it came from.
+    #[error(
+        "{field}: timestamp {value} is outside the supported range 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999999Z (UTC)"
+    )]
+    Timestamp { field: String, value: String },
     /// Any other unusable request value; the message says which and why.
     #[error("{0}")]
     Request(String),

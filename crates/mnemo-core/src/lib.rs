@@ -4,6 +4,7 @@
 //!
 //! This crate does no IO and knows no HTTP, database driver or LLM SDK.
 
+pub mod corrupt;
 pub mod engine;
 pub mod error;
 pub mod ids;
@@ -16,11 +17,13 @@ pub mod ports;
 pub mod read;
 pub mod scope;
 pub mod text;
+pub mod time;
 pub mod transfer;
 pub mod views;
 pub mod visibility;
 pub mod write;
 
+pub use corrupt::SkippedRecords;
 pub use engine::{Memory, MemoryParts, MemorySettings};
 pub use error::{EmbedError, MemoryError, StoreError, ValidationError};
 pub use ids::{EntityId, EpisodeId, FactId, RelationId};

@@ -47,6 +47,26 @@ pub struct RelationTimes {
     pub retracted_at: Option<Timestamp>,
 }
 
+impl RelationTimes {
+    /// All five times within what a store can write and read back
+    /// ([`crate::time::check_stored`]), each error naming its field.
+    pub fn check_stored(&self) -> Result<(), crate::ValidationError> {
+        use crate::time::check_stored;
+        for (field, t) in [
+            ("valid_from", self.valid_from),
+            ("valid_to", self.valid_to),
+            ("recorded_at", Some(self.recorded_at)),
+            ("invalidated_at", self.invalidated_at),
+            ("retracted_at", self.retracted_at),
+        ] {
+            if let Some(t) = t {
+                check_stored(field, &t)?;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// A typed edge between two entities of the same scope.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Relation {

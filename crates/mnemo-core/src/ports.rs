@@ -87,6 +87,8 @@ pub struct GraphCounts {
     pub episodes_pending: u64,
     pub episodes_done: u64,
     pub episodes_failed: u64,
+    /// Undecodable records reads have skipped since the store was opened.
+    pub corrupt_skipped: u64,
 }
 
 /// Sizes of the vector store across all scopes (for `/metrics`).
@@ -94,6 +96,8 @@ pub struct GraphCounts {
 pub struct VectorCounts {
     pub relation_vectors: u64,
     pub facts: u64,
+    /// Undecodable records reads have skipped since the store was opened.
+    pub corrupt_skipped: u64,
 }
 
 /// What [`GraphWrite::insert_episode`] did.
@@ -162,6 +166,46 @@ pub enum WriteOp {
     },
     /// Remove the episode and its mentions (its relations are handled by other ops).
     DeleteEpisode { episode: EpisodeId },
+}
+
+impl WriteOp {
+    /// Every timestamp of the op is one the store can write and read back
+    /// ([`crate::time::check_stored`]); stores call it for a whole batch before their
+    /// transaction, so nothing unreadable is ever written.
+    pub fn check_times(&self) -> Result<(), crate::ValidationError> {
+        use crate::time::check_stored;
+        match self {
+            WriteOp::UpsertEntity(e) => {
+                check_stored("created_at", &e.created_at)?;
+                check_stored("updated_at", &e.updated_at)
+            }
+            WriteOp::AddRelation(r) => r.times.check_stored(),
+            WriteOp::EndRelation {
+                valid_to,
+                invalidated_at,
+                ..
+            } => {
+                check_stored("valid_to", valid_to)?;
+                check_stored("invalidated_at", invalidated_at)
+            }
+            WriteOp::RetractRelation { retracted_at, .. } => {
+                check_stored("retracted_at", retracted_at)
+            }
+            WriteOp::RestoreRelation { times, .. } => times.check_stored(),
+            WriteOp::AddProvenance { .. }
+            | WriteOp::RemoveProvenance { .. }
+            | WriteOp::DeleteRelation { .. }
+            | WriteOp::DeleteEntity { .. }
+            | WriteOp::Mention { .. }
+            | WriteOp::SetEpisodeStatus { .. }
+            | WriteOp::DeleteEpisode { .. } => Ok(()),
+        }
+    }
+}
+
+/// [`WriteOp::check_times`] over a batch.
+pub fn check_times(ops: &[WriteOp]) -> Result<(), crate::ValidationError> {
+    ops.iter().try_for_each(WriteOp::check_times)
 }
 
 /// Read access to the graph and the episode journal.

@@ -9,13 +9,14 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
-use chrono::{NaiveDate, TimeZone as _, Utc};
+use chrono::Utc;
 use serde::{Deserialize, Serialize};
 
 use crate::ports::{EpisodeInsert, Page, RelationQuery, RelationVector, WriteOp};
 use crate::{
     Entity, EntityId, Episode, EpisodeId, Fact, FactEvent, FactEventKind, FactId, Memory,
     MemoryError, Relation, RelationId, Scope, ScopeSummary, StoreError, Timestamp, ValidationError,
+    time,
 };
 
 /// Rows read per listing call while exporting.
@@ -83,6 +84,50 @@ impl Record {
     }
 }
 
+impl Record {
+    /// Every timestamp of the record within the supported range ([`time::check_stored`]),
+    /// so an import file cannot store what would not read back.
+    fn check_times(&self) -> Result<(), ValidationError> {
+        let pair = |a: (&str, Timestamp), b: (&str, Timestamp)| {
+            time::check_stored(a.0, &a.1).and_then(|()| time::check_stored(b.0, &b.1))
+        };
+        let (id, checked) = match self {
+            Record::Episode(e) => (
+                e.id.to_string(),
+                pair(
+                    ("occurred_at", e.occurred_at),
+                    ("ingested_at", e.ingested_at),
+                ),
+            ),
+            Record::Entity(e) => (
+                e.id.to_string(),
+                pair(("created_at", e.created_at), ("updated_at", e.updated_at)),
+            ),
+            Record::Relation(r) => (r.id.to_string(), r.times.check_stored()),
+            Record::Mention(_) => return Ok(()),
+            Record::Fact(f) => (
+                f.id.to_string(),
+                pair(("created_at", f.created_at), ("updated_at", f.updated_at)),
+            ),
+            Record::FactEvent(e) => (
+                e.event.fact_id.to_string(),
+                time::check_stored("at", &e.event.at),
+            ),
+            Record::Summary(s) => (
+                s.scope.to_string(),
+                time::check_stored("updated_at", &s.updated_at),
+            ),
+        };
+        checked.map_err(|err| match err {
+            ValidationError::Timestamp { field, value } => ValidationError::Timestamp {
+                field: format!("import: {} {id}: {field}", self.kind()),
+                value,
+            },
+            other => other,
+        })
+    }
+}
+
 /// What to do when a scope being imported already holds data.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ImportMode {
@@ -137,15 +182,6 @@ fn by_scope(records: Vec<Record>) -> BTreeMap<Scope, Vec<Record>> {
     scopes
 }
 
-/// A time after every ingestion (stores compare timestamps as RFC 3339 text, so the
-/// year must keep four digits).
-fn end_of_time() -> Timestamp {
-    let last = NaiveDate::from_ymd_opt(9999, 12, 31)
-        .and_then(|d| d.and_hms_opt(23, 59, 59))
-        .expect("a valid date");
-    Utc.from_utc_datetime(&last)
-}
-
 impl Memory {
     /// Every scope holding an entity or an episode, in [`Scope::key`] order.
     pub async fn scopes(&self) -> Result<Vec<Scope>, MemoryError> {
@@ -163,24 +199,22 @@ impl Memory {
         let _guard = self.lock_scope(scope).await;
         let mut records = Vec::new();
 
-        let mut episodes = self
-            .graph
-            .recent_episodes(scope, end_of_time(), ALL)
-            .await?;
+        let mut episodes = self.graph.recent_episodes(scope, time::MAX, ALL).await?;
         episodes.reverse();
 
+        // Pages are counted in stored rows, and a page can come back short when a store
+        // skipped an undecodable row in it: the listing ends at the first empty page.
         let mut entities = Vec::new();
-        loop {
+        for offset in (0..).step_by(EXPORT_PAGE) {
             let page = Page {
                 limit: EXPORT_PAGE,
-                offset: entities.len(),
+                offset,
             };
             let batch = self.graph.entities(scope, page).await?;
-            let done = batch.len() < EXPORT_PAGE;
-            entities.extend(batch);
-            if done {
+            if batch.is_empty() {
                 break;
             }
+            entities.extend(batch);
         }
 
         let relations = self
@@ -216,17 +250,16 @@ impl Memory {
         }
 
         let mut facts = Vec::new();
-        loop {
+        for offset in (0..).step_by(EXPORT_PAGE) {
             let page = Page {
                 limit: EXPORT_PAGE,
-                offset: facts.len(),
+                offset,
             };
             let batch = self.vectors.facts(scope, page).await?;
-            let done = batch.len() < EXPORT_PAGE;
-            facts.extend(batch);
-            if done {
+            if batch.is_empty() {
                 break;
             }
+            facts.extend(batch);
         }
         facts.reverse();
         let live: HashSet<FactId> = facts.iter().map(|f| f.id).collect();
@@ -327,7 +360,7 @@ impl Memory {
         Ok(self.graph.entities(scope, one).await?.is_empty()
             && self
                 .graph
-                .recent_episodes(scope, end_of_time(), 1)
+                .recent_episodes(scope, time::MAX, 1)
                 .await?
                 .is_empty()
             && self.vectors.facts(scope, one).await?.is_empty()
@@ -593,6 +626,7 @@ impl ScopeBatch {
         let mut fact_order: Vec<FactId> = Vec::new();
         let mut events: HashMap<FactId, Vec<FactEvent>> = HashMap::new();
         for record in records {
+            record.check_times()?;
             match record {
                 Record::Episode(episode) => batch.episodes.push(episode),
                 Record::Entity(entity) => batch.entities.push(entity),

@@ -20,6 +20,14 @@ impl Visibility {
             known_at: now,
         }
     }
+
+    /// Both times through [`crate::time::check`], named `as_of` and `known_at`.
+    pub fn checked(self) -> Result<Self, crate::ValidationError> {
+        Ok(Visibility {
+            as_of: crate::time::check("as_of", self.as_of)?,
+            known_at: crate::time::check("known_at", self.known_at)?,
+        })
+    }
 }
 
 /// A relation is visible at (T, K) iff it was recorded by K, not retracted by K, had started

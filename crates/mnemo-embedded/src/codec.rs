@@ -1,37 +1,96 @@
 //! How domain values are written to and read from SQLite columns: timestamps, ids,
 //! vectors, JSON lists, and whole rows of each table.
 //!
-//! Timestamps are RFC 3339 UTC text with exactly nine fractional digits: they round-trip at
-//! chrono's full (nanosecond) precision and, being fixed-width for years 0–9999, compare
-//! correctly as strings in SQL.
+//! Timestamps are `mnemo_core::time`'s text (RFC 3339 UTC with exactly nine fractional
+//! digits): they round-trip at chrono's full (nanosecond) precision over the supported
+//! range 0001–9999 and, being fixed-width there, compare correctly as strings in SQL.
+//!
+//! A row that does not decode is skipped by [`keep`] (logged with its id and counted),
+//! never an error of the read that met it.
 
 use std::str::FromStr;
 
-use chrono::{DateTime, SecondsFormat, Utc};
 use mnemo_core::{
     Entity, EntityType, Episode, EpisodeId, EpisodeStatus, Fact, FactEvent, FactEventKind,
-    LlmUsage, Relation, RelationTimes, RelationType, Scope, ScopeSummary, Timestamp,
+    LlmUsage, Relation, RelationTimes, RelationType, Scope, ScopeSummary, SkippedRecords,
+    Timestamp, time,
 };
 use rusqlite::Row;
 
 use crate::error::{EmbeddedError, Result};
 
-pub(crate) fn ts(t: &Timestamp) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Nanos, true)
+/// The stored text of a timestamp ([`mnemo_core::time::to_text`]); one outside the
+/// supported range is refused (`Invalid`), never written.
+pub(crate) fn ts(t: &Timestamp) -> Result<String> {
+    Ok(time::to_text("timestamp", t)?)
 }
 
-pub(crate) fn opt_ts(t: &Option<Timestamp>) -> Option<String> {
-    t.as_ref().map(ts)
+pub(crate) fn opt_ts(t: &Option<Timestamp>) -> Result<Option<String>> {
+    t.as_ref().map(ts).transpose()
 }
 
 pub(crate) fn parse_ts(s: &str) -> Result<Timestamp> {
-    DateTime::parse_from_rfc3339(s)
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| EmbeddedError::corrupt("timestamp", format!("{s:?}: {e}")))
+    time::from_text(s).map_err(|e| EmbeddedError::corrupt("timestamp", e))
 }
 
 pub(crate) fn parse_opt_ts(s: Option<String>) -> Result<Option<Timestamp>> {
     s.as_deref().map(parse_ts).transpose()
+}
+
+/// `decoded` as `Some`, or `None` when the row could not be decoded: then it is logged
+/// with its `kind` and the id in column `id_column`, and counted in `skipped`. Errors of
+/// SQLite itself (IO, locks) are not the row's fault and are returned.
+pub(crate) fn keep<T>(
+    skipped: &SkippedRecords,
+    kind: &'static str,
+    row: &Row<'_>,
+    id_column: usize,
+    decoded: Result<T>,
+) -> Result<Option<T>> {
+    match decoded {
+        Ok(value) => Ok(Some(value)),
+        Err(error) if is_undecodable(&error) => {
+            let id = match row.get_ref(id_column) {
+                Ok(rusqlite::types::ValueRef::Text(text)) => {
+                    String::from_utf8_lossy(text).into_owned()
+                }
+                Ok(other) => format!("{other:?}"),
+                Err(e) => format!("(unreadable id: {e})"),
+            };
+            skipped.skip(kind, &id, &error);
+            Ok(None)
+        }
+        Err(error) => Err(error),
+    }
+}
+
+/// Every row of `rows` that decodes with `decode`; the others are skipped by [`keep`].
+pub(crate) fn kept_rows<T>(
+    skipped: &SkippedRecords,
+    kind: &'static str,
+    id_column: usize,
+    mut rows: rusqlite::Rows<'_>,
+    decode: impl Fn(&Row<'_>) -> Result<T>,
+) -> Result<Vec<T>> {
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        out.extend(keep(skipped, kind, row, id_column, decode(row))?);
+    }
+    Ok(out)
+}
+
+fn is_undecodable(error: &EmbeddedError) -> bool {
+    match error {
+        EmbeddedError::Corrupt { .. } | EmbeddedError::Column(_) => true,
+        EmbeddedError::Sqlite(e) => matches!(
+            e,
+            rusqlite::Error::InvalidColumnType(..)
+                | rusqlite::Error::FromSqlConversionFailure(..)
+                | rusqlite::Error::IntegralValueOutOfRange(..)
+                | rusqlite::Error::Utf8Error(..)
+        ),
+        _ => false,
+    }
 }
 
 pub(crate) fn parse_id<T: FromStr>(s: &str) -> Result<T> {
@@ -226,26 +285,45 @@ pub(crate) fn fact_event_row(row: &Row<'_>) -> Result<FactEvent> {
 
 #[cfg(test)]
 mod tests {
-    use chrono::TimeZone;
+    use chrono::{TimeZone, Utc};
 
     use super::*;
 
     #[test]
     fn timestamps_round_trip_and_sort_as_text() {
         let times = [
+            Utc.with_ymd_and_hms(1, 1, 1, 0, 0, 0).unwrap(),
             Utc.with_ymd_and_hms(1564, 4, 23, 0, 0, 0).unwrap(),
             Utc.timestamp_opt(1_700_000_000, 1).unwrap(),
             Utc.timestamp_opt(1_700_000_000, 999_999_999).unwrap(),
             Utc.timestamp_opt(1_700_000_001, 0).unwrap(),
             Utc.with_ymd_and_hms(2024, 3, 1, 0, 0, 0).unwrap(),
+            time::MAX,
         ];
         for t in &times {
-            assert_eq!(parse_ts(&ts(t)).unwrap(), *t, "{}", ts(t));
+            let text = ts(t).unwrap();
+            assert_eq!(parse_ts(&text).unwrap(), *t, "{text}");
         }
         for pair in times.windows(2) {
-            assert!(ts(&pair[0]) < ts(&pair[1]), "{:?}", pair);
+            assert!(ts(&pair[0]).unwrap() < ts(&pair[1]).unwrap(), "{:?}", pair);
         }
         assert!(parse_ts("yesterday").is_err());
+        for t in mnemo_testkit::fixtures::timestamp_sweep() {
+            assert_eq!(parse_ts(&ts(&t).unwrap()).unwrap(), t);
+        }
+    }
+
+    /// What broke (issue 20): year -1 was written as `-0001-…` and never read back.
+    #[test]
+    fn timestamps_outside_the_range_are_refused_before_writing() {
+        for year in [-1, 0, 10_000] {
+            let t = Utc.with_ymd_and_hms(year, 1, 1, 0, 0, 0).unwrap();
+            assert!(
+                matches!(ts(&t), Err(EmbeddedError::Invalid(_))),
+                "year {year}"
+            );
+        }
+        assert!(parse_ts("-0001-01-01T00:00:00.000000000Z").is_err());
     }
 
     #[test]

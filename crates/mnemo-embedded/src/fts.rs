@@ -42,7 +42,7 @@ pub(crate) fn search<T>(
     scope: &Scope,
     query: &str,
     limit: usize,
-    decode: impl Fn(&Row<'_>) -> Result<T>,
+    decode: impl Fn(&Row<'_>) -> Result<Option<T>>,
 ) -> Result<Vec<Scored<T>>> {
     let key = scope.key();
     let Some(expr) = match_expression(query, table.text_column, &key) else {
@@ -66,10 +66,12 @@ pub(crate) fn search<T>(
     let mut out = Vec::new();
     while let Some(row) = rows.next()? {
         let rank: f64 = row.get(rank_index)?;
-        out.push(Scored {
-            item: decode(row)?,
-            score: -rank as f32,
-        });
+        if let Some(item) = decode(row)? {
+            out.push(Scored {
+                item,
+                score: -rank as f32,
+            });
+        }
     }
     Ok(out)
 }

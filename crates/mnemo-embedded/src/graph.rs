@@ -7,13 +7,14 @@ use mnemo_core::ports::{
 };
 use mnemo_core::{
     Entity, EntityId, Episode, EpisodeId, Relation, RelationId, RelationTimes, Scope, ScopeSummary,
-    StoreError, Timestamp, Visibility, is_visible, normalize_name,
+    SkippedRecords, StoreError, Timestamp, Visibility, is_visible, normalize_name,
 };
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::codec::{
     self, ENTITY_COLUMNS, EPISODE_COLUMNS, RELATION_COLUMNS, SCOPE_SUMMARY_COLUMNS, entity_row,
-    episode_row, json, opt_ts, relation_row, relation_times, scope_summary_row, ts, vector_blob,
+    episode_row, json, keep, kept_rows, opt_ts, relation_row, relation_times, scope_summary_row,
+    ts, vector_blob,
 };
 use crate::error::{EmbeddedError, Result};
 use crate::memory::Effect;
@@ -21,6 +22,7 @@ use crate::{EmbeddedStore, Inner, count_rows, fts, sql_int, with_records};
 
 pub(crate) fn get_entity(
     conn: &Connection,
+    skipped: &SkippedRecords,
     scope: &Scope,
     id: EntityId,
     dimension: usize,
@@ -28,27 +30,61 @@ pub(crate) fn get_entity(
     let sql = format!("SELECT {ENTITY_COLUMNS} FROM entities WHERE scope = ?1 AND id = ?2");
     let mut stmt = conn.prepare_cached(&sql)?;
     let mut rows = stmt.query(params![scope.key(), id.to_string()])?;
-    rows.next()?
-        .map(|row| entity_row(row, scope, dimension))
-        .transpose()
+    match rows.next()? {
+        Some(row) => keep(
+            skipped,
+            "entities",
+            row,
+            0,
+            entity_row(row, scope, dimension),
+        ),
+        None => Ok(None),
+    }
 }
 
 pub(crate) fn get_relation(
     conn: &Connection,
+    skipped: &SkippedRecords,
     scope: &Scope,
     id: RelationId,
 ) -> Result<Option<Relation>> {
     let sql = format!("SELECT {RELATION_COLUMNS} FROM relations WHERE scope = ?1 AND id = ?2");
     let mut stmt = conn.prepare_cached(&sql)?;
     let mut rows = stmt.query(params![scope.key(), id.to_string()])?;
-    rows.next()?.map(|row| relation_row(row, scope)).transpose()
+    match rows.next()? {
+        Some(row) => keep(skipped, "relations", row, 0, relation_row(row, scope)),
+        None => Ok(None),
+    }
 }
 
-fn get_episode(conn: &Connection, id: EpisodeId) -> Result<Option<Episode>> {
+fn get_episode(
+    conn: &Connection,
+    skipped: &SkippedRecords,
+    id: EpisodeId,
+) -> Result<Option<Episode>> {
     let sql = format!("SELECT {EPISODE_COLUMNS} FROM episodes WHERE id = ?1");
     let mut stmt = conn.prepare_cached(&sql)?;
     let mut rows = stmt.query([id.to_string()])?;
-    rows.next()?.map(episode_row).transpose()
+    match rows.next()? {
+        Some(row) => keep(skipped, "episodes", row, 1, episode_row(row)),
+        None => Ok(None),
+    }
+}
+
+/// Every decodable episode of `rows`; the others are skipped.
+fn episode_rows(skipped: &SkippedRecords, rows: rusqlite::Rows<'_>) -> Result<Vec<Episode>> {
+    kept_rows(skipped, "episodes", 1, rows, episode_row)
+}
+
+/// Every decodable relation of `rows`; the others are skipped.
+fn relation_rows(
+    skipped: &SkippedRecords,
+    scope: &Scope,
+    rows: rusqlite::Rows<'_>,
+) -> Result<Vec<Relation>> {
+    kept_rows(skipped, "relations", 0, rows, |row| {
+        relation_row(row, scope)
+    })
 }
 
 fn entity_exists(conn: &Connection, key: &str, id: EntityId) -> Result<bool> {
@@ -89,11 +125,11 @@ fn write_relation_times(
     stmt.execute(params![
         key,
         id.to_string(),
-        opt_ts(&times.valid_from),
-        opt_ts(&times.valid_to),
-        ts(&times.recorded_at),
-        opt_ts(&times.invalidated_at),
-        opt_ts(&times.retracted_at),
+        opt_ts(&times.valid_from)?,
+        opt_ts(&times.valid_to)?,
+        ts(&times.recorded_at)?,
+        opt_ts(&times.invalidated_at)?,
+        opt_ts(&times.retracted_at)?,
         invalidated_by.map(|r| r.to_string()),
         invalidated_in.map(|e| e.to_string()),
     ])?;
@@ -151,8 +187,8 @@ fn upsert_entity(tx: &Connection, inner: &Inner, key: &str, entity: &Entity) -> 
                 json(&entity.aliases)?,
                 vector_blob(&entity.embedding),
                 entity.mentions,
-                ts(&entity.created_at),
-                ts(&entity.updated_at),
+                ts(&entity.created_at)?,
+                ts(&entity.updated_at)?,
             ],
             |r| r.get(0),
         )?;
@@ -204,11 +240,11 @@ fn add_relation(tx: &Connection, key: &str, r: &Relation) -> Result<Effect> {
         r.relation_type.as_str(),
         r.target.to_string(),
         r.fact,
-        opt_ts(&r.times.valid_from),
-        opt_ts(&r.times.valid_to),
-        ts(&r.times.recorded_at),
-        opt_ts(&r.times.invalidated_at),
-        opt_ts(&r.times.retracted_at),
+        opt_ts(&r.times.valid_from)?,
+        opt_ts(&r.times.valid_to)?,
+        ts(&r.times.recorded_at)?,
+        opt_ts(&r.times.invalidated_at)?,
+        opt_ts(&r.times.retracted_at)?,
         r.invalidated_by.map(|i| i.to_string()),
         json(&r.episodes)?,
         r.mentions,
@@ -443,7 +479,7 @@ fn apply_op(
             .execute(params![
                 key,
                 relation.to_string(),
-                ts(&retracted_at),
+                ts(&retracted_at)?,
                 episode.map(|e| e.to_string())
             ])?;
             Ok(times_changed(relation, times))
@@ -550,13 +586,14 @@ pub(crate) fn erase_scope(tx: &Connection, key: &str) -> Result<Effect> {
 /// Loads entities by id, skipping ids that are gone.
 pub(crate) fn entities_by_id(
     conn: &Connection,
+    skipped: &SkippedRecords,
     scope: &Scope,
     ids: impl IntoIterator<Item = EntityId>,
     dimension: usize,
 ) -> Result<Vec<Entity>> {
     let mut out = Vec::new();
     for id in ids {
-        if let Some(e) = get_entity(conn, scope, id, dimension)? {
+        if let Some(e) = get_entity(conn, skipped, scope, id, dimension)? {
             out.push(e);
         }
     }
@@ -574,18 +611,14 @@ fn window_sql(column: &str) -> String {
 
 fn relations_in_window(
     conn: &Connection,
+    skipped: &SkippedRecords,
     scope: &Scope,
     column: &str,
-    since: &str,
-    until: &str,
+    (since, until): (&str, &str),
 ) -> Result<Vec<Relation>> {
     let mut stmt = conn.prepare_cached(&window_sql(column))?;
-    let mut rows = stmt.query(params![scope.key(), since, until])?;
-    let mut out = Vec::new();
-    while let Some(row) = rows.next()? {
-        out.push(relation_row(row, scope)?);
-    }
-    Ok(out)
+    let rows = stmt.query(params![scope.key(), since, until])?;
+    relation_rows(skipped, scope, rows)
 }
 
 /// The SQL of [`GraphRead::relations`]: `?1` scope, `?2` entity (or NULL), `?3` type. Each
@@ -616,7 +649,12 @@ fn relations_sql(by_entity: bool, outgoing_only: bool, by_type: bool) -> String 
     }
 }
 
-fn query_relations(conn: &Connection, scope: &Scope, q: &RelationQuery) -> Result<Vec<Relation>> {
+fn query_relations(
+    conn: &Connection,
+    skipped: &SkippedRecords,
+    scope: &Scope,
+    q: &RelationQuery,
+) -> Result<Vec<Relation>> {
     if q.limit == 0 {
         return Ok(Vec::new());
     }
@@ -635,7 +673,9 @@ fn query_relations(conn: &Connection, scope: &Scope, q: &RelationQuery) -> Resul
     };
     let mut out = Vec::new();
     while let Some(row) = rows.next()? {
-        let relation = relation_row(row, scope)?;
+        let Some(relation) = keep(skipped, "relations", row, 0, relation_row(row, scope))? else {
+            continue;
+        };
         if q.visible_at
             .is_none_or(|at| is_visible(&relation.times, &at))
         {
@@ -686,20 +726,22 @@ const MENTIONED_SQL: &str =
 
 fn relations_by(
     conn: &Connection,
+    skipped: &SkippedRecords,
     scope: &Scope,
     sql: &str,
     episode: &str,
 ) -> Result<Vec<Relation>> {
     let mut stmt = conn.prepare_cached(sql)?;
-    let mut rows = stmt.query(params![scope.key(), episode])?;
-    let mut out = Vec::new();
-    while let Some(row) = rows.next()? {
-        out.push(relation_row(row, scope)?);
-    }
-    Ok(out)
+    let rows = stmt.query(params![scope.key(), episode])?;
+    relation_rows(skipped, scope, rows)
 }
 
-fn footprint(conn: &Connection, scope: &Scope, episode: EpisodeId) -> Result<Footprint> {
+fn footprint(
+    conn: &Connection,
+    skipped: &SkippedRecords,
+    scope: &Scope,
+    episode: EpisodeId,
+) -> Result<Footprint> {
     let episode = episode.to_string();
     let mut stmt = conn.prepare_cached(MENTIONED_SQL)?;
     let mut rows = stmt.query(params![scope.key(), episode])?;
@@ -708,21 +750,28 @@ fn footprint(conn: &Connection, scope: &Scope, episode: EpisodeId) -> Result<Foo
         mentioned.push(codec::parse_id(row.get_ref(0)?.as_str()?)?);
     }
     Ok(Footprint {
-        stated: relations_by(conn, scope, &stated_sql(), &episode)?,
-        ended: relations_by(conn, scope, &ended_sql(), &episode)?,
+        stated: relations_by(conn, skipped, scope, &stated_sql(), &episode)?,
+        ended: relations_by(conn, skipped, scope, &ended_sql(), &episode)?,
         mentioned,
     })
 }
 
 fn entities_text(
     conn: &Connection,
+    skipped: &SkippedRecords,
     scope: &Scope,
     query: &str,
     limit: usize,
     dimension: usize,
 ) -> Result<Vec<Scored<Entity>>> {
     fts::search(conn, &fts::ENTITIES, scope, query, limit, |row| {
-        entity_row(row, scope, dimension)
+        keep(
+            skipped,
+            "entities",
+            row,
+            0,
+            entity_row(row, scope, dimension),
+        )
     })
 }
 
@@ -735,8 +784,10 @@ impl GraphRead for EmbeddedStore {
 
     async fn entity(&self, scope: &Scope, id: EntityId) -> Result<Option<Entity>, StoreError> {
         let scope = scope.clone();
-        self.blocking(move |inner| inner.read(|tx| get_entity(tx, &scope, id, inner.dimension)))
-            .await
+        self.blocking(move |inner| {
+            inner.read(|tx| get_entity(tx, &inner.skipped, &scope, id, inner.dimension))
+        })
+        .await
     }
 
     async fn entity_by_name(
@@ -757,7 +808,13 @@ impl GraphRead for EmbeddedStore {
                     .query_row(params![scope.key(), key], |r| r.get(0))
                     .optional()?;
                 match id {
-                    Some(id) => get_entity(tx, &scope, codec::parse_id(&id)?, inner.dimension),
+                    Some(id) => get_entity(
+                        tx,
+                        &inner.skipped,
+                        &scope,
+                        codec::parse_id(&id)?,
+                        inner.dimension,
+                    ),
                     None => Ok(None),
                 }
             })
@@ -781,7 +838,8 @@ impl GraphRead for EmbeddedStore {
                 ])?;
                 let mut out = Vec::new();
                 while let Some(row) = rows.next()? {
-                    out.push(entity_row(row, &scope, inner.dimension)?);
+                    let entity = entity_row(row, &scope, inner.dimension);
+                    out.extend(keep(&inner.skipped, "entities", row, 0, entity)?);
                 }
                 Ok(out)
             })
@@ -797,7 +855,9 @@ impl GraphRead for EmbeddedStore {
     ) -> Result<Vec<Scored<Entity>>, StoreError> {
         let (scope, query) = (scope.clone(), query.to_owned());
         self.blocking(move |inner| {
-            inner.read(|tx| entities_text(tx, &scope, &query, limit, inner.dimension))
+            inner.read(|tx| {
+                entities_text(tx, &inner.skipped, &scope, &query, limit, inner.dimension)
+            })
         })
         .await
     }
@@ -815,7 +875,11 @@ impl GraphRead for EmbeddedStore {
                 Some(s) => s.entities.search(&query, limit, |_| true),
                 None => return Ok(Vec::new()),
             };
-            inner.read(|tx| with_records(hits, |id| get_entity(tx, &scope, id, inner.dimension)))
+            inner.read(|tx| {
+                with_records(hits, |id| {
+                    get_entity(tx, &inner.skipped, &scope, id, inner.dimension)
+                })
+            })
         })
         .await
     }
@@ -826,7 +890,7 @@ impl GraphRead for EmbeddedStore {
         id: RelationId,
     ) -> Result<Option<Relation>, StoreError> {
         let scope = scope.clone();
-        self.blocking(move |inner| inner.read(|tx| get_relation(tx, &scope, id)))
+        self.blocking(move |inner| inner.read(|tx| get_relation(tx, &inner.skipped, &scope, id)))
             .await
     }
 
@@ -836,8 +900,10 @@ impl GraphRead for EmbeddedStore {
         query: &RelationQuery,
     ) -> Result<Vec<Relation>, StoreError> {
         let (scope, query) = (scope.clone(), query.clone());
-        self.blocking(move |inner| inner.read(|tx| query_relations(tx, &scope, &query)))
-            .await
+        self.blocking(move |inner| {
+            inner.read(|tx| query_relations(tx, &inner.skipped, &scope, &query))
+        })
+        .await
     }
 
     async fn walk(
@@ -854,10 +920,16 @@ impl GraphRead for EmbeddedStore {
                 None => return Ok(Walk::default()),
             };
             inner.read(|tx| {
-                let entities = entities_by_id(tx, &scope, reached.entities, inner.dimension)?;
+                let entities = entities_by_id(
+                    tx,
+                    &inner.skipped,
+                    &scope,
+                    reached.entities,
+                    inner.dimension,
+                )?;
                 let mut relations = Vec::with_capacity(reached.relations.len());
                 for (id, hops) in reached.relations {
-                    if let Some(relation) = get_relation(tx, &scope, id)? {
+                    if let Some(relation) = get_relation(tx, &inner.skipped, &scope, id)? {
                         relations.push(WalkedRelation { relation, hops });
                     }
                 }
@@ -877,13 +949,16 @@ impl GraphRead for EmbeddedStore {
         until: Timestamp,
     ) -> Result<Changes, StoreError> {
         let scope = scope.clone();
-        let (since, until) = (ts(&since), ts(&until));
+        let (since, until) = (ts(&since)?, ts(&until)?);
         self.blocking(move |inner| {
             inner.read(|tx| {
+                let window = |column| {
+                    relations_in_window(tx, &inner.skipped, &scope, column, (&since, &until))
+                };
                 Ok(Changes {
-                    added: relations_in_window(tx, &scope, "recorded_at", &since, &until)?,
-                    invalidated: relations_in_window(tx, &scope, "invalidated_at", &since, &until)?,
-                    retracted: relations_in_window(tx, &scope, "retracted_at", &since, &until)?,
+                    added: window("recorded_at")?,
+                    invalidated: window("invalidated_at")?,
+                    retracted: window("retracted_at")?,
                 })
             })
         })
@@ -891,7 +966,7 @@ impl GraphRead for EmbeddedStore {
     }
 
     async fn episode(&self, id: EpisodeId) -> Result<Option<Episode>, StoreError> {
-        self.blocking(move |inner| inner.read(|tx| get_episode(tx, id)))
+        self.blocking(move |inner| inner.read(|tx| get_episode(tx, &inner.skipped, id)))
             .await
     }
 
@@ -903,12 +978,7 @@ impl GraphRead for EmbeddedStore {
                      ORDER BY ingested_at, id LIMIT ?1"
                 );
                 let mut stmt = tx.prepare_cached(&sql)?;
-                let mut rows = stmt.query([sql_int(limit)])?;
-                let mut out = Vec::new();
-                while let Some(row) = rows.next()? {
-                    out.push(episode_row(row)?);
-                }
-                Ok(out)
+                episode_rows(&inner.skipped, stmt.query([sql_int(limit)])?)
             })
         })
         .await
@@ -920,16 +990,14 @@ impl GraphRead for EmbeddedStore {
         before: Timestamp,
         limit: usize,
     ) -> Result<Vec<Episode>, StoreError> {
-        let (key, before) = (scope.key(), ts(&before));
+        let (key, before) = (scope.key(), ts(&before)?);
         self.blocking(move |inner| {
             inner.read(|tx| {
                 let mut stmt = tx.prepare_cached(&recent_episodes_sql())?;
-                let mut rows = stmt.query(params![key, before, sql_int(limit)])?;
-                let mut out = Vec::new();
-                while let Some(row) = rows.next()? {
-                    out.push(episode_row(row)?);
-                }
-                Ok(out)
+                episode_rows(
+                    &inner.skipped,
+                    stmt.query(params![key, before, sql_int(limit)])?,
+                )
             })
         })
         .await
@@ -941,7 +1009,7 @@ impl GraphRead for EmbeddedStore {
         episode: EpisodeId,
     ) -> Result<Footprint, StoreError> {
         let scope = scope.clone();
-        self.blocking(move |inner| inner.read(|tx| footprint(tx, &scope, episode)))
+        self.blocking(move |inner| inner.read(|tx| footprint(tx, &inner.skipped, &scope, episode)))
             .await
     }
 
@@ -953,9 +1021,13 @@ impl GraphRead for EmbeddedStore {
                     format!("SELECT {SCOPE_SUMMARY_COLUMNS} FROM scope_summaries WHERE scope = ?1");
                 let mut stmt = tx.prepare_cached(&sql)?;
                 let mut rows = stmt.query([scope.key()])?;
-                rows.next()?
-                    .map(|row| scope_summary_row(row, &scope))
-                    .transpose()
+                match rows.next()? {
+                    Some(row) => {
+                        let summary = scope_summary_row(row, &scope);
+                        keep(&inner.skipped, "scope_summaries", row, 1, summary)
+                    }
+                    None => Ok(None),
+                }
             })
         })
         .await
@@ -996,6 +1068,7 @@ impl GraphRead for EmbeddedStore {
                     episodes_pending: episodes("pending")?,
                     episodes_done: episodes("done")?,
                     episodes_failed: episodes("failed")?,
+                    corrupt_skipped: inner.skipped.count(),
                 })
             })
         })
@@ -1008,6 +1081,7 @@ impl GraphWrite for EmbeddedStore {
     async fn insert_episode(&self, episode: &Episode) -> Result<EpisodeInsert, StoreError> {
         let episode = episode.clone();
         self.blocking(move |inner| {
+            let (occurred_at, ingested_at) = (ts(&episode.occurred_at)?, ts(&episode.ingested_at)?);
             inner.write(|tx| {
                 let key = episode.scope.key();
                 if let Some(idempotency_key) = &episode.idempotency_key {
@@ -1017,12 +1091,14 @@ impl GraphWrite for EmbeddedStore {
                     );
                     let mut stmt = tx.prepare_cached(&sql)?;
                     let mut rows = stmt.query(params![key, idempotency_key])?;
-                    if let Some(row) = rows.next()? {
-                        let existing = episode_row(row)?;
+                    if let Some(row) = rows.next()?
+                        && let Some(existing) =
+                            keep(&inner.skipped, "episodes", row, 1, episode_row(row))?
+                    {
                         return Ok((EpisodeInsert::Duplicate(Box::new(existing)), Vec::new()));
                     }
                 }
-                if get_episode(tx, episode.id)?.is_some() {
+                if get_episode(tx, &inner.skipped, episode.id)?.is_some() {
                     return Err(EmbeddedError::Conflict(format!(
                         "episode {} already exists",
                         episode.id
@@ -1038,8 +1114,8 @@ impl GraphWrite for EmbeddedStore {
                     key,
                     episode.id.to_string(),
                     episode.content,
-                    ts(&episode.occurred_at),
-                    ts(&episode.ingested_at),
+                    occurred_at,
+                    ingested_at,
                     episode.status.as_str(),
                     codec::failure_reason(&episode.status),
                     episode.idempotency_key,
@@ -1058,6 +1134,8 @@ impl GraphWrite for EmbeddedStore {
         let scope = scope.clone();
         self.blocking(move |inner| {
             let key = scope.key();
+            // Nothing that would not read back is written: refused before the transaction.
+            mnemo_core::ports::check_times(&ops)?;
             inner.write(|tx| {
                 let mut effects = Vec::with_capacity(ops.len());
                 for op in ops {
@@ -1089,7 +1167,7 @@ impl GraphWrite for EmbeddedStore {
                     summary.scope.key(),
                     summary.text,
                     summary.through_episode.to_string(),
-                    ts(&summary.updated_at),
+                    ts(&summary.updated_at)?,
                 ])?;
                 Ok(((), Vec::new()))
             })

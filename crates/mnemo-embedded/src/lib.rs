@@ -22,7 +22,7 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard};
 
-use mnemo_core::StoreError;
+use mnemo_core::{SkippedRecords, StoreError};
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 
 pub use error::EmbeddedError;
@@ -54,6 +54,10 @@ struct Inner {
     writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
     memory: RwLock<Memory>,
+    /// Undecodable rows of the graph tables met by reads (and by the load at open), skipped.
+    skipped: SkippedRecords,
+    /// The same for the vector tables (relation vectors, facts, fact history).
+    skipped_vectors: SkippedRecords,
     /// Holds the advisory lock on `mnemo.lock` for the store's lifetime.
     _lock: File,
 }
@@ -102,11 +106,13 @@ impl EmbeddedStore {
         let mut writer = schema::open_writer(&db_path)?;
         schema::migrate(&mut writer)?;
         schema::check_dimension(&writer, &db_path, dimension)?;
-        let memory = Memory::load(&writer, dimension)?;
+        let (skipped, skipped_vectors) = (SkippedRecords::default(), SkippedRecords::default());
+        let memory = Memory::load(&writer, dimension, &skipped, &skipped_vectors)?;
         tracing::info!(
             path = %db_path.display(),
             dimension,
             elapsed_ms = started.elapsed().as_millis() as u64,
+            corrupt_skipped = skipped.count() + skipped_vectors.count(),
             "embedded store opened"
         );
         Ok(EmbeddedStore {
@@ -116,6 +122,8 @@ impl EmbeddedStore {
                 writer: Mutex::new(writer),
                 readers: Mutex::new(Vec::new()),
                 memory: RwLock::new(memory),
+                skipped,
+                skipped_vectors,
                 _lock: lock,
             }),
         })

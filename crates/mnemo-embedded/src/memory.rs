@@ -5,11 +5,11 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
-use mnemo_core::{EntityId, FactId, RelationId, RelationTimes};
+use mnemo_core::{EntityId, FactId, RelationId, RelationTimes, SkippedRecords};
 use rusqlite::Connection;
 
 use crate::adjacency::Adjacency;
-use crate::codec::{parse_id, parse_vector, relation_times};
+use crate::codec::{keep, parse_id, parse_vector, relation_times};
 use crate::error::Result;
 use crate::vectors::VectorSet;
 
@@ -110,8 +110,14 @@ impl Memory {
             .or_insert_with(|| ScopeMemory::new(dimension))
     }
 
-    /// Reads every vector and relation endpoint from the database.
-    pub(crate) fn load(conn: &Connection, dimension: usize) -> Result<Memory> {
+    /// Reads every vector and relation endpoint from the database; undecodable rows are
+    /// skipped and counted in `skipped` (graph tables) or `skipped_vectors`.
+    pub(crate) fn load(
+        conn: &Connection,
+        dimension: usize,
+        skipped: &SkippedRecords,
+        skipped_vectors: &SkippedRecords,
+    ) -> Result<Memory> {
         let mut memory = Memory {
             dimension,
             scopes: HashMap::new(),
@@ -133,14 +139,20 @@ impl Memory {
             }
         }
 
+        // A row that does not decode is logged, counted and left out (`keep`): the store
+        // opens whatever one row says, and reads skip that row too.
         let mut stmt = conn.prepare("SELECT scope, id, embedding FROM entities")?;
         let mut rows = stmt.query([])?;
         while let Some(row) = rows.next()? {
-            let id: EntityId = parse_id(row.get_ref(1)?.as_str()?)?;
-            let vector = parse_vector(row.get_ref(2)?.as_blob()?, dimension)?;
-            let scope = memory.scope_mut(row.get(0)?);
-            scope.entities.upsert(id, (), &vector);
-            scope.graph.add_entity(id);
+            let decoded = (|| {
+                let id: EntityId = parse_id(row.get_ref(1)?.as_str()?)?;
+                Ok((id, parse_vector(row.get_ref(2)?.as_blob()?, dimension)?))
+            })();
+            if let Some((id, vector)) = keep(skipped, "entities", row, 1, decoded)? {
+                let scope = memory.scope_mut(row.get(0)?);
+                scope.entities.upsert(id, (), &vector);
+                scope.graph.add_entity(id);
+            }
         }
 
         let mut stmt = conn.prepare(
@@ -149,14 +161,19 @@ impl Memory {
         )?;
         let mut rows = stmt.query([])?;
         while let Some(row) = rows.next()? {
-            let id = parse_id(row.get_ref(1)?.as_str()?)?;
-            let source = parse_id(row.get_ref(2)?.as_str()?)?;
-            let target = parse_id(row.get_ref(3)?.as_str()?)?;
-            let times = relation_times(row, 4)?;
-            memory
-                .scope_mut(row.get(0)?)
-                .graph
-                .add_relation(id, source, target, times);
+            let decoded = (|| {
+                let id = parse_id(row.get_ref(1)?.as_str()?)?;
+                let source = parse_id(row.get_ref(2)?.as_str()?)?;
+                let target = parse_id(row.get_ref(3)?.as_str()?)?;
+                Ok((id, source, target, relation_times(row, 4)?))
+            })();
+            if let Some((id, source, target, times)) = keep(skipped, "relations", row, 1, decoded)?
+            {
+                memory
+                    .scope_mut(row.get(0)?)
+                    .graph
+                    .add_relation(id, source, target, times);
+            }
         }
 
         let mut stmt = conn.prepare(
@@ -165,21 +182,35 @@ impl Memory {
         )?;
         let mut rows = stmt.query([])?;
         while let Some(row) = rows.next()? {
-            let id = parse_id(row.get_ref(1)?.as_str()?)?;
-            let times = relation_times(row, 2)?;
-            let vector = parse_vector(row.get_ref(7)?.as_blob()?, dimension)?;
-            memory
-                .scope_mut(row.get(0)?)
-                .relations
-                .upsert(id, times, &vector);
+            let decoded = (|| {
+                let id = parse_id(row.get_ref(1)?.as_str()?)?;
+                let times = relation_times(row, 2)?;
+                Ok((
+                    id,
+                    times,
+                    parse_vector(row.get_ref(7)?.as_blob()?, dimension)?,
+                ))
+            })();
+            if let Some((id, times, vector)) =
+                keep(skipped_vectors, "relation_vectors", row, 1, decoded)?
+            {
+                memory
+                    .scope_mut(row.get(0)?)
+                    .relations
+                    .upsert(id, times, &vector);
+            }
         }
 
         let mut stmt = conn.prepare("SELECT scope, id, vector FROM facts")?;
         let mut rows = stmt.query([])?;
         while let Some(row) = rows.next()? {
-            let id = parse_id(row.get_ref(1)?.as_str()?)?;
-            let vector = parse_vector(row.get_ref(2)?.as_blob()?, dimension)?;
-            memory.scope_mut(row.get(0)?).facts.upsert(id, (), &vector);
+            let decoded = (|| {
+                let id: FactId = parse_id(row.get_ref(1)?.as_str()?)?;
+                Ok((id, parse_vector(row.get_ref(2)?.as_blob()?, dimension)?))
+            })();
+            if let Some((id, vector)) = keep(skipped_vectors, "facts", row, 1, decoded)? {
+                memory.scope_mut(row.get(0)?).facts.upsert(id, (), &vector);
+            }
         }
         Ok(memory)
     }

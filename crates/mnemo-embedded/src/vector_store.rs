@@ -4,24 +4,37 @@
 use async_trait::async_trait;
 use mnemo_core::ports::{Page, RelationVector, Scored, VectorCounts, VectorRead, VectorWrite};
 use mnemo_core::{
-    EpisodeId, Fact, FactEvent, FactId, RelationId, RelationTimes, Scope, StoreError, Visibility,
-    is_visible,
+    EpisodeId, Fact, FactEvent, FactId, RelationId, RelationTimes, Scope, SkippedRecords,
+    StoreError, Visibility, is_visible,
 };
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::codec::{
-    FACT_COLUMNS, FACT_EVENT_COLUMNS, fact_event_kind, fact_event_row, fact_row, json, opt_ts, ts,
-    vector_blob,
+    FACT_COLUMNS, FACT_EVENT_COLUMNS, fact_event_kind, fact_event_row, fact_row, json, keep,
+    kept_rows, opt_ts, ts, vector_blob,
 };
 use crate::error::{EmbeddedError, Result};
 use crate::memory::Effect;
 use crate::{EmbeddedStore, count_rows, fts, graph, sql_int, with_records};
 
-fn get_fact(conn: &Connection, scope: &Scope, id: FactId) -> Result<Option<Fact>> {
+fn get_fact(
+    conn: &Connection,
+    skipped: &SkippedRecords,
+    scope: &Scope,
+    id: FactId,
+) -> Result<Option<Fact>> {
     let sql = format!("SELECT {FACT_COLUMNS} FROM facts WHERE scope = ?1 AND id = ?2");
     let mut stmt = conn.prepare_cached(&sql)?;
     let mut rows = stmt.query(params![scope.key(), id.to_string()])?;
-    rows.next()?.map(|row| fact_row(row, scope)).transpose()
+    match rows.next()? {
+        Some(row) => keep(skipped, "facts", row, 0, fact_row(row, scope)),
+        None => Ok(None),
+    }
+}
+
+/// Every decodable fact event of `rows`; the others are skipped.
+fn event_rows(skipped: &SkippedRecords, rows: rusqlite::Rows<'_>) -> Result<Vec<FactEvent>> {
+    kept_rows(skipped, "fact_history", 0, rows, fact_event_row)
 }
 
 fn append_event(conn: &Connection, key: &str, event: &FactEvent) -> Result<()> {
@@ -35,7 +48,7 @@ fn append_event(conn: &Connection, key: &str, event: &FactEvent) -> Result<()> {
         fact_event_kind(event.event),
         event.old_text,
         event.new_text,
-        ts(&event.at),
+        ts(&event.at)?,
         event.episode.map(|e| e.to_string()),
     ])?;
     Ok(())
@@ -63,12 +76,13 @@ fn check_event_fact(event: &FactEvent, id: FactId) -> Result<()> {
 
 fn facts_text(
     conn: &Connection,
+    skipped: &SkippedRecords,
     scope: &Scope,
     query: &str,
     k: usize,
 ) -> Result<Vec<Scored<Fact>>> {
     fts::search(conn, &fts::FACTS, scope, query, k, |row| {
-        fact_row(row, scope)
+        keep(skipped, "facts", row, 0, fact_row(row, scope))
     })
 }
 
@@ -104,8 +118,10 @@ impl VectorRead for EmbeddedStore {
 
     async fn fact(&self, scope: &Scope, id: FactId) -> Result<Option<Fact>, StoreError> {
         let scope = scope.clone();
-        self.blocking(move |inner| inner.read(|tx| get_fact(tx, &scope, id)))
-            .await
+        self.blocking(move |inner| {
+            inner.read(|tx| get_fact(tx, &inner.skipped_vectors, &scope, id))
+        })
+        .await
     }
 
     async fn facts(&self, scope: &Scope, page: Page) -> Result<Vec<Fact>, StoreError> {
@@ -124,7 +140,8 @@ impl VectorRead for EmbeddedStore {
                 ])?;
                 let mut out = Vec::new();
                 while let Some(row) = rows.next()? {
-                    out.push(fact_row(row, &scope)?);
+                    let fact = fact_row(row, &scope);
+                    out.extend(keep(&inner.skipped_vectors, "facts", row, 0, fact)?);
                 }
                 Ok(out)
             })
@@ -145,7 +162,9 @@ impl VectorRead for EmbeddedStore {
                 Some(s) => s.facts.search(&query, k, |_| true),
                 None => return Ok(Vec::new()),
             };
-            inner.read(|tx| with_records(hits, |id| get_fact(tx, &scope, id)))
+            inner.read(|tx| {
+                with_records(hits, |id| get_fact(tx, &inner.skipped_vectors, &scope, id))
+            })
         })
         .await
     }
@@ -157,8 +176,10 @@ impl VectorRead for EmbeddedStore {
         k: usize,
     ) -> Result<Vec<Scored<Fact>>, StoreError> {
         let (scope, query) = (scope.clone(), query.to_owned());
-        self.blocking(move |inner| inner.read(|tx| facts_text(tx, &scope, &query, k)))
-            .await
+        self.blocking(move |inner| {
+            inner.read(|tx| facts_text(tx, &inner.skipped_vectors, &scope, &query, k))
+        })
+        .await
     }
 
     async fn fact_history(&self, scope: &Scope, id: FactId) -> Result<Vec<FactEvent>, StoreError> {
@@ -170,12 +191,10 @@ impl VectorRead for EmbeddedStore {
                      WHERE scope = ?1 AND fact_id = ?2 ORDER BY at, seq"
                 );
                 let mut stmt = tx.prepare_cached(&sql)?;
-                let mut rows = stmt.query(params![key, id.to_string()])?;
-                let mut out = Vec::new();
-                while let Some(row) = rows.next()? {
-                    out.push(fact_event_row(row)?);
-                }
-                Ok(out)
+                event_rows(
+                    &inner.skipped_vectors,
+                    stmt.query(params![key, id.to_string()])?,
+                )
             })
         })
         .await
@@ -190,12 +209,10 @@ impl VectorRead for EmbeddedStore {
         self.blocking(move |inner| {
             inner.read(|tx| {
                 let mut stmt = tx.prepare_cached(&episode_events_sql())?;
-                let mut rows = stmt.query(params![key, episode.to_string()])?;
-                let mut out = Vec::new();
-                while let Some(row) = rows.next()? {
-                    out.push(fact_event_row(row)?);
-                }
-                Ok(out)
+                event_rows(
+                    &inner.skipped_vectors,
+                    stmt.query(params![key, episode.to_string()])?,
+                )
             })
         })
         .await
@@ -207,6 +224,7 @@ impl VectorRead for EmbeddedStore {
                 Ok(VectorCounts {
                     relation_vectors: count("SELECT count(*) FROM relation_vectors")?,
                     facts: count("SELECT count(*) FROM facts")?,
+                    corrupt_skipped: inner.skipped_vectors.count(),
                 })
             })
         })
@@ -238,11 +256,11 @@ impl VectorWrite for EmbeddedStore {
                     stmt.execute(params![
                         key,
                         item.id.to_string(),
-                        opt_ts(&t.valid_from),
-                        opt_ts(&t.valid_to),
-                        ts(&t.recorded_at),
-                        opt_ts(&t.invalidated_at),
-                        opt_ts(&t.retracted_at),
+                        opt_ts(&t.valid_from)?,
+                        opt_ts(&t.valid_to)?,
+                        ts(&t.recorded_at)?,
+                        opt_ts(&t.invalidated_at)?,
+                        opt_ts(&t.retracted_at)?,
                         vector_blob(&item.vector),
                     ])?;
                     effects.push(Effect::RelationVector {
@@ -276,11 +294,11 @@ impl VectorWrite for EmbeddedStore {
                     .execute(params![
                         key,
                         id.to_string(),
-                        opt_ts(&times.valid_from),
-                        opt_ts(&times.valid_to),
-                        ts(&times.recorded_at),
-                        opt_ts(&times.invalidated_at),
-                        opt_ts(&times.retracted_at),
+                        opt_ts(&times.valid_from)?,
+                        opt_ts(&times.valid_to)?,
+                        ts(&times.recorded_at)?,
+                        opt_ts(&times.invalidated_at)?,
+                        opt_ts(&times.retracted_at)?,
                     ])?;
                 if updated == 0 {
                     return Err(EmbeddedError::not_found("relation vector", id));
@@ -350,8 +368,8 @@ impl VectorWrite for EmbeddedStore {
                             fact.id.to_string(),
                             fact.text,
                             json(&fact.metadata)?,
-                            ts(&fact.created_at),
-                            ts(&fact.updated_at),
+                            ts(&fact.created_at)?,
+                            ts(&fact.updated_at)?,
                             json(&fact.episodes)?,
                             vector_blob(&vector),
                         ],

@@ -6,7 +6,7 @@ use mnemo_core::llm::{
     ConflictDecision, ConflictVerdict, ConflictsInput, ExtractedEntity, ExtractedRelation,
     MemoryEdit, MemoryUpdateInput,
 };
-use mnemo_core::{EntityType, FactEventKind, RelationType, Timestamp, normalize_name};
+use mnemo_core::{EntityType, FactEventKind, RelationType, Timestamp, normalize_name, time};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -240,19 +240,25 @@ fn name(text: &str) -> Parsed<String> {
     Ok(text.trim().to_owned())
 }
 
-/// `null`, `""`, an RFC 3339 date-time, or a `YYYY-MM-DD` date (midnight UTC).
+/// `null`, `""`, an RFC 3339 date-time, or a `YYYY-MM-DD` date (midnight UTC), within the
+/// supported range (`mnemo_core::time::check`: outside it, the answer is refused).
 fn date(text: Option<&str>) -> Parsed<Option<Timestamp>> {
     let Some(text) = text.map(str::trim).filter(|t| !t.is_empty()) else {
         return Ok(None);
     };
-    if let Ok(at) = DateTime::parse_from_rfc3339(text) {
-        return Ok(Some(at.with_timezone(&Utc)));
-    }
-    NaiveDate::parse_from_str(text, "%Y-%m-%d")
-        .ok()
-        .and_then(|day| day.and_hms_opt(0, 0, 0))
-        .map(|at| Some(at.and_utc()))
-        .ok_or_else(|| format!("`{text}` is neither an RFC 3339 date-time nor a YYYY-MM-DD date"))
+    let at = match DateTime::parse_from_rfc3339(text) {
+        Ok(at) => at.with_timezone(&Utc),
+        Err(_) => NaiveDate::parse_from_str(text, "%Y-%m-%d")
+            .ok()
+            .and_then(|day| day.and_hms_opt(0, 0, 0))
+            .map(|at| at.and_utc())
+            .ok_or_else(|| {
+                format!("`{text}` is neither an RFC 3339 date-time nor a YYYY-MM-DD date")
+            })?,
+    };
+    let at = time::check("date", at)
+        .map_err(|_| format!("`{text}` is outside the supported range {}", time::RANGE))?;
+    Ok(Some(at))
 }
 
 /// The index of a shown existing memory: `"3"` or `3`, below `shown`.
@@ -287,7 +293,23 @@ mod tests {
             Some("2024-03-01T10:30:00+02:00"),
             Some("2024-03-01T08:30:00+00:00"),
         );
-        for bad in ["last month", "2024-13-01", "01/03/2024", "2024-03", "2024"] {
+        check(Some("9999-12-31"), Some("9999-12-31T00:00:00+00:00"));
+        check(
+            Some("2016-12-31T23:59:60Z"),
+            Some("2016-12-31T23:59:59.999999999+00:00"),
+        );
+        for bad in [
+            "last month",
+            "2024-13-01",
+            "01/03/2024",
+            "2024-03",
+            "2024",
+            "-0001-01-01T00:00:00Z",
+            "-0001-01-01",
+            "0000-06-01",
+            "+10000-01-01T00:00:00Z",
+            "9999-12-31T23:59:59-12:00",
+        ] {
             assert!(date(Some(bad)).is_err(), "{bad}");
         }
     }

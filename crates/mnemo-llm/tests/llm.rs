@@ -439,6 +439,20 @@ async fn invalid_answers_are_retried_then_malformed() {
             "is before valid_from",
         ),
         (
+            "establish_relations",
+            Reply::json(
+                json!({"relations": [{"source": "alice", "relation": "LIVES_IN", "target": "Lisbon", "fact": "f", "valid_from": "-0001-01-01T00:00:00Z", "valid_to": null}]}),
+            ),
+            "valid_from: `-0001-01-01T00:00:00Z` is",
+        ),
+        (
+            "establish_relations",
+            Reply::json(
+                json!({"relations": [{"source": "alice", "relation": "LIVES_IN", "target": "Lisbon", "fact": "f", "valid_from": null, "valid_to": "9999-12-31T23:59:59-12:00"}]}),
+            ),
+            "valid_to: `9999-12-31T23:59:59-12:00` is outside the supported range",
+        ),
+        (
             "resolve_conflicts",
             Reply::json(
                 json!({"decisions": [{"existing": 0, "new": 0, "verdict": "contradicts"}]}),

@@ -199,6 +199,15 @@ impl Record {
         }
     }
 
+    /// The record's `id` as text for a log line, whatever it holds.
+    pub(crate) fn id_text(&self) -> String {
+        match self.get("id") {
+            Some(BoltType::String(s)) => s.value.clone(),
+            Some(other) => format!("{other:?}"),
+            None => String::new(),
+        }
+    }
+
     fn corrupt(&self, field: &str, problem: impl std::fmt::Display) -> StoreError {
         StoreError::Corrupt(format!("{} field `{field}`: {problem}", self.what))
     }
@@ -327,7 +336,9 @@ fn timestamp(value: &BoltType) -> Result<Timestamp, String> {
         other => return Err(format!("expected a date-time, got {other:?}")),
     }
     .map_err(|err| format!("unreadable date-time: {err}"))?;
-    Ok(fixed.to_utc())
+    let t = fixed.to_utc();
+    mnemo_core::time::check_stored("date-time", &t).map_err(|err| err.to_string())?;
+    Ok(t)
 }
 
 /// An entity of `scope` from `entities_*.cypher`'s projection.
@@ -450,6 +461,21 @@ mod tests {
     fn utc(y: i32, mo: u32, d: u32, h: u32, nanos: u32) -> Timestamp {
         Utc.with_ymd_and_hms(y, mo, d, h, 0, 0).unwrap()
             + chrono::Duration::nanoseconds(i64::from(nanos))
+    }
+
+    /// Every instant of the supported range round-trips through the Bolt date-time the
+    /// store writes; one outside it is refused on read (issue 20).
+    #[test]
+    fn timestamps_round_trip_over_the_whole_range() {
+        for t in mnemo_testkit::fixtures::timestamp_sweep() {
+            let row = row_of("r", map(vec![("at", BoltType::from(t))]));
+            let record = Record::from_row(&row, "r", "test").unwrap();
+            assert_eq!(record.ts("at").unwrap(), t);
+        }
+        let year_minus_one = Utc.with_ymd_and_hms(-1, 1, 1, 0, 0, 0).unwrap();
+        let row = row_of("r", map(vec![("at", BoltType::from(year_minus_one))]));
+        let record = Record::from_row(&row, "r", "test").unwrap();
+        assert!(record.ts("at").is_err());
     }
 
     #[test]

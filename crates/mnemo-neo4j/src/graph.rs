@@ -7,6 +7,7 @@ use mnemo_core::ports::{
     Changes, EpisodeInsert, Footprint, GraphCounts, GraphRead, GraphWrite, Page, RelationQuery,
     Scored, Walk, WriteOp,
 };
+use mnemo_core::time::check_stored;
 use mnemo_core::{
     Entity, EntityId, Episode, EpisodeId, Relation, RelationId, Scope, ScopeSummary, StoreError,
     Timestamp, ValidationError, Visibility, normalize_name,
@@ -97,36 +98,67 @@ fn cosine(score: f32) -> f32 {
     2.0 * score - 1.0
 }
 
+/// A `Corrupt` error again (the original is kept for its record).
+fn clone_corrupt(error: &StoreError) -> StoreError {
+    StoreError::Corrupt(error.to_string())
+}
+
 impl Neo4jStore {
     async fn read(&self, text: &'static str, params: Props) -> Result<Vec<Row>, StoreError> {
         db::rows(&self.graph, query(text, params)).await
     }
 
-    fn entities_from(rows: &[Row], scope: &Scope) -> Result<Vec<Entity>, StoreError> {
-        rows.iter()
-            .map(|row| codec::entity(&Record::from_row(row, "entity", "entity")?, scope))
-            .collect()
+    /// Each row's `column` map decoded by `decode`; a row that does not decode is logged
+    /// with its id, counted and skipped, so one bad record never fails the read.
+    fn decode_rows<T>(
+        &self,
+        rows: &[Row],
+        column: &'static str,
+        decode: impl Fn(&Record, &Row) -> Result<T, StoreError>,
+    ) -> Result<Vec<T>, StoreError> {
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let record = Record::from_row(row, column, column);
+            let decoded = record
+                .as_ref()
+                .map_err(clone_corrupt)
+                .and_then(|r| decode(r, row));
+            match decoded {
+                Ok(item) => out.push(item),
+                Err(StoreError::Corrupt(error)) => {
+                    let id = record.map(|r| r.id_text()).unwrap_or_default();
+                    self.skipped.skip(column, &id, &error);
+                }
+                Err(other) => return Err(other),
+            }
+        }
+        Ok(out)
     }
 
-    fn relations_from(rows: &[Row], scope: &Scope) -> Result<Vec<Relation>, StoreError> {
-        rows.iter()
-            .map(|row| codec::relation(&Record::from_row(row, "relation", "relation")?, scope))
-            .collect()
+    fn entities_from(&self, rows: &[Row], scope: &Scope) -> Result<Vec<Entity>, StoreError> {
+        self.decode_rows(rows, "entity", |record, _| codec::entity(record, scope))
+    }
+
+    fn relations_from(&self, rows: &[Row], scope: &Scope) -> Result<Vec<Relation>, StoreError> {
+        self.decode_rows(rows, "relation", |record, _| codec::relation(record, scope))
+    }
+
+    fn episodes_from(&self, rows: &[Row]) -> Result<Vec<Episode>, StoreError> {
+        self.decode_rows(rows, "episode", |record, _| codec::episode(record))
     }
 
     fn scored_entities(
+        &self,
         rows: &[Row],
         scope: &Scope,
         score: impl Fn(f32) -> f32,
     ) -> Result<Vec<Scored<Entity>>, StoreError> {
-        rows.iter()
-            .map(|row| {
-                Ok(Scored {
-                    item: codec::entity(&Record::from_row(row, "entity", "entity")?, scope)?,
-                    score: score(float(row, "score")?),
-                })
+        self.decode_rows(rows, "entity", |record, row| {
+            Ok(Scored {
+                item: codec::entity(record, scope)?,
+                score: score(float(row, "score")?),
             })
-            .collect()
+        })
     }
 
     /// The scope's entities with these ids, in the order of `ids` (missing ones skipped).
@@ -146,7 +178,8 @@ impl Neo4jStore {
                     .set("ids", ids(wanted)),
             )
             .await?;
-        let mut found: HashMap<EntityId, Entity> = Self::entities_from(&rows, scope)?
+        let mut found: HashMap<EntityId, Entity> = self
+            .entities_from(&rows, scope)?
             .into_iter()
             .map(|e| (e.id, e))
             .collect();
@@ -171,7 +204,8 @@ impl Neo4jStore {
                     .set("ids", ids(&wanted)),
             )
             .await?;
-        Ok(Self::relations_from(&rows, scope)?
+        Ok(self
+            .relations_from(&rows, scope)?
             .into_iter()
             .map(|r| (r.id, r))
             .collect())
@@ -220,7 +254,7 @@ impl Neo4jStore {
         if !complete {
             return None;
         }
-        Self::scored_entities(&rows, scope, cosine).ok()
+        self.scored_entities(&rows, scope, cosine).ok()
     }
 }
 
@@ -257,7 +291,7 @@ impl GraphRead for Neo4jStore {
                     .set("scope_key", scope_key),
             )
             .await?;
-        Ok(Self::entities_from(&rows, scope)?.pop())
+        Ok(self.entities_from(&rows, scope)?.pop())
     }
 
     async fn entities(&self, scope: &Scope, page: Page) -> Result<Vec<Entity>, StoreError> {
@@ -273,7 +307,7 @@ impl GraphRead for Neo4jStore {
                     .set("limit", int(page.limit)),
             )
             .await?;
-        Self::entities_from(&rows, scope)
+        self.entities_from(&rows, scope)
     }
 
     async fn search_entities_text(
@@ -298,7 +332,7 @@ impl GraphRead for Neo4jStore {
                     .set("limit", int(limit)),
             )
             .await?;
-        Self::scored_entities(&rows, scope, |score| score)
+        self.scored_entities(&rows, scope, |score| score)
     }
 
     async fn search_entities_vector(
@@ -325,7 +359,7 @@ impl GraphRead for Neo4jStore {
                     .set("limit", int(limit)),
             )
             .await?;
-        Self::scored_entities(&rows, scope, cosine)
+        self.scored_entities(&rows, scope, cosine)
     }
 
     async fn relation(
@@ -365,7 +399,7 @@ impl GraphRead for Neo4jStore {
             }
             (None, None) => self.read(RELATIONS_OF_SCOPE, props).await?,
         };
-        Self::relations_from(&rows, scope)
+        self.relations_from(&rows, scope)
     }
 
     async fn walk(
@@ -388,8 +422,7 @@ impl GraphRead for Neo4jStore {
                 Some(at),
             );
             let rows = self.read(WALK_HOP, props).await?;
-            let mut reached = Vec::with_capacity(rows.len());
-            for row in &rows {
+            let reached = self.decode_rows(&rows, "relation", |record, row| {
                 let from = match codec::column(row, "from")? {
                     BoltType::String(s) => parse_id::<EntityId>(&s.value)?,
                     other => {
@@ -398,10 +431,8 @@ impl GraphRead for Neo4jStore {
                         )));
                     }
                 };
-                let relation =
-                    codec::relation(&Record::from_row(row, "relation", "relation")?, scope)?;
-                reached.push((from, relation));
-            }
+                Ok((from, codec::relation(record, scope)?))
+            })?;
             if !bfs.step(hop, reached) {
                 break;
             }
@@ -474,9 +505,7 @@ impl GraphRead for Neo4jStore {
         let rows = self
             .read(EPISODE, Props::new().set("id", id.to_string()))
             .await?;
-        rows.first()
-            .map(|row| codec::episode(&Record::from_row(row, "episode", "episode")?))
-            .transpose()
+        Ok(self.episodes_from(&rows[..rows.len().min(1)])?.pop())
     }
 
     async fn pending_episodes(&self, limit: usize) -> Result<Vec<Episode>, StoreError> {
@@ -486,9 +515,7 @@ impl GraphRead for Neo4jStore {
         let rows = self
             .read(PENDING_EPISODES, Props::new().set("limit", int(limit)))
             .await?;
-        rows.iter()
-            .map(|row| codec::episode(&Record::from_row(row, "episode", "episode")?))
-            .collect()
+        self.episodes_from(&rows)
     }
 
     async fn recent_episodes(
@@ -509,9 +536,7 @@ impl GraphRead for Neo4jStore {
                     .set("limit", int(limit)),
             )
             .await?;
-        rows.iter()
-            .map(|row| codec::episode(&Record::from_row(row, "episode", "episode")?))
-            .collect()
+        self.episodes_from(&rows)
     }
 
     async fn episode_footprint(
@@ -591,6 +616,7 @@ impl GraphRead for Neo4jStore {
             episodes_pending: count(row, "pending")?,
             episodes_done: count(row, "done")?,
             episodes_failed: count(row, "failed")?,
+            corrupt_skipped: self.skipped.count(),
         })
     }
 }
@@ -598,6 +624,8 @@ impl GraphRead for Neo4jStore {
 #[async_trait]
 impl GraphWrite for Neo4jStore {
     async fn insert_episode(&self, episode: &Episode) -> Result<EpisodeInsert, StoreError> {
+        check_stored("occurred_at", &episode.occurred_at)?;
+        check_stored("ingested_at", &episode.ingested_at)?;
         let scope_key = episode.scope.key();
         let idempotency_uid = episode
             .idempotency_key
@@ -677,6 +705,8 @@ impl GraphWrite for Neo4jStore {
     }
 
     async fn apply(&self, scope: &Scope, ops: Vec<WriteOp>) -> Result<(), StoreError> {
+        // Nothing that would not read back is written: refused before the transaction.
+        mnemo_core::ports::check_times(&ops)?;
         // A batch is all or nothing, so one that hit a transient error (a deadlock with
         // another process, a leader switch) can simply run again.
         let mut attempt = 1;
@@ -701,6 +731,7 @@ impl GraphWrite for Neo4jStore {
     }
 
     async fn put_scope_summary(&self, summary: &ScopeSummary) -> Result<(), StoreError> {
+        check_stored("updated_at", &summary.updated_at)?;
         db::run(
             &self.graph,
             query(

@@ -70,6 +70,8 @@ pub struct Neo4jStore {
     dimension: usize,
     /// Whether the vector index serves `dimension`-long vectors (else searches are exact).
     vector_index: bool,
+    /// Undecodable records reads have skipped.
+    skipped: std::sync::Arc<mnemo_core::SkippedRecords>,
 }
 
 impl fmt::Debug for Neo4jStore {
@@ -152,6 +154,7 @@ impl Neo4jStore {
             graph,
             dimension,
             vector_index,
+            skipped: Default::default(),
         })
     }
 }

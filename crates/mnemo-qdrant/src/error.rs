@@ -37,6 +37,9 @@ pub(crate) enum QdrantStoreError {
     NotFound { kind: &'static str, id: String },
     #[error("conflict: {0}")]
     Conflict(String),
+    /// A value the store would not read back (a timestamp outside the range): not written.
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
 }
 
 impl QdrantStoreError {
@@ -75,6 +78,7 @@ impl From<QdrantStoreError> for StoreError {
             }
             QdrantStoreError::NotFound { kind, id } => StoreError::NotFound { kind, id },
             QdrantStoreError::Conflict(msg) => StoreError::Conflict(msg),
+            QdrantStoreError::Invalid(e) => StoreError::Invalid(e),
         }
     }
 }

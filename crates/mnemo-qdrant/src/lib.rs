@@ -67,6 +67,8 @@ pub struct QdrantStore {
     timeout: Duration,
     collections: Collections,
     dimension: usize,
+    /// Points whose payload did not decode, skipped by reads.
+    skipped: std::sync::Arc<mnemo_core::SkippedRecords>,
 }
 
 impl std::fmt::Debug for QdrantStore {
@@ -120,6 +122,7 @@ impl QdrantStore {
             timeout: settings.timeout,
             collections: Collections::new(&settings.collection_prefix),
             dimension,
+            skipped: Default::default(),
         };
         let version = store.health().await?;
         match schema::major_minor(&version) {

@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, SecondsFormat};
+use chrono::SecondsFormat;
 use mnemo_core::{
     EpisodeId, Fact, FactEvent, FactEventKind, FactId, RelationTimes, Scope, Timestamp,
 };
@@ -247,11 +247,7 @@ fn req_str<'a>(p: &'a Fields, key: &'static str) -> Result<&'a str, QdrantStoreE
 
 fn opt_time(p: &Fields, key: &'static str) -> Result<Option<Timestamp>, QdrantStoreError> {
     opt_str(p, key)?
-        .map(|s| {
-            DateTime::parse_from_rfc3339(s)
-                .map(|t| t.to_utc())
-                .map_err(|e| QdrantStoreError::corrupt(key, format!("{s:?}: {e}")))
-        })
+        .map(|s| mnemo_core::time::from_text(s).map_err(|e| QdrantStoreError::corrupt(key, e)))
         .transpose()
 }
 
@@ -340,7 +336,7 @@ pub(crate) fn event_from_payload(p: &Fields) -> Result<FactEvent, QdrantStoreErr
 
 #[cfg(test)]
 mod tests {
-    use chrono::TimeZone;
+    use chrono::{DateTime, TimeZone};
     use serde_json::json;
 
     use super::*;
@@ -408,6 +404,40 @@ mod tests {
         assert!(point_uuid(Some(&PointId::from(7u64))).is_err());
         assert!(point_uuid(None).is_err());
         assert!(point_uuid(Some(&PointId::from("not-a-uuid"))).is_err());
+    }
+
+    /// Every instant of the supported range round-trips through the payload (RFC 3339
+    /// text), and its indexed microseconds bracket it the way `filter.rs` needs; one
+    /// outside the range is refused on read (issue 20: year -1 was written, never read).
+    #[test]
+    fn times_round_trip_over_the_whole_range() {
+        let scope = Scope::user("alice").unwrap();
+        for t in mnemo_testkit::fixtures::timestamp_sweep() {
+            let times = RelationTimes {
+                valid_from: Some(t),
+                valid_to: Some(t),
+                recorded_at: t,
+                invalidated_at: Some(t),
+                retracted_at: Some(t),
+            };
+            let p = fields(relation_payload(&scope, &times));
+            assert_eq!(relation_from_payload(&p).unwrap().1, times, "{t:?}");
+            let down = DateTime::from_timestamp_micros(micros_down(&t)).unwrap();
+            let up = DateTime::from_timestamp_micros(micros_up(&t)).unwrap();
+            assert!(down <= t && t <= up, "{t:?}: {down:?} {up:?}");
+        }
+        let mut p = fields(relation_payload(
+            &scope,
+            &RelationTimes {
+                valid_from: None,
+                valid_to: None,
+                recorded_at: at(2024, 1, 1, 0),
+                invalidated_at: None,
+                retracted_at: None,
+            },
+        ));
+        p.insert(RECORDED_AT.name.to_owned(), "-0001-01-01T00:00:00Z".into());
+        assert!(relation_from_payload(&p).is_err());
     }
 
     #[test]

@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use mnemo_core::ports::{Page, RelationVector, Scored, VectorCounts, VectorRead, VectorWrite};
+use mnemo_core::time::check_stored;
 use mnemo_core::{
     EpisodeId, Fact, FactEvent, FactId, RelationId, RelationTimes, Scope, StoreError, Visibility,
 };
@@ -63,6 +64,28 @@ fn check_event_fact(event: &FactEvent, id: FactId) -> Result<()> {
 
 fn fact_of(point: &RetrievedPoint) -> Result<Fact> {
     fact_from_payload(point_uuid(point.id.as_ref())?, &point.payload)
+}
+
+impl QdrantStore {
+    /// `decoded` as `Some`, or `None` for a point whose payload does not decode: logged
+    /// with its id, counted and skipped, so one bad point never fails the read.
+    fn keep<T>(
+        &self,
+        what: &'static str,
+        id: &Option<PointId>,
+        decoded: Result<T>,
+    ) -> Result<Option<T>> {
+        match decoded {
+            Ok(value) => Ok(Some(value)),
+            Err(error @ QdrantStoreError::Corrupt { .. }) => {
+                let id =
+                    point_uuid(id.as_ref()).map_or_else(|_| format!("{id:?}"), |u| u.to_string());
+                self.skipped.skip(what, &id, &error);
+                Ok(None)
+            }
+            Err(other) => Err(other),
+        }
+    }
 }
 
 fn limit_u32(n: usize) -> u32 {
@@ -127,12 +150,12 @@ impl QdrantStore {
     /// Fact events matching `filter`, oldest first (ties in insertion order: history point
     /// ids are time-ordered UUIDv7).
     async fn events(&self, filter: Filter) -> Result<Vec<FactEvent>> {
-        let mut events = self
-            .scroll_all(&self.collections.history, filter)
-            .await?
-            .iter()
-            .map(|p| Ok((event_from_payload(&p.payload)?, point_uuid(p.id.as_ref())?)))
-            .collect::<Result<Vec<_>>>()?;
+        let mut events = Vec::new();
+        for p in self.scroll_all(&self.collections.history, filter).await? {
+            let decoded = event_from_payload(&p.payload)
+                .and_then(|event| Ok((event, point_uuid(p.id.as_ref())?)));
+            events.extend(self.keep("fact history", &p.id, decoded)?);
+        }
         events.sort_by(|(a, a_id), (b, b_id)| a.at.cmp(&b.at).then(a_id.cmp(b_id)));
         Ok(events.into_iter().map(|(event, _)| event).collect())
     }
@@ -257,11 +280,10 @@ impl QdrantStore {
             )
             .await
             .map_err(QdrantStoreError::request("listing facts"))?;
-        let mut facts = response
-            .result
-            .iter()
-            .map(fact_of)
-            .collect::<Result<Vec<_>>>()?;
+        let mut facts = Vec::with_capacity(response.result.len());
+        for point in &response.result {
+            facts.extend(self.keep("facts", &point.id, fact_of(point))?);
+        }
         // Exact order (the index holds microseconds), ties by id, as the embedded store.
         facts.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
         Ok(facts
@@ -292,16 +314,17 @@ impl QdrantStore {
             )
             .await
             .map_err(QdrantStoreError::request("searching facts"))?;
-        response
-            .result
-            .into_iter()
-            .map(|p| {
-                Ok(Scored {
-                    item: fact_from_payload(point_uuid(p.id.as_ref())?, &p.payload)?,
+        let mut out = Vec::with_capacity(response.result.len());
+        for p in response.result {
+            let fact = point_uuid(p.id.as_ref()).and_then(|id| fact_from_payload(id, &p.payload));
+            if let Some(item) = self.keep("facts", &p.id, fact)? {
+                out.push(Scored {
+                    item,
                     score: p.score,
-                })
-            })
-            .collect()
+                });
+            }
+        }
+        Ok(out)
     }
 
     /// Scored by coordination level: the share of the query's distinct words the fact
@@ -333,17 +356,23 @@ impl QdrantStore {
                 .await
                 .map_err(QdrantStoreError::request("searching fact text"))?;
             for point in response.result.iter().take(remaining) {
-                hits.push(Scored {
-                    item: fact_of(point)?,
-                    score: min as f32 / words.len() as f32,
-                });
                 found.extend(point.id.clone());
+                if let Some(item) = self.keep("facts", &point.id, fact_of(point))? {
+                    hits.push(Scored {
+                        item,
+                        score: min as f32 / words.len() as f32,
+                    });
+                }
             }
         }
         Ok(hits)
     }
 
     async fn upsert_relation_vectors_inner(&self, items: &[RelationVector]) -> Result<()> {
+        // Nothing that would not read back is written: refused before any request.
+        for item in items {
+            item.times.check_stored()?;
+        }
         let mut by_scope: BTreeMap<String, (&Scope, Vec<PointStruct>)> = BTreeMap::new();
         for item in items {
             self.check_vector(&item.vector)?;
@@ -377,6 +406,7 @@ impl QdrantStore {
         id: RelationId,
         times: RelationTimes,
     ) -> Result<()> {
+        times.check_stored()?;
         let relations = &self.collections.relations;
         if self
             .point_in_scope(relations, scope, id.as_uuid())
@@ -399,6 +429,9 @@ impl QdrantStore {
 
     async fn put_fact_inner(&self, fact: &Fact, vector: &[f32], event: &FactEvent) -> Result<()> {
         self.check_vector(vector)?;
+        check_stored("created_at", &fact.created_at)?;
+        check_stored("updated_at", &fact.updated_at)?;
+        check_stored("at", &event.at)?;
         check_event_fact(event, fact.id)?;
         self.append_event(&fact.scope, event).await?;
         let point = PointStruct::new(
@@ -417,6 +450,7 @@ impl QdrantStore {
 
     async fn delete_fact_inner(&self, scope: &Scope, id: FactId, event: &FactEvent) -> Result<()> {
         check_event_fact(event, id)?;
+        check_stored("at", &event.at)?;
         let facts = &self.collections.facts;
         if self
             .point_in_scope(facts, scope, id.as_uuid())
@@ -509,6 +543,7 @@ impl VectorRead for QdrantStore {
         Ok(VectorCounts {
             relation_vectors: self.count(&self.collections.relations).await?,
             facts: self.count(&self.collections.facts).await?,
+            corrupt_skipped: self.skipped.count(),
         })
     }
 }

@@ -118,6 +118,7 @@ impl ApiError {
             | ValidationError::RelationType(_)
             | ValidationError::Name(_)
             | ValidationError::Id(_)
+            | ValidationError::Timestamp { .. }
             | ValidationError::Request(_) => ApiError::InvalidRequest(error.to_string()),
         }
     }

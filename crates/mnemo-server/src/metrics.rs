@@ -1,7 +1,8 @@
 //! `GET /metrics`: Prometheus text format 0.0.4, written by hand. HTTP requests by route
 //! template (never the raw path, so ids do not explode the label set), method and status;
 //! latency histograms by route; LLM calls and tokens summed from add outcomes; episodes by
-//! status and store sizes read from the store at scrape time.
+//! status, store sizes and skipped undecodable records read from the store at scrape
+//! time.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -220,6 +221,22 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
                     ("facts", vectors.facts),
                 ] {
                     let _ = writeln!(out, "mnemo_store_records{{kind=\"{kind}\"}} {n}");
+                }
+                describe(
+                    &mut out,
+                    "mnemo_store_corrupt_records_skipped_total",
+                    "counter",
+                    "Undecodable stored records that reads skipped (logged with their id) since \
+                     the store was opened, by store half; `mnemo check` lists them per scope.",
+                );
+                for (store, n) in [
+                    ("graph", graph.corrupt_skipped),
+                    ("vector", vectors.corrupt_skipped),
+                ] {
+                    let _ = writeln!(
+                        out,
+                        "mnemo_store_corrupt_records_skipped_total{{store=\"{store}\"}} {n}"
+                    );
                 }
             }
             Ok((graph, vectors)) => {

@@ -27,6 +27,25 @@ pub fn day(n: u32) -> Timestamp {
     base + Duration::days(i64::from(n))
 }
 
+/// Instants across the whole supported range, for round-trip tests of every store codec:
+/// both edges, the epoch, every year's first instant (0001 to 9999), and a prime stride
+/// of seconds with changing nanoseconds; sorted.
+pub fn timestamp_sweep() -> Vec<Timestamp> {
+    use mnemo_core::time::{MAX, MIN};
+    let mut times = vec![MIN, MAX, chrono::DateTime::UNIX_EPOCH];
+    let (mut secs, mut nanos) = (MIN.timestamp(), 0_u32);
+    while secs <= MAX.timestamp() {
+        times.extend(chrono::DateTime::from_timestamp(secs, nanos));
+        secs += 7_919 * 86_400 + 3_607;
+        nanos = (nanos + 123_456_791) % 1_000_000_000;
+    }
+    for year in 1..=9999 {
+        times.extend(Utc.with_ymd_and_hms(year, 1, 1, 0, 0, 0).single());
+    }
+    times.sort();
+    times
+}
+
 /// The read point (T = `as_of` day, K = `known_at` day).
 pub fn at(as_of: u32, known_at: u32) -> Visibility {
     Visibility {

@@ -10,7 +10,7 @@ use clap::Args;
 use mnemo_core::llm::ChatMessage;
 use mnemo_core::read::{Include, QueryEntities, SearchRequest};
 use mnemo_core::write::AddRequest;
-use mnemo_core::{Memory, Scope, Timestamp};
+use mnemo_core::{Memory, Scope, Timestamp, time};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -182,20 +182,23 @@ impl AddBody {
 }
 
 /// An RFC 3339 time (`2024-03-01T09:30:00Z`, any offset) or a date (`2024-03-01`,
-/// midnight UTC).
+/// midnight UTC), within the supported range (`mnemo_core::time::check`).
 pub fn parse_time(text: &str) -> Result<Timestamp, String> {
-    if let Ok(time) = chrono::DateTime::parse_from_rfc3339(text) {
-        return Ok(time.to_utc());
-    }
-    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
-        .ok()
-        .and_then(|date| date.and_hms_opt(0, 0, 0))
-        .map(|time| time.and_utc())
-        .ok_or_else(|| {
-            format!(
-                "`{text}` is not a time such as 2024-03-01T09:30:00Z or a date such as 2024-03-01"
-            )
-        })
+    let time = match chrono::DateTime::parse_from_rfc3339(text) {
+        Ok(time) => time.to_utc(),
+        Err(_) => chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+            .ok()
+            .and_then(|date| date.and_hms_opt(0, 0, 0))
+            .map(|time| time.and_utc())
+            .ok_or_else(|| {
+                format!(
+                    "`{text}` is not a time such as 2024-03-01T09:30:00Z or a date such as \
+                     2024-03-01"
+                )
+            })?,
+    };
+    time::check("time", time)
+        .map_err(|_| format!("`{text}` is outside the supported range {}", time::RANGE))
 }
 
 /// `ROLE:TEXT`.
@@ -407,7 +410,14 @@ mod tests {
         check("2024-03-01T09:30:00Z", Ok("2024-03-01T09:30:00+00:00"));
         check("2024-03-01T09:30:00+02:00", Ok("2024-03-01T07:30:00+00:00"));
         check("2024-03-01", Ok("2024-03-01T00:00:00+00:00"));
+        check("0001-01-01", Ok("0001-01-01T00:00:00+00:00"));
+        check("9999-12-31T23:59:59Z", Ok("9999-12-31T23:59:59+00:00"));
         check("2024-02-30", Err(()));
+        check("-0001-01-01T00:00:00Z", Err(()));
+        check("-0001-01-01", Err(()));
+        check("0000-12-31", Err(()));
+        check("+10000-01-01T00:00:00Z", Err(()));
+        check("0001-01-01T00:00:00+01:00", Err(()));
         check("yesterday", Err(()));
         check("", Err(()));
     }

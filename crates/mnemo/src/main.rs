@@ -1,6 +1,7 @@
 //! The `mnemo` binary: the command line, configuration loading and the composition root
 //! that wires the store, the embedder and the HTTP server together.
 
+mod check;
 mod cli;
 mod compose;
 mod config;
@@ -44,6 +45,9 @@ enum Command {
     /// Read records written by `mnemo export` into the store, or add conversations from a
     /// JSON-lines file of add requests or a LOCOMO file.
     Import(ImportArgs),
+    /// Read every record of every scope and report, per scope, the undecodable ones that
+    /// reads skip. Opens the store directly: stop `mnemo serve` first.
+    Check,
     /// Inspect the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -67,6 +71,7 @@ fn main() -> ExitCode {
         Command::Search(args) => cli::run(file, |config| cli::search(config, args)),
         Command::Export(args) => cli::run(file, |config| transfer::export(config, args)),
         Command::Import(args) => cli::run(file, |config| transfer::import(config, args)),
+        Command::Check => cli::run(file, check::check),
         Command::Config(ConfigCommand::Check) => config_check(file),
         Command::Eval(command) => eval(file, command),
     };

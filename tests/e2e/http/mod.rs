@@ -8,6 +8,7 @@
 //! so each test groups its cases on one server, each case in a scope of its own.
 
 mod auth;
+mod corrupt;
 mod errors;
 mod facts;
 mod lifecycle;

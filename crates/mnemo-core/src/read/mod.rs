@@ -199,11 +199,12 @@ impl Plan {
             ));
         }
         let now = chrono::Utc::now();
+        let at = Visibility {
+            as_of: request.as_of.unwrap_or(now),
+            known_at: request.known_at.unwrap_or(now),
+        };
         Ok(Plan {
-            at: Visibility {
-                as_of: request.as_of.unwrap_or(now),
-                known_at: request.known_at.unwrap_or(now),
-            },
+            at: at.checked()?,
             want_graph: request.include.relations || request.include.subgraph,
         })
     }

@@ -106,6 +106,7 @@ impl Memory {
         at: Visibility,
     ) -> Result<Subgraph, MemoryError> {
         check_depth(depth)?;
+        let at = at.checked()?;
         let graph: &dyn GraphRead = &*self.graph;
         let root = entity_named(graph, scope, entity).await?;
         let walked = walk::walk(graph, scope, &[root.id], depth, at, SUBGRAPH, |_| 0.0).await?;
@@ -143,6 +144,7 @@ impl Memory {
         include_invalid: bool,
         at: Visibility,
     ) -> Result<Vec<TimelineEntry>, MemoryError> {
+        let at = at.checked()?;
         let graph: &dyn GraphRead = &*self.graph;
         let entity = match entity {
             Some(name) => Some(entity_named(graph, scope, name).await?.id),
@@ -200,6 +202,8 @@ impl Memory {
         since: Timestamp,
         until: Timestamp,
     ) -> Result<ChangesView, MemoryError> {
+        let since = crate::time::check("since", since)?;
+        let until = crate::time::check("until", until)?;
         if since > until {
             return Err(ValidationError::Request(format!(
                 "since ({since}) must not be after until ({until})"

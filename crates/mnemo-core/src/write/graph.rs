@@ -103,6 +103,7 @@ pub(crate) async fn extract_triplets(
             .find(|(n, _)| normalize_name(n).ok().as_deref() == Some(key.as_str()))
             .map(|(_, t)| t.clone())
     };
+    let stored = |t: &Timestamp| crate::time::check_stored("valid_from", t).is_ok();
     let triplets = relations
         .into_iter()
         .map(|r| TripletIn {
@@ -116,8 +117,10 @@ pub(crate) async fn extract_triplets(
                 display: r.target,
             },
             fact: r.fact,
-            valid_from: r.valid_from,
-            valid_to: r.valid_to,
+            // The adapter refuses dates outside the supported range; one that got through
+            // anyway is dropped (unknown) here, so it can never reach the store.
+            valid_from: r.valid_from.filter(stored),
+            valid_to: r.valid_to.filter(stored),
         })
         .collect();
     Ok((triplets, usage))

@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 use crate::llm::{ChatMessage, ExtractionInput, Speakers};
 use crate::{
     EntityType, Episode, EpisodeId, EpisodeStatus, Fact, FactId, LlmUsage, Memory, MemoryError,
-    RelationType, RelationView, Scope, Timestamp, ValidationError, normalize_name,
+    RelationType, RelationView, Scope, Timestamp, ValidationError, normalize_name, time,
 };
 use graph::{NamedEntity, TripletIn};
 
@@ -47,7 +47,9 @@ pub struct AddRequest {
 }
 
 impl AddRequest {
-    fn validate(&self) -> Result<(), ValidationError> {
+    /// Checks the request and brings its timestamp into the supported range's form.
+    fn validate(&mut self) -> Result<(), ValidationError> {
+        self.occurred_at = time::check_opt("occurred_at", self.occurred_at)?;
         if self.messages.is_empty() {
             return Err(ValidationError::Request(
                 "messages must not be empty".into(),
@@ -133,7 +135,9 @@ pub struct TripletRequest {
 }
 
 impl RelationsRequest {
-    fn validate(&self) -> Result<(), ValidationError> {
+    /// Checks the request and brings its timestamps into the supported range's form.
+    fn validate(&mut self) -> Result<(), ValidationError> {
+        self.occurred_at = time::check_opt("occurred_at", self.occurred_at)?;
         if self.relations.is_empty() {
             return Err(ValidationError::Request(
                 "relations must not be empty".into(),
@@ -144,7 +148,11 @@ impl RelationsRequest {
                 "at most {MAX_ITEMS_PER_ADD} relations per request"
             )));
         }
-        for (i, triplet) in self.relations.iter().enumerate() {
+        for (i, triplet) in self.relations.iter_mut().enumerate() {
+            triplet.valid_from =
+                time::check_opt(&format!("relations[{i}].valid_from"), triplet.valid_from)?;
+            triplet.valid_to =
+                time::check_opt(&format!("relations[{i}].valid_to"), triplet.valid_to)?;
             triplet
                 .clone()
                 .into_triplet()

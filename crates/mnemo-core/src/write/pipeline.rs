@@ -35,7 +35,7 @@ impl Memory {
 
     /// Validates and journals the messages as a `pending` episode, without processing it
     /// (`wait=false`: the caller runs [`Memory::process_episode`] in the background).
-    pub async fn journal(&self, request: AddRequest) -> Result<Journaled, MemoryError> {
+    pub async fn journal(&self, mut request: AddRequest) -> Result<Journaled, MemoryError> {
         request.validate()?;
         if request.infer && self.llm.is_none() {
             return Err(MemoryError::LlmNotConfigured);
@@ -58,7 +58,7 @@ impl Memory {
     /// apply (the LLM only for conflicts the rules leave open, and only when configured).
     pub async fn add_relations(
         &self,
-        request: RelationsRequest,
+        mut request: RelationsRequest,
     ) -> Result<AddOutcome, MemoryError> {
         request.validate()?;
         let journal = Journal::Relations {

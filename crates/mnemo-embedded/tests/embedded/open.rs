@@ -315,3 +315,134 @@ fn add_event(fact_id: FactId) -> FactEvent {
         episode: None,
     }
 }
+
+/// Issue 20/21: a row holding a timestamp that does not decode (year -1, year 10000,
+/// written before the range check) never stops the store from opening or a read from
+/// answering: it is skipped and counted, and the rest of the scope reads as before.
+#[tokio::test]
+async fn undecodable_rows_are_skipped_and_counted_at_open_and_on_every_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = scope("alice");
+    let alice = entity(&s, "Alice", &[], crate::support::axis(0));
+    let boston = entity(&s, "Boston", &[], crate::support::axis(1));
+    let relations: Vec<_> = ["before year 1", "after year 9999", "fine"]
+        .iter()
+        .map(|fact| relation(&s, &alice, "LIVES_IN", &boston, fact))
+        .collect();
+    let (bad_from, bad_to, good) = (relations[0].id, relations[1].id, relations[2].id);
+    let (pending, bad_episode) = (
+        crate::support::episode(&s, None),
+        crate::support::episode(&s, None),
+    );
+    {
+        let store = EmbeddedStore::open(dir.path(), DIM).unwrap();
+        let mut ops = vec![
+            WriteOp::UpsertEntity(alice.clone()),
+            WriteOp::UpsertEntity(boston.clone()),
+        ];
+        ops.extend(relations.iter().cloned().map(WriteOp::AddRelation));
+        store.apply(&s, ops).await.unwrap();
+        let vectors: Vec<_> = relations
+            .iter()
+            .map(|r| relation_vector(r, crate::support::axis(2)))
+            .collect();
+        store.upsert_relation_vectors(&vectors).await.unwrap();
+        for episode in [&pending, &bad_episode] {
+            store.insert_episode(episode).await.unwrap();
+        }
+    }
+    let conn = rusqlite::Connection::open(dir.path().join("mnemo.db")).unwrap();
+    for (sql, id) in [
+        (
+            "UPDATE relations SET valid_from = '-0001-01-01T00:00:00.000000000Z' WHERE id = ?1",
+            bad_from.to_string(),
+        ),
+        (
+            "UPDATE relation_vectors SET valid_from = '-0001-01-01T00:00:00.000000000Z' \
+             WHERE id = ?1",
+            bad_from.to_string(),
+        ),
+        (
+            "UPDATE relations SET valid_to = '+10000-01-01T00:00:00.000000000Z' WHERE id = ?1",
+            bad_to.to_string(),
+        ),
+        (
+            "UPDATE episodes SET occurred_at = '-0001-01-01T00:00:00.000000000Z' WHERE id = ?1",
+            bad_episode.id.to_string(),
+        ),
+    ] {
+        assert_eq!(conn.execute(sql, [id]).unwrap(), 1, "{sql}");
+    }
+    drop(conn);
+
+    let store = EmbeddedStore::open(dir.path(), DIM).expect("the store opens anyway");
+    let skipped = |counts: (u64, u64)| counts.0 + counts.1;
+    let counts = async || {
+        (
+            GraphRead::counts(&store).await.unwrap().corrupt_skipped,
+            VectorRead::counts(&store).await.unwrap().corrupt_skipped,
+        )
+    };
+    assert_eq!(counts().await, (2, 1), "two relations and a vector at open");
+
+    let timeline = store
+        .relations(
+            &s,
+            &mnemo_core::ports::RelationQuery {
+                entity: Some(alice.id),
+                outgoing_only: false,
+                relation_type: None,
+                visible_at: None,
+                limit: 100,
+            },
+        )
+        .await
+        .unwrap();
+    let ids: Vec<RelationId> = timeline.iter().map(|r| r.id).collect();
+    assert_eq!(ids, [good]);
+    assert_eq!(store.relation(&s, bad_from).await.unwrap(), None);
+    let walk = store
+        .walk(&s, &[alice.id], 1, Visibility::now())
+        .await
+        .unwrap();
+    assert_eq!(walk.relations.len(), 1);
+    let changes = store.changes(&s, day(1), chrono::Utc::now()).await.unwrap();
+    assert_eq!(changes.added.len(), 1);
+    let hits: Vec<RelationId> = store
+        .search_relations(&s, &crate::support::axis(2), 10, Visibility::now())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|Scored { item, .. }| item)
+        .collect();
+    assert!(
+        hits.contains(&good) && !hits.contains(&bad_from),
+        "{hits:?}"
+    );
+    let resumable: Vec<EpisodeId> = store
+        .pending_episodes(10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.id)
+        .collect();
+    assert_eq!(resumable, [pending.id]);
+    assert_eq!(store.episode(bad_episode.id).await.unwrap(), None);
+    let before = skipped(counts().await);
+    assert!(before > 3, "reads count what they skip: {before}");
+
+    // And nothing new that would not read back can be written.
+    let mut negative = relation(&s, &alice, "LIVES_IN", &boston, "year -1 again");
+    negative.times.valid_from = Some(chrono::DateTime::from_timestamp(-62_198_755_200, 0).unwrap());
+    match store.apply(&s, vec![WriteOp::AddRelation(negative)]).await {
+        Err(StoreError::Invalid(_)) => {}
+        other => panic!("expected the write to be refused, got {other:?}"),
+    }
+    let mut far = crate::support::episode(&s, None);
+    far.occurred_at = mnemo_core::time::MAX + chrono::Duration::nanoseconds(1);
+    assert!(matches!(
+        store.insert_episode(&far).await,
+        Err(StoreError::Invalid(_))
+    ));
+    assert_eq!(GraphRead::counts(&store).await.unwrap().relations, 3);
+}

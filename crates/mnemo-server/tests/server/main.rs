@@ -14,6 +14,7 @@ mod metrics;
 mod openapi;
 mod request_id;
 mod serve;
+mod timestamps;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};

@@ -408,3 +408,111 @@ fn bad_lines_are_named() {
         "{err}"
     );
 }
+
+/// Issue 20: an import file holding a timestamp outside the supported range (year -1, year
+/// 10000, as chrono writes them) is refused naming the record and field, and writes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_import_with_a_timestamp_out_of_range_writes_nothing() {
+    let dirs = [(); 3].map(|()| tempfile::tempdir().unwrap());
+    let (source, source_stores) = memory_in(dirs[0].path()).await;
+    populate(&source, &source_stores).await;
+    let exported = export_all(&source).await;
+    let year = |y: i32| {
+        chrono::NaiveDate::from_ymd_opt(y, 1, 1)
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .unwrap()
+            .and_utc()
+    };
+    type Plant = fn(&mut Record, Timestamp) -> bool;
+    let cases: [(&str, Plant, Timestamp); 2] = [
+        (
+            "relation",
+            |record, t| match record {
+                Record::Relation(r) => {
+                    r.times.valid_from = Some(t);
+                    true
+                }
+                _ => false,
+            },
+            year(-1),
+        ),
+        (
+            "episode",
+            |record, t| match record {
+                Record::Episode(e) => {
+                    e.occurred_at = t;
+                    true
+                }
+                _ => false,
+            },
+            year(10_000),
+        ),
+    ];
+    for (i, (kind, plant, at)) in cases.into_iter().enumerate() {
+        let mut records = exported.clone();
+        let planted = records.iter_mut().find_map(|r| plant(r, at).then_some(()));
+        assert!(planted.is_some(), "{kind}");
+        let file = dirs[2].path().join(format!("bad-{i}.jsonl"));
+        let mut out = Vec::new();
+        for record in &records {
+            write_record(&mut out, record).unwrap();
+        }
+        std::fs::write(&file, out).unwrap();
+        let read = read_records(&file).unwrap();
+        let (target, _) = memory_in(dirs[1].path()).await;
+        let err = import_records(&target, read, ImportMode::IntoEmpty)
+            .await
+            .unwrap_err();
+        let message = format!("{err:#}");
+        assert!(
+            message.contains(&format!("import: {kind} ")) && message.contains("supported range"),
+            "{message}"
+        );
+        assert_eq!(export_all(&target).await, [], "{kind}: nothing written");
+    }
+}
+
+/// An undecodable row inside a full page of a listing (planted with SQL) costs only that
+/// row: the export, and so `mnemo check`, still reads the pages after it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_skipped_row_does_not_end_an_export_early() {
+    let dir = tempfile::tempdir().unwrap();
+    let (memory, stores) = memory_in(dir.path()).await;
+    let scope = Scope::user("many").unwrap();
+    let now = chrono::Utc::now();
+    let mut embedding = vec![0.0; mnemo_embed::DIMENSION];
+    embedding[0] = 1.0;
+    let entities: Vec<mnemo_core::Entity> = (0..1_001)
+        .map(|i| mnemo_core::Entity {
+            id: mnemo_core::EntityId::new(),
+            scope: scope.clone(),
+            name: format!("person {i:04}"),
+            display_name: format!("Person {i:04}"),
+            entity_type: mnemo_core::EntityType::parse("Person").unwrap(),
+            aliases: Vec::new(),
+            embedding: embedding.clone(),
+            mentions: 1,
+            created_at: now,
+            updated_at: now,
+        })
+        .collect();
+    let first = entities[0].id;
+    stores
+        .graph
+        .apply(
+            &scope,
+            entities.into_iter().map(WriteOp::UpsertEntity).collect(),
+        )
+        .await
+        .unwrap();
+    let conn = rusqlite::Connection::open(dir.path().join("mnemo.db")).unwrap();
+    let planted = conn
+        .execute(
+            "UPDATE entities SET created_at = '-0001-01-01T00:00:00.000000000Z' WHERE id = ?1",
+            [first.to_string()],
+        )
+        .unwrap();
+    assert_eq!(planted, 1);
+    let exported = memory.export_scope(&scope).await.unwrap();
+    assert_eq!(kinds(&exported), [("entity", 1_000)]);
+}
