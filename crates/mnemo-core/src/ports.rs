@@ -125,11 +125,12 @@ pub enum WriteOp {
         episode: EpisodeId,
     },
     /// Close the relation's validity interval; `episode` (stored as `invalidated_in`) is
-    /// the episode whose arrival ended it.
+    /// the episode whose arrival ended it. `invalidated_at: None`: the end was known when
+    /// the relation was recorded (a relation placed before one recorded earlier).
     EndRelation {
         relation: RelationId,
         valid_to: Timestamp,
-        invalidated_at: Timestamp,
+        invalidated_at: Option<Timestamp>,
         invalidated_by: Option<RelationId>,
         episode: Option<EpisodeId>,
     },

@@ -424,7 +424,7 @@ fn apply_op(
             let mut times = relation_times_of(tx, key, relation)?;
             check_episode(tx, key, episode)?;
             times.valid_to = Some(valid_to);
-            times.invalidated_at = Some(invalidated_at);
+            times.invalidated_at = invalidated_at;
             write_relation_times(tx, key, relation, &times, invalidated_by, episode)?;
             Ok(times_changed(relation, times))
         }

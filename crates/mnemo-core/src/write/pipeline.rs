@@ -409,8 +409,17 @@ impl Memory {
 
         let mut ops = Vec::new();
         let mut deleted = HashSet::new();
-        let mut restored = Vec::new();
+        let single = |r: &Relation| {
+            self.ontology.cardinality(&r.relation_type) == crate::ontology::Cardinality::One
+        };
         for relation in &footprint.ended {
+            if single(relation)
+                && relation.invalidated_by.is_some()
+                && relation.times.retracted_at.is_none()
+            {
+                // Cut by a member of its timeline: placement below puts it back.
+                continue;
+            }
             let times = RelationTimes {
                 valid_to: None,
                 invalidated_at: None,
@@ -421,7 +430,6 @@ impl Memory {
                 relation: relation.id,
                 times,
             });
-            restored.push((relation.id, times));
         }
         for relation in &footprint.stated {
             if relation.episodes.iter().all(|e| *e == id) {
@@ -461,6 +469,30 @@ impl Memory {
                 ops.push(WriteOp::UpsertEntity(entity));
             }
         }
+        // Every single-valued timeline the episode touched, placed again without it.
+        let mut keys: Vec<super::timeline::TimelineKey> = Vec::new();
+        for relation in footprint.stated.iter().chain(&footprint.ended) {
+            let key = (relation.source, relation.relation_type.clone());
+            if single(relation) && !keys.contains(&key) {
+                keys.push(key);
+            }
+        }
+        for key in keys {
+            let mut members = super::timeline::load(self, scope, &key).await?;
+            super::timeline::overlay(&mut members, &key, &ops);
+            let placed = super::timeline::place(self, scope, &members, &mut []).await?;
+            ops.extend(placed);
+        }
+        let mut restored: Vec<crate::RelationId> = Vec::new();
+        for op in &ops {
+            if let WriteOp::EndRelation { relation, .. } | WriteOp::RestoreRelation { relation, .. } =
+                op
+                && !restored.contains(relation)
+                && !deleted.contains(relation)
+            {
+                restored.push(*relation);
+            }
+        }
         ops.push(WriteOp::DeleteEpisode { episode: id });
         // Facts first: if we crash after them, deleting again finds the episode and
         // finishes the graph part (reverting facts twice is a no-op).
@@ -472,10 +504,12 @@ impl Memory {
                 .delete_relation_vectors(scope, &deleted)
                 .await?;
         }
-        for (relation, times) in restored {
-            self.vectors
-                .set_relation_times(scope, relation, times)
-                .await?;
+        for relation in restored {
+            if let Some(relation) = self.graph.relation(scope, relation).await? {
+                self.vectors
+                    .set_relation_times(scope, relation.id, relation.times)
+                    .await?;
+            }
         }
         Ok(episode)
     }

@@ -484,7 +484,7 @@ async fn relations_timeline_and_changes_window() {
                 WriteOp::EndRelation {
                     relation: lived.id,
                     valid_to: day(4),
-                    invalidated_at: day(5),
+                    invalidated_at: Some(day(5)),
                     invalidated_by: Some(lives.id),
                     episode: None,
                 },
