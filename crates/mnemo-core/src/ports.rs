@@ -163,6 +163,9 @@ pub enum WriteOp {
     },
     /// Remove the episode and its mentions (its relations are handled by other ops).
     DeleteEpisode { episode: EpisodeId },
+    /// Remove the scope's rolling summary (when an episode it read is deleted; the next
+    /// refresh rebuilds it from the episodes that remain).
+    DropScopeSummary,
 }
 
 /// Read access to the graph and the episode journal.

@@ -504,6 +504,11 @@ fn apply_op(
             }
             Ok(None)
         }
+        WriteOp::DropScopeSummary => {
+            tx.prepare_cached("DELETE FROM scope_summaries WHERE scope = ?1")?
+                .execute(params![key])?;
+            Ok(None)
+        }
         WriteOp::DeleteEpisode { episode } => {
             let deleted = tx
                 .prepare_cached("DELETE FROM episodes WHERE scope = ?1 AND id = ?2")?

@@ -494,6 +494,13 @@ impl Memory {
             }
         }
         ops.push(WriteOp::DeleteEpisode { episode: id });
+        // A summary that read the episode would keep serving what it said: drop it, in
+        // the same transaction; the next refresh rebuilds it from what remains.
+        if let Some(summary) = self.graph.scope_summary(scope).await?
+            && (summary.through_episode == id || episode.ingested_at <= summary.updated_at)
+        {
+            ops.push(WriteOp::DropScopeSummary);
+        }
         // Facts first: if we crash after them, deleting again finds the episode and
         // finishes the graph part (reverting facts twice is a no-op).
         facts::revert_facts(self, scope, id).await?;
