@@ -469,6 +469,25 @@ impl Memory {
                 ops.push(WriteOp::UpsertEntity(entity));
             }
         }
+        // A relation stored already ended by one the episode stated alone (a `superseded`
+        // verdict on a many-valued type, older fact arriving late) holds again.
+        for relation in footprint.stated.iter().filter(|r| deleted.contains(&r.id)) {
+            if single(relation) {
+                continue;
+            }
+            for cut in self.cut_by(scope, relation).await? {
+                if !deleted.contains(&cut.id) && cut.invalidated_in != Some(id) {
+                    ops.push(WriteOp::RestoreRelation {
+                        relation: cut.id,
+                        times: RelationTimes {
+                            valid_to: None,
+                            invalidated_at: None,
+                            ..cut.times
+                        },
+                    });
+                }
+            }
+        }
         // Every single-valued timeline the episode touched, placed again without it.
         let mut keys: Vec<super::timeline::TimelineKey> = Vec::new();
         for relation in footprint.stated.iter().chain(&footprint.ended) {
@@ -519,6 +538,38 @@ impl Memory {
             }
         }
         Ok(episode)
+    }
+}
+
+impl Memory {
+    /// Relations `invalidated_by` the given one: conflict pairs share its source and its
+    /// type or target, so both adjacency reads (never a scan) find them all.
+    async fn cut_by(&self, scope: &Scope, by: &Relation) -> Result<Vec<Relation>, MemoryError> {
+        let query = |entity, outgoing_only, relation_type| crate::ports::RelationQuery {
+            entity: Some(entity),
+            outgoing_only,
+            relation_type,
+            visible_at: None,
+            limit: usize::MAX,
+        };
+        let mut found = self
+            .graph
+            .relations(
+                scope,
+                &query(by.source, true, Some(by.relation_type.clone())),
+            )
+            .await?;
+        found.extend(
+            self.graph
+                .relations(scope, &query(by.target, false, None))
+                .await?
+                .into_iter()
+                .filter(|r| r.source == by.source),
+        );
+        found.retain(|r| r.invalidated_by == Some(by.id));
+        found.sort_by_key(|r| r.id);
+        found.dedup_by_key(|r| r.id);
+        Ok(found)
     }
 }
 

@@ -101,6 +101,16 @@ async fn join_all<F: Future>(futures: Vec<F>) -> Vec<F::Output> {
 
 /// Alice's LIVES_IN relations, by `valid_from`: the whole timeline, or those visible.
 async fn lives_in(h: &Harness, scope: &Scope, visible_at: Option<Visibility>) -> Vec<Relation> {
+    of_type(h, scope, "LIVES_IN", visible_at).await
+}
+
+/// Alice's relations of one type, by `valid_from`.
+async fn of_type(
+    h: &Harness,
+    scope: &Scope,
+    relation_type: &str,
+    visible_at: Option<Visibility>,
+) -> Vec<Relation> {
     let alice = h.entity(scope, "Alice").await.expect("Alice");
     let mut relations = h
         .store
@@ -109,7 +119,7 @@ async fn lives_in(h: &Harness, scope: &Scope, visible_at: Option<Visibility>) ->
             &RelationQuery {
                 entity: Some(alice.id),
                 outgoing_only: true,
-                relation_type: Some(mnemo_core::RelationType::parse("LIVES_IN").unwrap()),
+                relation_type: Some(mnemo_core::RelationType::parse(relation_type).unwrap()),
                 visible_at,
                 limit: usize::MAX,
             },
@@ -134,8 +144,12 @@ fn as_of(t: Timestamp) -> Option<Visibility> {
 
 /// "City007 [from → to]" lines: the event-time timeline, independent of ids and arrival.
 async fn timeline_text(h: &Harness, scope: &Scope) -> Vec<String> {
+    lines(h, scope, members(h, scope).await).await
+}
+
+async fn lines(h: &Harness, scope: &Scope, relations: Vec<Relation>) -> Vec<String> {
     let mut lines = Vec::new();
-    for r in members(h, scope).await {
+    for r in relations {
         let target = h.store.entity(scope, r.target).await.unwrap().unwrap();
         let show = |t: Option<Timestamp>| t.map_or("-".to_owned(), |t| t.date_naive().to_string());
         lines.push(format!(
@@ -370,4 +384,73 @@ async fn numbered_names_keep_their_relations() {
             entity.aliases
         );
     }
+}
+
+/// Alice's WORKS_AT relations as "Target [from → to]" lines, sorted.
+async fn works_at(h: &Harness, scope: &Scope) -> Vec<String> {
+    let relations = of_type(h, scope, "WORKS_AT", None).await;
+    let mut lines = lines(h, scope, relations).await;
+    lines.sort();
+    lines
+}
+
+/// The LLM's `superseded` on a many-valued type ends the earlier of the pair at the
+/// later one's start, in either arrival order; deleting either episode undoes it.
+#[tokio::test]
+async fn a_superseded_verdict_on_a_many_valued_type_chains_the_pair_and_reverts() {
+    let h = crate::support::harness().await;
+    let superseded = || {
+        h.llm()
+            .on("resolve_conflicts")
+            .once()
+            .reply(mnemo_testkit::scripted_llm::Reply::json(json!({
+                "decisions": [{"existing": 0, "new": 0, "verdict": "superseded"}]
+            })));
+    };
+    let job = |scope: &Scope, company: &str, year: i32| {
+        let mut r = request(scope, "Alice", "WORKS_AT", company, date(year, 1, 1));
+        r.relations[0].target.entity_type = Some("Organization".into());
+        r
+    };
+    for (label, first, second) in [("newer-last", 2018, 2020), ("older-last", 2020, 2018)] {
+        let scope = fresh_scope(label);
+        let (a, b) = if first < second {
+            ("Initech", "Acme")
+        } else {
+            ("Acme", "Initech")
+        };
+        h.memory.add_relations(job(&scope, a, first)).await.unwrap();
+        let before = works_at(&h, &scope).await;
+        superseded();
+        let two = h
+            .memory
+            .add_relations(job(&scope, b, second))
+            .await
+            .unwrap();
+        assert_eq!(
+            works_at(&h, &scope).await,
+            vec!["Acme [2020-01-01 → -]", "Initech [2018-01-01 → 2020-01-01]"],
+            "{label}"
+        );
+        h.memory.delete_episode(two.episode_id).await.unwrap();
+        assert_eq!(
+            works_at(&h, &scope).await,
+            before,
+            "{label}: second deleted"
+        );
+    }
+    // Deleting the episode of the later one leaves the earlier one open again.
+    let scope = fresh_scope("delete-first");
+    let acme = h
+        .memory
+        .add_relations(job(&scope, "Acme", 2020))
+        .await
+        .unwrap();
+    superseded();
+    h.memory
+        .add_relations(job(&scope, "Initech", 2018))
+        .await
+        .unwrap();
+    h.memory.delete_episode(acme.episode_id).await.unwrap();
+    assert_eq!(works_at(&h, &scope).await, vec!["Initech [2018-01-01 → -]"]);
 }
