@@ -8,7 +8,7 @@ use std::pin::Pin;
 use std::task::Poll;
 
 use chrono::Duration;
-use mnemo_core::ports::{GraphRead, RelationQuery};
+use mnemo_core::ports::{Embedder, GraphRead, RelationQuery, VectorRead};
 use mnemo_core::write::{EntityInput, RelationsRequest, TripletRequest};
 use mnemo_core::{EpisodeId, Relation, Scope, Timestamp, Visibility};
 use serde_json::json;
@@ -174,6 +174,11 @@ async fn measure(h: &Harness, scope: &Scope) -> (usize, usize) {
         }
     }
     breaks += STEPS.abs_diff(relations.len());
+    let probe = crate::support::embedder()
+        .embed(vec!["Alice lives in a city".into()])
+        .await
+        .unwrap()
+        .remove(0);
     let mut wrong = 0;
     for i in 0..STEPS {
         let mid = start(i) + Duration::days(18);
@@ -189,7 +194,20 @@ async fn measure(h: &Harness, scope: &Scope) -> (usize, usize) {
                     .display_name,
             );
         }
-        if names != vec![city(i)] {
+        // The vector payload must agree: the scope holds only these relations, so every
+        // relation visible at `mid` comes back from a search for k = all of them.
+        let from_vectors = h
+            .store
+            .search_relations(scope, &probe, STEPS + 1, as_of(mid).unwrap())
+            .await
+            .unwrap();
+        let graph_ids: Vec<_> = lives_in(h, scope, as_of(mid))
+            .await
+            .iter()
+            .map(|r| r.id)
+            .collect();
+        let vector_ids: Vec<_> = from_vectors.iter().map(|hit| hit.item).collect();
+        if names != vec![city(i)] || vector_ids != graph_ids {
             wrong += 1;
         }
     }
