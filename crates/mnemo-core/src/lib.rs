@@ -7,6 +7,7 @@
 pub mod corrupt;
 pub mod engine;
 pub mod error;
+pub mod identity;
 pub mod ids;
 pub mod llm;
 pub mod manage;

@@ -129,11 +129,12 @@ pub enum WriteOp {
         episode: EpisodeId,
     },
     /// Close the relation's validity interval; `episode` (stored as `invalidated_in`) is
-    /// the episode whose arrival ended it.
+    /// the episode whose arrival ended it. `invalidated_at: None`: the end was known when
+    /// the relation was recorded (a relation placed before one recorded earlier).
     EndRelation {
         relation: RelationId,
         valid_to: Timestamp,
-        invalidated_at: Timestamp,
+        invalidated_at: Option<Timestamp>,
         invalidated_by: Option<RelationId>,
         episode: Option<EpisodeId>,
     },
@@ -166,6 +167,9 @@ pub enum WriteOp {
     },
     /// Remove the episode and its mentions (its relations are handled by other ops).
     DeleteEpisode { episode: EpisodeId },
+    /// Remove the scope's rolling summary (when an episode it read is deleted; the next
+    /// refresh rebuilds it from the episodes that remain).
+    DropScopeSummary,
 }
 
 impl WriteOp {

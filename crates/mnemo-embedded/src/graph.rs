@@ -460,7 +460,7 @@ fn apply_op(
             let mut times = relation_times_of(tx, key, relation)?;
             check_episode(tx, key, episode)?;
             times.valid_to = Some(valid_to);
-            times.invalidated_at = Some(invalidated_at);
+            times.invalidated_at = invalidated_at;
             write_relation_times(tx, key, relation, &times, invalidated_by, episode)?;
             Ok(times_changed(relation, times))
         }
@@ -538,6 +538,11 @@ fn apply_op(
             if updated == 0 {
                 return Err(EmbeddedError::not_found("episode", episode));
             }
+            Ok(None)
+        }
+        WriteOp::DropScopeSummary => {
+            tx.prepare_cached("DELETE FROM scope_summaries WHERE scope = ?1")?
+                .execute(params![key])?;
             Ok(None)
         }
         WriteOp::DeleteEpisode { episode } => {

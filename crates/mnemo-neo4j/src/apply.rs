@@ -29,6 +29,7 @@ enum Kind {
     Mention,
     SetEpisodeStatus,
     DeleteEpisode,
+    DropScopeSummary,
 }
 
 fn kind(op: &WriteOp) -> Kind {
@@ -45,6 +46,7 @@ fn kind(op: &WriteOp) -> Kind {
         WriteOp::Mention { .. } => Kind::Mention,
         WriteOp::SetEpisodeStatus { .. } => Kind::SetEpisodeStatus,
         WriteOp::DeleteEpisode { .. } => Kind::DeleteEpisode,
+        WriteOp::DropScopeSummary => Kind::DropScopeSummary,
     }
 }
 
@@ -370,6 +372,10 @@ async fn write_run(
             check(tx, scope, refs).await?;
             tx.rows(query(MENTION, base().set("items", list(items))))
                 .await?;
+            Ok(())
+        }
+        Kind::DropScopeSummary => {
+            tx.rows(query(DROP_SCOPE_SUMMARY, base())).await?;
             Ok(())
         }
         Kind::SetEpisodeStatus => {

@@ -105,6 +105,7 @@ macro_rules! __contract_cases {
             walk_stops_at_invisible_relations,
             relations_query_filters_and_order,
             end_then_restore_round_trip,
+            end_known_when_recorded,
             retract_then_restore_round_trip,
             delete_relation_and_its_vector,
             add_provenance_counts_every_call_adds_episode_once,
@@ -129,6 +130,7 @@ macro_rules! __contract_cases {
             recent_episodes_newest_first_strictly_before,
             llm_usage_round_trips_through_set_episode_status,
             scope_summary_put_replace_and_erase,
+            drop_scope_summary_removes_only_the_scopes_own,
         }
     };
 }

@@ -6,6 +6,7 @@
 
 use std::collections::{HashMap, HashSet};
 
+use super::timeline::{self, TimelineKey};
 use crate::llm::{
     ConflictDecision, ConflictVerdict, ConflictsInput, ExtractionInput, KnownEntity,
     RelationsInput, TripletText,
@@ -288,6 +289,18 @@ pub(crate) async fn plan_triplets(
                     // Only pairs we asked about count: the model cannot pair a relation
                     // with one of another entity.
                     if for_llm.contains(&pair) {
+                        // On a single-valued type the timeline decides what ends.
+                        let verdict = match verdict {
+                            ConflictVerdict::Superseded
+                                if memory
+                                    .ontology
+                                    .cardinality(&new_relations[pair.1].relation_type)
+                                    == Cardinality::One =>
+                            {
+                                ConflictVerdict::Unrelated
+                            }
+                            other => other,
+                        };
                         decisions.record(pair.0, pair.1, verdict);
                     }
                 }
@@ -306,7 +319,50 @@ pub(crate) async fn plan_triplets(
         new_relations,
         &decisions,
     );
+    place_timelines(memory, scope, &candidates, &mut plan).await?;
     Ok(plan)
+}
+
+/// Recomputes every single-valued timeline the plan adds to or retracts from, with the
+/// plan's ops played on it, and appends the ops that put each member in its place.
+async fn place_timelines(
+    memory: &Memory,
+    scope: &Scope,
+    candidates: &[Relation],
+    plan: &mut GraphPlan,
+) -> Result<(), MemoryError> {
+    let single = |r: &Relation| memory.ontology.cardinality(&r.relation_type) == Cardinality::One;
+    let mut keys: Vec<TimelineKey> = Vec::new();
+    for op in &plan.ops {
+        let relation = match op {
+            WriteOp::AddRelation(r) => Some(r),
+            WriteOp::RetractRelation { relation, .. } => {
+                candidates.iter().find(|c| c.id == *relation)
+            }
+            _ => None,
+        };
+        if let Some(r) = relation.filter(|r| single(r)) {
+            let key = (r.source, r.relation_type.clone());
+            if !keys.contains(&key) {
+                keys.push(key);
+            }
+        }
+    }
+    for key in keys {
+        let mut members = timeline::load(memory, scope, &key).await?;
+        timeline::overlay(&mut members, &key, &plan.ops);
+        let ops = timeline::place(memory, scope, &members, &mut plan.ops).await?;
+        for op in ops {
+            if let WriteOp::EndRelation { relation, .. } | WriteOp::RestoreRelation { relation, .. } =
+                &op
+                && !plan.invalidated.contains(relation)
+            {
+                plan.invalidated.push(*relation);
+            }
+            plan.ops.push(op);
+        }
+    }
+    Ok(())
 }
 
 /// Same source, type, target and fact.
@@ -317,7 +373,7 @@ fn same_statement(a: &Relation, b: &Relation) -> bool {
         && fact_key(&a.fact) == fact_key(&b.fact)
 }
 
-fn fact_key(fact: &str) -> String {
+pub(crate) fn fact_key(fact: &str) -> String {
     fact.split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
         .map(str::to_lowercase)
@@ -328,6 +384,11 @@ fn fact_key(fact: &str) -> String {
 /// The verdicts decided without an LLM; `None` = ask the LLM.
 fn rule_verdict(memory: &Memory, existing: &Relation, new: &Relation) -> Option<ConflictVerdict> {
     let same_triplet = existing.relation_type == new.relation_type && existing.target == new.target;
+    let single = memory.ontology.cardinality(&new.relation_type) == Cardinality::One;
+    if same_triplet && single && new.times.valid_from < existing.times.valid_from {
+        // An earlier stint at the same target: a member of its own in the timeline.
+        return Some(ConflictVerdict::Unrelated);
+    }
     if same_triplet {
         if fact_key(&existing.fact) == fact_key(&new.fact) {
             return Some(ConflictVerdict::Duplicate);
@@ -338,7 +399,8 @@ fn rule_verdict(memory: &Memory, existing: &Relation, new: &Relation) -> Option<
     if existing.relation_type == new.relation_type
         && memory.ontology.cardinality(&new.relation_type) == Cardinality::One
     {
-        return Some(ConflictVerdict::Superseded);
+        // Interval placement (`timeline.rs`) orders the single-valued timeline.
+        return Some(ConflictVerdict::Unrelated);
     }
     None
 }
@@ -514,7 +576,7 @@ fn apply_decisions(
                             plan.ops.push(WriteOp::EndRelation {
                                 relation: existing.id,
                                 valid_to,
-                                invalidated_at: now,
+                                invalidated_at: Some(now),
                                 invalidated_by: None,
                                 episode: Some(episode.id),
                             });
@@ -537,7 +599,7 @@ fn apply_decisions(
                         plan.ops.push(WriteOp::EndRelation {
                             relation: existing.id,
                             valid_to: new_start,
-                            invalidated_at: now,
+                            invalidated_at: Some(now),
                             invalidated_by: Some(new.id),
                             episode: Some(episode.id),
                         });
@@ -664,6 +726,8 @@ impl<'a> EntityResolver<'a> {
             found = hits
                 .into_iter()
                 .filter(|hit| hit.score >= self.memory.settings.entity_match_threshold)
+                // An embedding says nothing about "Room 101" versus "Room 102".
+                .filter(|hit| crate::identity::may_merge(&display, &hit.item.display_name))
                 .find(|hit| {
                     named
                         .entity_type

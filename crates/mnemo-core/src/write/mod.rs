@@ -17,6 +17,7 @@ mod graph;
 mod pipeline;
 mod plain;
 mod summary;
+mod timeline;
 
 pub use pipeline::ResumeReport;
 pub(crate) use plain::plain_fact_id;

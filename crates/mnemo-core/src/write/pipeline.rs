@@ -443,8 +443,17 @@ impl Memory {
 
         let mut ops = Vec::new();
         let mut deleted = HashSet::new();
-        let mut restored = Vec::new();
+        let single = |r: &Relation| {
+            self.ontology.cardinality(&r.relation_type) == crate::ontology::Cardinality::One
+        };
         for relation in &footprint.ended {
+            if single(relation)
+                && relation.invalidated_by.is_some()
+                && relation.times.retracted_at.is_none()
+            {
+                // Cut by a member of its timeline: placement below puts it back.
+                continue;
+            }
             let times = RelationTimes {
                 valid_to: None,
                 invalidated_at: None,
@@ -455,7 +464,6 @@ impl Memory {
                 relation: relation.id,
                 times,
             });
-            restored.push((relation.id, times));
         }
         for relation in &footprint.stated {
             if relation.episodes.iter().all(|e| *e == id) {
@@ -495,7 +503,57 @@ impl Memory {
                 ops.push(WriteOp::UpsertEntity(entity));
             }
         }
+        // A relation stored already ended by one the episode stated alone (a `superseded`
+        // verdict on a many-valued type, older fact arriving late) holds again.
+        for relation in footprint.stated.iter().filter(|r| deleted.contains(&r.id)) {
+            if single(relation) {
+                continue;
+            }
+            for cut in self.cut_by(scope, relation).await? {
+                if !deleted.contains(&cut.id) && cut.invalidated_in != Some(id) {
+                    ops.push(WriteOp::RestoreRelation {
+                        relation: cut.id,
+                        times: RelationTimes {
+                            valid_to: None,
+                            invalidated_at: None,
+                            ..cut.times
+                        },
+                    });
+                }
+            }
+        }
+        // Every single-valued timeline the episode touched, placed again without it.
+        let mut keys: Vec<super::timeline::TimelineKey> = Vec::new();
+        for relation in footprint.stated.iter().chain(&footprint.ended) {
+            let key = (relation.source, relation.relation_type.clone());
+            if single(relation) && !keys.contains(&key) {
+                keys.push(key);
+            }
+        }
+        for key in keys {
+            let mut members = super::timeline::load(self, scope, &key).await?;
+            super::timeline::overlay(&mut members, &key, &ops);
+            let placed = super::timeline::place(self, scope, &members, &mut []).await?;
+            ops.extend(placed);
+        }
+        let mut restored: Vec<crate::RelationId> = Vec::new();
+        for op in &ops {
+            if let WriteOp::EndRelation { relation, .. } | WriteOp::RestoreRelation { relation, .. } =
+                op
+                && !restored.contains(relation)
+                && !deleted.contains(relation)
+            {
+                restored.push(*relation);
+            }
+        }
         ops.push(WriteOp::DeleteEpisode { episode: id });
+        // A summary that read the episode would keep serving what it said: drop it, in
+        // the same transaction; the next refresh rebuilds it from what remains.
+        if let Some(summary) = self.graph.scope_summary(scope).await?
+            && (summary.through_episode == id || episode.ingested_at <= summary.updated_at)
+        {
+            ops.push(WriteOp::DropScopeSummary);
+        }
         // Facts first: if we crash after them, deleting again finds the episode and
         // finishes the graph part (reverting facts twice is a no-op).
         facts::revert_facts(self, scope, id).await?;
@@ -506,12 +564,46 @@ impl Memory {
                 .delete_relation_vectors(scope, &deleted)
                 .await?;
         }
-        for (relation, times) in restored {
-            self.vectors
-                .set_relation_times(scope, relation, times)
-                .await?;
+        for relation in restored {
+            if let Some(relation) = self.graph.relation(scope, relation).await? {
+                self.vectors
+                    .set_relation_times(scope, relation.id, relation.times)
+                    .await?;
+            }
         }
         Ok(episode)
+    }
+}
+
+impl Memory {
+    /// Relations `invalidated_by` the given one: conflict pairs share its source and its
+    /// type or target, so both adjacency reads (never a scan) find them all.
+    async fn cut_by(&self, scope: &Scope, by: &Relation) -> Result<Vec<Relation>, MemoryError> {
+        let query = |entity, outgoing_only, relation_type| crate::ports::RelationQuery {
+            entity: Some(entity),
+            outgoing_only,
+            relation_type,
+            visible_at: None,
+            limit: usize::MAX,
+        };
+        let mut found = self
+            .graph
+            .relations(
+                scope,
+                &query(by.source, true, Some(by.relation_type.clone())),
+            )
+            .await?;
+        found.extend(
+            self.graph
+                .relations(scope, &query(by.target, false, None))
+                .await?
+                .into_iter()
+                .filter(|r| r.source == by.source),
+        );
+        found.retain(|r| r.invalidated_by == Some(by.id));
+        found.sort_by_key(|r| r.id);
+        found.dedup_by_key(|r| r.id);
+        Ok(found)
     }
 }
 

@@ -11,3 +11,4 @@ mod summary;
 mod support;
 mod write_crash;
 mod write_scenarios;
+mod write_timeline;

@@ -669,7 +669,7 @@ async fn a_lagging_vector_payload_never_resurrects_a_relation() {
             vec![WriteOp::EndRelation {
                 relation: acme,
                 valid_to: ended,
-                invalidated_at: ended,
+                invalidated_at: Some(ended),
                 invalidated_by: None,
                 episode: None,
             }],

@@ -139,8 +139,10 @@ async fn a_refresh_sends_at_most_the_newest_hundred_messages() {
     assert!(input.find("note number 020") < input.find("note number 119"));
 }
 
+/// Deleting the summary's last episode drops the summary; the rebuild reads what remains
+/// once, and the refresh after it reads only what is new.
 #[tokio::test]
-async fn a_deleted_last_episode_does_not_make_everything_new_again() {
+async fn a_deleted_last_episode_is_left_out_of_the_rebuilt_summary() {
     let h = harness().await;
     let scope = fresh_scope("alice");
     say(&h, &scope, &["I moved to Lisbon"]).await;
@@ -150,12 +152,14 @@ async fn a_deleted_last_episode_does_not_make_everything_new_again() {
         .reply(Reply::json(json!({"summary": "Moved, has a cat"})));
     h.memory.refresh_summary(&scope).await.unwrap().unwrap();
     h.memory.delete_episode(last.episode_id).await.unwrap();
-    assert_eq!(h.memory.refresh_summary(&scope).await.unwrap(), None);
-    assert_eq!(h.llm().calls("summarize_conversation"), 1);
+    h.memory.refresh_summary(&scope).await.unwrap().unwrap();
+    let requests = h.llm().requests_to("summarize_conversation");
+    assert_eq!(requests.len(), 2);
+    assert!(requests[1].input.contains("Lisbon") && !requests[1].input.contains("cat"));
     let newer = say(&h, &scope, &["I started a new job"]).await;
     let summary = h.memory.refresh_summary(&scope).await.unwrap().unwrap();
     assert_eq!(summary.through_episode, newer.episode_id);
-    let input = &h.llm().requests_to("summarize_conversation")[1].input;
+    let input = &h.llm().requests_to("summarize_conversation")[2].input;
     assert!(input.contains("I started a new job") && !input.contains("Lisbon"));
 }
 
@@ -166,4 +170,51 @@ async fn a_refresh_without_an_llm_is_refused() {
     say(&h, &scope, &["I moved to Lisbon"]).await;
     let err = h.memory.refresh_summary(&scope).await.unwrap_err();
     assert!(matches!(err, MemoryError::LlmNotConfigured), "{err:?}");
+}
+
+/// The right to be forgotten reaches the summary: deleting an episode it read drops it at
+/// once, and the rebuild reads only what remains.
+#[tokio::test]
+async fn deleting_an_episode_drops_the_summary_that_read_it_and_the_rebuild_omits_it() {
+    let h = harness().await;
+    let scope = fresh_scope("forget");
+    say(&h, &scope, &["I am vegetarian"]).await;
+    let secret = say(&h, &scope, &["My passport number is X1234567"]).await;
+    h.llm()
+        .on("summarize_conversation")
+        .once()
+        .reply(Reply::json(
+            json!({ "summary": "Vegetarian; passport X1234567" }),
+        ));
+    h.memory
+        .refresh_summary(&scope)
+        .await
+        .unwrap()
+        .expect("a summary");
+
+    h.memory.delete_episode(secret.episode_id).await.unwrap();
+    assert_eq!(
+        h.store.scope_summary(&scope).await.unwrap(),
+        None,
+        "no summary serves the deleted episode"
+    );
+
+    h.llm()
+        .on("summarize_conversation")
+        .once()
+        .reply(Reply::json(json!({ "summary": "Vegetarian" })));
+    let rebuilt = h
+        .memory
+        .refresh_summary(&scope)
+        .await
+        .unwrap()
+        .expect("rebuilt");
+    assert_eq!(rebuilt.text, "Vegetarian");
+    let requests = h.llm().requests_to("summarize_conversation");
+    let input = &requests.last().unwrap().input;
+    assert!(input.contains("I am vegetarian"), "{input}");
+    assert!(
+        !input.contains("X1234567"),
+        "the deleted episode is not re-read: {input}"
+    );
 }

@@ -204,7 +204,7 @@ async fn memory_is_rebuilt_on_reopen() {
         ops.push(WriteOp::EndRelation {
             relation: relations[0].id,
             valid_to: day(10),
-            invalidated_at: day(11),
+            invalidated_at: Some(day(11)),
             invalidated_by: Some(relations[1].id),
             episode: None,
         });

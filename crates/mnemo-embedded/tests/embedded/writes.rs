@@ -276,6 +276,26 @@ fn rows_of_scope(dir: &std::path::Path, scope_key: &str) -> Vec<(String, i64)> {
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap();
+    // A table without a scope column would escape this check: every such table must be
+    // the store's meta table or part of a full-text index (whose orphans are checked below).
+    let unscoped: Vec<String> = conn
+        .prepare(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT IN \
+             (SELECT m.name FROM sqlite_master AS m, pragma_table_info(m.name) AS c \
+              WHERE m.type = 'table' AND c.name = 'scope') ORDER BY name",
+        )
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    for table in &unscoped {
+        let allowed = table == "meta"
+            || table.starts_with("sqlite_")
+            || table.starts_with("entity_fts")
+            || table.starts_with("fact_fts");
+        assert!(allowed, "table {table} has no scope column: {unscoped:?}");
+    }
     for expected in [
         "relation_episodes",
         "scope_summaries",
@@ -484,7 +504,7 @@ async fn relations_timeline_and_changes_window() {
                 WriteOp::EndRelation {
                     relation: lived.id,
                     valid_to: day(4),
-                    invalidated_at: day(5),
+                    invalidated_at: Some(day(5)),
                     invalidated_by: Some(lives.id),
                     episode: None,
                 },

@@ -425,3 +425,33 @@ pub async fn scope_summary_put_replace_and_erase<S: ContractStore + ?Sized>(stor
         "erasing {a} leaves {run}'s summary"
     );
 }
+
+/// `DropScopeSummary` removes the scope's summary and no other (not a sub-scope's), and is
+/// a no-op when there is none.
+pub async fn drop_scope_summary_removes_only_the_scopes_own<S: ContractStore + ?Sized>(store: &S) {
+    let user = unique("contract-user");
+    let a = scope(Some(&user), None, None);
+    let run = scope(Some(&user), None, Some("r1"));
+    for s in [&a, &run] {
+        let summary = ScopeSummary {
+            scope: s.clone(),
+            text: format!("summary of {s}"),
+            through_episode: EpisodeId::new(),
+            updated_at: fixtures::day(1),
+        };
+        ok(store.put_scope_summary(&summary).await, "put_scope_summary");
+    }
+    apply(
+        store,
+        &a,
+        vec![WriteOp::DropScopeSummary],
+        "drop the summary",
+    )
+    .await;
+    assert_eq!(ok(store.scope_summary(&a).await, "scope_summary"), None);
+    assert!(
+        ok(store.scope_summary(&run).await, "scope_summary").is_some(),
+        "the run's summary stays"
+    );
+    apply(store, &a, vec![WriteOp::DropScopeSummary], "drop again").await;
+}

@@ -365,7 +365,7 @@ pub async fn scope_isolation_of_writes<S: ContractStore + ?Sized>(store: &S) {
             WriteOp::EndRelation {
                 relation: wa.lives.id,
                 valid_to: day(3),
-                invalidated_at: day(3),
+                invalidated_at: Some(day(3)),
                 invalidated_by: Some(wb.lives.id),
                 episode: None,
             },

@@ -248,7 +248,7 @@ pub async fn end_then_restore_round_trip<S: ContractStore + ?Sized>(store: &S) {
             WriteOp::EndRelation {
                 relation: w.lives.id,
                 valid_to: day(10),
-                invalidated_at: day(11),
+                invalidated_at: Some(day(11)),
                 invalidated_by: Some(moved.id),
                 episode: Some(episode),
             },
@@ -359,7 +359,7 @@ pub async fn retract_then_restore_round_trip<S: ContractStore + ?Sized>(store: &
             vec![WriteOp::EndRelation {
                 relation: w.lives.id,
                 valid_to: day(12),
-                invalidated_at: day(12),
+                invalidated_at: Some(day(12)),
                 invalidated_by: None,
                 episode: Some(missing),
             }],
@@ -632,7 +632,7 @@ pub async fn changes_window_is_half_open<S: ContractStore + ?Sized>(store: &S) {
             WriteOp::EndRelation {
                 relation: ra.id,
                 valid_to: day(9),
-                invalidated_at: day(10),
+                invalidated_at: Some(day(10)),
                 invalidated_by: None,
                 episode: None,
             },
@@ -711,7 +711,7 @@ pub async fn apply_is_atomic<S: ContractStore + ?Sized>(store: &S) {
         WriteOp::EndRelation {
             relation: w.lives.id,
             valid_to: day(3),
-            invalidated_at: day(3),
+            invalidated_at: Some(day(3)),
             invalidated_by: Some(works.id),
             episode: None,
         },
@@ -836,4 +836,58 @@ pub async fn upsert_relation_vector_twice_gives_one_hit<S: ContractStore + ?Size
             hits[0].score
         );
     }
+}
+
+/// `EndRelation` with `invalidated_at: None` (interval placement of a relation recorded
+/// after its successor): the end is known from the start, so the relation is invisible
+/// after `valid_to` at any `known_at`, and visible inside its interval.
+pub async fn end_known_when_recorded<S: ContractStore + ?Sized>(store: &S) {
+    let w = seed_lives(store).await;
+    let moved = relation(
+        &w.scope,
+        w.alice.id,
+        "LIVES_IN",
+        w.nyc.id,
+        "Alice lives in NYC",
+        since(10, 11),
+    );
+    apply(
+        store,
+        &w.scope,
+        vec![
+            WriteOp::AddRelation(moved.clone()),
+            WriteOp::EndRelation {
+                relation: w.lives.id,
+                valid_to: day(10),
+                invalidated_at: None,
+                invalidated_by: Some(moved.id),
+                episode: None,
+            },
+        ],
+        "end the old relation, known when recorded",
+    )
+    .await;
+    let ended = Relation {
+        times: RelationTimes {
+            valid_to: Some(day(10)),
+            invalidated_at: None,
+            ..w.lives.times
+        },
+        invalidated_by: Some(moved.id),
+        invalidated_in: None,
+        ..w.lives.clone()
+    };
+    assert_eq!(
+        ok(store.relation(&w.scope, w.lives.id).await, "relation"),
+        Some(ended),
+        "after EndRelation without invalidated_at: invalidated_at stays empty"
+    );
+    assert!(
+        !visible_in_graph(store, &w, w.lives.id, at(25, 10)).await,
+        "an end known when recorded hides the relation after valid_to at every known_at"
+    );
+    assert!(
+        visible_in_graph(store, &w, w.lives.id, at(5, 25)).await,
+        "inside its interval the relation stays visible"
+    );
 }

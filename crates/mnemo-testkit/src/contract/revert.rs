@@ -279,7 +279,7 @@ pub async fn delete_entity_refused_while_a_relation_touches_it<S: ContractStore 
         vec![WriteOp::EndRelation {
             relation: lives.id,
             valid_to: day(5),
-            invalidated_at: day(5),
+            invalidated_at: Some(day(5)),
             invalidated_by: None,
             episode: None,
         }],
@@ -459,7 +459,7 @@ pub async fn episode_footprint_lists_stated_ended_and_mentioned<S: ContractStore
             WriteOp::EndRelation {
                 relation: lives.id,
                 valid_to: day(2),
-                invalidated_at: day(2),
+                invalidated_at: Some(day(2)),
                 invalidated_by: Some(moved.id),
                 episode: Some(e2),
             },
@@ -502,7 +502,7 @@ pub async fn episode_footprint_lists_stated_ended_and_mentioned<S: ContractStore
             WriteOp::EndRelation {
                 relation: foreign.id,
                 valid_to: day(3),
-                invalidated_at: day(3),
+                invalidated_at: Some(day(3)),
                 invalidated_by: None,
                 episode: Some(o1),
             },
@@ -705,7 +705,7 @@ pub async fn erase_scope_clears_footprints_fact_events_and_summary<S: ContractSt
                 WriteOp::EndRelation {
                     relation: knows.id,
                     valid_to: day(2),
-                    invalidated_at: day(2),
+                    invalidated_at: Some(day(2)),
                     invalidated_by: None,
                     episode: Some(episode),
                 },
