@@ -190,7 +190,9 @@ impl WriteOp {
                 ..
             } => {
                 check_stored("valid_to", valid_to)?;
-                check_stored("invalidated_at", invalidated_at)
+                invalidated_at
+                    .as_ref()
+                    .map_or(Ok(()), |at| check_stored("invalidated_at", at))
             }
             WriteOp::RetractRelation { retracted_at, .. } => {
                 check_stored("retracted_at", retracted_at)
@@ -202,7 +204,8 @@ impl WriteOp {
             | WriteOp::DeleteEntity { .. }
             | WriteOp::Mention { .. }
             | WriteOp::SetEpisodeStatus { .. }
-            | WriteOp::DeleteEpisode { .. } => Ok(()),
+            | WriteOp::DeleteEpisode { .. }
+            | WriteOp::DropScopeSummary => Ok(()),
         }
     }
 }
