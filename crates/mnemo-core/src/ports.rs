@@ -77,6 +77,8 @@ pub struct Footprint {
     pub ended: Vec<Relation>,
     /// Entities the episode mentions.
     pub mentioned: Vec<EntityId>,
+    /// Aliases the episode added, by entity, sorted.
+    pub aliases: Vec<(EntityId, String)>,
 }
 
 /// Sizes of the graph across all scopes (for `/metrics`).
@@ -159,6 +161,13 @@ pub enum WriteOp {
         episode: EpisodeId,
         entity: EntityId,
     },
+    /// The episode added `alias` to the entity's aliases (after its `Mention`), so
+    /// deleting the episode removes the alias again.
+    RecordAlias {
+        episode: EpisodeId,
+        entity: EntityId,
+        alias: String,
+    },
     /// Set the episode's status and its total LLM usage so far.
     SetEpisodeStatus {
         episode: EpisodeId,
@@ -203,6 +212,7 @@ impl WriteOp {
             | WriteOp::DeleteRelation { .. }
             | WriteOp::DeleteEntity { .. }
             | WriteOp::Mention { .. }
+            | WriteOp::RecordAlias { .. }
             | WriteOp::SetEpisodeStatus { .. }
             | WriteOp::DeleteEpisode { .. }
             | WriteOp::DropScopeSummary => Ok(()),

@@ -47,6 +47,9 @@ pub struct Mention {
     pub scope: Scope,
     pub episode: EpisodeId,
     pub entity: EntityId,
+    /// The aliases the episode added to the entity (deleting the episode removes them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aliases: Vec<String>,
 }
 
 /// One row of a fact's history, with the scope it belongs to.
@@ -235,10 +238,18 @@ impl Memory {
         let mut fact_ids_of_episodes = BTreeSet::new();
         for episode in &episodes {
             let footprint = self.graph.episode_footprint(scope, episode.id).await?;
-            mentions.extend(footprint.mentioned.into_iter().map(|entity| Mention {
-                scope: scope.clone(),
-                episode: episode.id,
-                entity,
+            let added = &footprint.aliases;
+            mentions.extend(footprint.mentioned.iter().map(|&entity| {
+                Mention {
+                    scope: scope.clone(),
+                    episode: episode.id,
+                    entity,
+                    aliases: added
+                        .iter()
+                        .filter(|(of, _)| *of == entity)
+                        .map(|(_, alias)| alias.clone())
+                        .collect(),
+                }
             }));
             for event in self
                 .vectors
@@ -447,6 +458,13 @@ impl Memory {
                 episode: episode(mention.episode),
                 entity: entity(mention.entity),
             });
+            for alias in mention.aliases {
+                ops.push(WriteOp::RecordAlias {
+                    episode: episode(mention.episode),
+                    entity: entity(mention.entity),
+                    alias,
+                });
+            }
         }
         if !ops.is_empty() {
             self.graph.apply(scope, ops).await?;
@@ -813,8 +831,18 @@ mod tests {
                 scope: scope(),
                 episode: id(1),
                 entity: id(2),
+                aliases: Vec::new(),
             }),
             r#"{"kind":"mention","scope":{"user_id":"alice","run_id":"r1"},"episode":"00000000-0000-7000-8000-000000000001","entity":"00000000-0000-7000-8000-000000000002"}"#,
+        );
+        check(
+            Record::Mention(Mention {
+                scope: scope(),
+                episode: id(1),
+                entity: id(2),
+                aliases: vec!["nyc".into()],
+            }),
+            r#"{"kind":"mention","scope":{"user_id":"alice","run_id":"r1"},"episode":"00000000-0000-7000-8000-000000000001","entity":"00000000-0000-7000-8000-000000000002","aliases":["nyc"]}"#,
         );
         check(
             Record::FactEvent(ScopedFactEvent {
@@ -959,6 +987,7 @@ mod tests {
                 scope: scope(),
                 episode: id(1),
                 entity: id(2),
+                aliases: Vec::new(),
             })],
             "both must be imported",
         );

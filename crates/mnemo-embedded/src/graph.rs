@@ -371,6 +371,8 @@ const TOUCHING_SQL: &str = "SELECT id FROM relations INDEXED BY relations_by_sou
      WHERE scope = ?1 AND target = ?2 LIMIT 1";
 
 const DELETE_ENTITY_MENTIONS: &str = "DELETE FROM mentions WHERE scope = ?1 AND entity_id = ?2";
+const DELETE_ENTITY_ALIASES: &str =
+    "DELETE FROM mention_aliases WHERE scope = ?1 AND entity_id = ?2";
 
 /// Deletes an entity with its lookup keys, FTS row and mentions; a `Conflict` while a
 /// relation (ended, retracted or not) still has it as source or target.
@@ -398,8 +400,9 @@ fn delete_entity(tx: &Connection, key: &str, entity: EntityId) -> Result<Effect>
         .execute([pk])?;
     tx.prepare_cached("DELETE FROM entity_keys WHERE scope = ?1 AND entity_id = ?2")?
         .execute(params![key, id])?;
-    tx.prepare_cached(DELETE_ENTITY_MENTIONS)?
-        .execute(params![key, id])?;
+    for sql in [DELETE_ENTITY_MENTIONS, DELETE_ENTITY_ALIASES] {
+        tx.prepare_cached(sql)?.execute(params![key, id])?;
+    }
     Ok(Effect::RemoveEntity {
         scope: key.to_owned(),
         id: entity,
@@ -515,6 +518,30 @@ fn apply_op(
             .execute(params![key, episode.to_string(), entity.to_string()])?;
             Ok(None)
         }
+        WriteOp::RecordAlias {
+            episode,
+            entity,
+            alias,
+        } => {
+            let (episode, entity) = (episode.to_string(), entity.to_string());
+            let mentioned = tx
+                .prepare_cached(
+                    "SELECT 1 FROM mentions WHERE scope = ?1 AND episode = ?2 AND entity_id = ?3",
+                )?
+                .exists(params![key, episode, entity])?;
+            if !mentioned {
+                return Err(EmbeddedError::not_found(
+                    "mention",
+                    format!("{episode}/{entity}"),
+                ));
+            }
+            tx.prepare_cached(
+                "INSERT OR IGNORE INTO mention_aliases (scope, episode, entity_id, alias) \
+                 VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![key, episode, entity, alias])?;
+            Ok(None)
+        }
         WriteOp::SetEpisodeStatus {
             episode,
             status,
@@ -552,8 +579,13 @@ fn apply_op(
             if deleted == 0 {
                 return Err(EmbeddedError::not_found("episode", episode));
             }
-            tx.prepare_cached("DELETE FROM mentions WHERE scope = ?1 AND episode = ?2")?
-                .execute(params![key, episode.to_string()])?;
+            for sql in [
+                "DELETE FROM mentions WHERE scope = ?1 AND episode = ?2",
+                "DELETE FROM mention_aliases WHERE scope = ?1 AND episode = ?2",
+            ] {
+                tx.prepare_cached(sql)?
+                    .execute(params![key, episode.to_string()])?;
+            }
             Ok(None)
         }
     }
@@ -575,6 +607,7 @@ pub(crate) fn erase_scope(tx: &Connection, key: &str) -> Result<Effect> {
         "relations",
         "episodes",
         "mentions",
+        "mention_aliases",
         "relation_episodes",
         "scope_summaries",
         "relation_vectors",
@@ -729,6 +762,9 @@ fn ended_sql() -> String {
 const MENTIONED_SQL: &str =
     "SELECT entity_id FROM mentions WHERE scope = ?1 AND episode = ?2 ORDER BY entity_id";
 
+const ALIASES_ADDED_SQL: &str = "SELECT entity_id, alias FROM mention_aliases \
+     WHERE scope = ?1 AND episode = ?2 ORDER BY entity_id, alias";
+
 fn relations_by(
     conn: &Connection,
     skipped: &SkippedRecords,
@@ -754,10 +790,18 @@ fn footprint(
     while let Some(row) = rows.next()? {
         mentioned.push(codec::parse_id(row.get_ref(0)?.as_str()?)?);
     }
+    let mut stmt = conn.prepare_cached(ALIASES_ADDED_SQL)?;
+    let mut rows = stmt.query(params![scope.key(), episode])?;
+    let mut aliases = Vec::new();
+    while let Some(row) = rows.next()? {
+        let entity: EntityId = codec::parse_id(row.get_ref(0)?.as_str()?)?;
+        aliases.push((entity, row.get::<_, String>(1)?));
+    }
     Ok(Footprint {
         stated: relations_by(conn, skipped, scope, &stated_sql(), &episode)?,
         ended: relations_by(conn, skipped, scope, &ended_sql(), &episode)?,
         mentioned,
+        aliases,
     })
 }
 
@@ -1238,6 +1282,16 @@ mod tests {
             (
                 DELETE_ENTITY_MENTIONS.to_owned(),
                 "mentions_by_entity",
+                false,
+            ),
+            (
+                DELETE_ENTITY_ALIASES.to_owned(),
+                "mention_aliases_by_entity",
+                false,
+            ),
+            (
+                ALIASES_ADDED_SQL.to_owned(),
+                "PRIMARY KEY (scope=? AND episode=?)",
                 false,
             ),
             (TOUCHING_SQL.to_owned(), "relations_by_target", false),

@@ -59,7 +59,18 @@ struct Inner {
     /// The same for the vector tables (relation vectors, facts, fact history).
     skipped_vectors: SkippedRecords,
     /// Holds the advisory lock on `mnemo.lock` for the store's lifetime.
-    _lock: File,
+    _lock: StoreLock,
+}
+
+/// The locked `mnemo.lock`, unlocked explicitly when dropped: a child process forked in
+/// the meantime shares the open file until it execs, and closing our descriptor alone
+/// would leave the lock held through the child's copy for that moment.
+struct StoreLock(File);
+
+impl Drop for StoreLock {
+    fn drop(&mut self) {
+        let _ = self.0.unlock();
+    }
 }
 
 impl EmbeddedStore {
@@ -124,7 +135,7 @@ impl EmbeddedStore {
                 memory: RwLock::new(memory),
                 skipped,
                 skipped_vectors,
-                _lock: lock,
+                _lock: StoreLock(lock),
             }),
         })
     }

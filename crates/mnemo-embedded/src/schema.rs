@@ -12,6 +12,7 @@ use crate::error::{EmbeddedError, Result};
 const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_init.sql"),
     include_str!("../migrations/0002_revert_and_usage.sql"),
+    include_str!("../migrations/0003_alias_provenance.sql"),
 ];
 
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);

@@ -27,6 +27,7 @@ enum Kind {
     DeleteRelation,
     DeleteEntity,
     Mention,
+    RecordAlias,
     SetEpisodeStatus,
     DeleteEpisode,
     DropScopeSummary,
@@ -44,6 +45,7 @@ fn kind(op: &WriteOp) -> Kind {
         WriteOp::DeleteRelation { .. } => Kind::DeleteRelation,
         WriteOp::DeleteEntity { .. } => Kind::DeleteEntity,
         WriteOp::Mention { .. } => Kind::Mention,
+        WriteOp::RecordAlias { .. } => Kind::RecordAlias,
         WriteOp::SetEpisodeStatus { .. } => Kind::SetEpisodeStatus,
         WriteOp::DeleteEpisode { .. } => Kind::DeleteEpisode,
         WriteOp::DropScopeSummary => Kind::DropScopeSummary,
@@ -373,6 +375,30 @@ async fn write_run(
             tx.rows(query(MENTION, base().set("items", list(items))))
                 .await?;
             Ok(())
+        }
+        Kind::RecordAlias => {
+            let items: Vec<Props> = run
+                .into_iter()
+                .filter_map(|op| match op {
+                    WriteOp::RecordAlias {
+                        episode,
+                        entity,
+                        alias,
+                    } => Some(
+                        Props::new()
+                            .set("episode", episode.to_string())
+                            .set("entity", entity.to_string())
+                            .set("alias", alias),
+                    ),
+                    _ => None,
+                })
+                .collect();
+            let expected = items.len();
+            let rows = tx
+                .rows(query(RECORD_ALIASES, base().set("items", list(items))))
+                .await?;
+            // An alias is recorded on the episode's mention of the entity: none, NotFound.
+            check_deleted(&rows, expected, "mention")
         }
         Kind::DropScopeSummary => {
             tx.rows(query(DROP_SCOPE_SUMMARY, base())).await?;

@@ -65,6 +65,29 @@ fn strings(rows: &[Row], name: &str) -> Result<Vec<String>, StoreError> {
         .collect()
 }
 
+/// Column `name` of each row as a list of strings (the aliases of `footprint.cypher`).
+fn string_lists(rows: &[Row], name: &str) -> Result<Vec<Vec<String>>, StoreError> {
+    let corrupt = |other: &BoltType| {
+        StoreError::Corrupt(format!(
+            "column `{name}`: expected a list of strings, got {other:?}"
+        ))
+    };
+    rows.iter()
+        .map(|row| match codec::column(row, name)? {
+            BoltType::List(list) => list
+                .value
+                .iter()
+                .map(|item| match item {
+                    BoltType::String(s) => Ok(s.value.clone()),
+                    other => Err(corrupt(other)),
+                })
+                .collect(),
+            BoltType::Null(_) => Ok(Vec::new()),
+            other => Err(corrupt(&other)),
+        })
+        .collect()
+}
+
 fn parse_id<T: std::str::FromStr>(text: &str) -> Result<T, StoreError> {
     text.parse()
         .map_err(|_| StoreError::Corrupt(format!("stored id {text:?} is not a uuid")))
@@ -554,16 +577,24 @@ impl GraphRead for Neo4jStore {
             .await?;
         let kinds = strings(&rows, "kind")?;
         let found = strings(&rows, "id")?;
+        let added = string_lists(&rows, "aliases")?;
         let mut stated = Vec::new();
         let mut ended = Vec::new();
         let mut mentioned: Vec<EntityId> = Vec::new();
-        for (kind, id) in kinds.iter().zip(&found) {
+        let mut aliases: Vec<(EntityId, String)> = Vec::new();
+        for ((kind, id), added) in kinds.iter().zip(&found).zip(added) {
             match kind.as_str() {
                 "stated" => stated.push(parse_id::<RelationId>(id)?),
                 "ended" => ended.push(parse_id::<RelationId>(id)?),
-                _ => mentioned.push(parse_id(id)?),
+                _ => {
+                    let entity: EntityId = parse_id(id)?;
+                    aliases.extend(added.into_iter().map(|alias| (entity, alias)));
+                    mentioned.push(entity);
+                }
             }
         }
+        aliases.sort();
+        aliases.dedup();
         let relations = self
             .relations_by_id(scope, stated.iter().chain(&ended).copied())
             .await?;
@@ -582,6 +613,7 @@ impl GraphRead for Neo4jStore {
             stated: load(stated),
             ended: load(ended),
             mentioned,
+            aliases,
         })
     }
 

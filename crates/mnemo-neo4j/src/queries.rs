@@ -65,6 +65,7 @@ queries! {
     DELETE_RELATIONS = "write/delete_relations.cypher";
     DELETE_ENTITIES = "write/delete_entities.cypher";
     MENTION = "write/mention.cypher";
+    RECORD_ALIASES = "write/record_aliases.cypher";
     SET_EPISODE_STATUS = "write/set_episode_status.cypher";
     DELETE_EPISODES = "write/delete_episodes.cypher";
     PUT_SCOPE_SUMMARY = "write/put_scope_summary.cypher";

@@ -131,6 +131,7 @@ macro_rules! __contract_cases {
             llm_usage_round_trips_through_set_episode_status,
             scope_summary_put_replace_and_erase,
             drop_scope_summary_removes_only_the_scopes_own,
+            record_alias_is_in_the_episodes_footprint,
         }
     };
 }

@@ -630,6 +630,8 @@ struct EntityResolver<'a> {
     /// Display names of every entity met, for conflict prompts.
     names: HashMap<EntityId, String>,
     order: Vec<EntityId>,
+    /// Aliases this episode gave known entities (kept if the entity still has them).
+    added_aliases: Vec<(EntityId, String)>,
 }
 
 impl<'a> EntityResolver<'a> {
@@ -648,6 +650,7 @@ impl<'a> EntityResolver<'a> {
             changed: HashMap::new(),
             names: HashMap::new(),
             order: Vec::new(),
+            added_aliases: Vec::new(),
         }
     }
 
@@ -739,6 +742,7 @@ impl<'a> EntityResolver<'a> {
                 // Next time this spelling resolves exactly.
                 if !entity.aliases.contains(&key) && entity.name != key {
                     entity.aliases.push(key.clone());
+                    self.added_aliases.push((entity.id, key.clone()));
                 }
             }
             vector = Some(v);
@@ -788,11 +792,24 @@ impl<'a> EntityResolver<'a> {
         let mut ops = Vec::with_capacity(self.order.len() * 2);
         for id in &self.order {
             if let Some(entity) = self.changed.remove(id) {
+                let aliases: Vec<String> = self
+                    .added_aliases
+                    .iter()
+                    .filter(|(of, alias)| of == id && entity.aliases.contains(alias))
+                    .map(|(_, alias)| alias.clone())
+                    .collect();
                 ops.push(WriteOp::UpsertEntity(entity));
                 ops.push(WriteOp::Mention {
                     episode,
                     entity: *id,
                 });
+                for alias in aliases {
+                    ops.push(WriteOp::RecordAlias {
+                        episode,
+                        entity: *id,
+                        alias,
+                    });
+                }
             }
         }
         ops

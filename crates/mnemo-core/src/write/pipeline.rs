@@ -496,10 +496,21 @@ impl Memory {
                 )
                 .await?;
             let keeps_relations = remaining.iter().any(|r| !deleted.contains(&r.id));
+            // The spellings this episode taught the entity go with it.
+            let before = entity.aliases.len();
+            entity.aliases.retain(|alias| {
+                !footprint
+                    .aliases
+                    .iter()
+                    .any(|(of, added)| of == entity_id && added == alias)
+            });
+            let forgot_aliases = entity.aliases.len() != before;
             if entity.mentions <= 1 && !keeps_relations {
                 ops.push(WriteOp::DeleteEntity { entity: *entity_id });
             } else if entity.mentions > 1 {
                 entity.mentions -= 1;
+                ops.push(WriteOp::UpsertEntity(entity));
+            } else if forgot_aliases {
                 ops.push(WriteOp::UpsertEntity(entity));
             }
         }

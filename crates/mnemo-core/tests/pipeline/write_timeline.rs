@@ -472,3 +472,63 @@ async fn a_superseded_verdict_on_a_many_valued_type_chains_the_pair_and_reverts(
     h.memory.delete_episode(acme.episode_id).await.unwrap();
     assert_eq!(works_at(&h, &scope).await, vec!["Initech [2018-01-01 → -]"]);
 }
+
+/// Forget cascades to names: the alias an episode taught an entity ("New York City." for
+/// New York City, matched by embedding) goes when the episode is deleted; the entity and
+/// what other episodes said of it stay.
+#[tokio::test]
+async fn deleting_an_episode_removes_the_aliases_it_added() {
+    use mnemo_core::ports::GraphRead;
+
+    let h = harness_without_llm().await;
+    let scope = fresh_scope("aliases");
+    let first = h
+        .memory
+        .add_relations(request(
+            &scope,
+            "Alice",
+            "VISITED",
+            "New York City",
+            start(0),
+        ))
+        .await
+        .unwrap();
+    let second = h
+        .memory
+        .add_relations(request(
+            &scope,
+            "Alice",
+            "VISITED",
+            "New York City.",
+            start(1),
+        ))
+        .await
+        .unwrap();
+    let city = h.entity(&scope, "New York City").await.unwrap();
+    assert_eq!(city.aliases, vec!["new york city.".to_owned()]);
+    let footprint = h
+        .store
+        .episode_footprint(&scope, second.episode_id)
+        .await
+        .unwrap();
+    assert_eq!(
+        footprint.aliases,
+        vec![(city.id, "new york city.".to_owned())]
+    );
+    let first_footprint = h
+        .store
+        .episode_footprint(&scope, first.episode_id)
+        .await
+        .unwrap();
+    assert!(first_footprint.aliases.is_empty());
+
+    h.memory.delete_episode(second.episode_id).await.unwrap();
+    let after = h.entity(&scope, "New York City").await.unwrap();
+    assert_eq!(after.id, city.id);
+    assert!(after.aliases.is_empty(), "{:?}", after.aliases);
+    assert!(
+        h.entity(&scope, "New York City.").await.is_none(),
+        "the spelling no longer resolves by name"
+    );
+    assert!(!h.timeline(&scope, "New York City").await.is_empty());
+}

@@ -402,6 +402,11 @@ async fn erase_scope_removes_every_row_and_nothing_else() {
                         episode: ep.id,
                         entity: a.id,
                     },
+                    WriteOp::RecordAlias {
+                        episode: ep.id,
+                        entity: a.id,
+                        alias: "ally".into(),
+                    },
                 ],
             )
             .await

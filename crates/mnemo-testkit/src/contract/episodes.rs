@@ -455,3 +455,65 @@ pub async fn drop_scope_summary_removes_only_the_scopes_own<S: ContractStore + ?
     );
     apply(store, &a, vec![WriteOp::DropScopeSummary], "drop again").await;
 }
+
+/// `RecordAlias` notes on an episode's mention which aliases it added; the episode's
+/// footprint lists them (sorted, once each), another episode's does not, and an alias
+/// without the mention it belongs to is `NotFound`.
+pub async fn record_alias_is_in_the_episodes_footprint<S: ContractStore + ?Sized>(store: &S) {
+    let user = unique("contract-user");
+    let a = scope(Some(&user), None, None);
+    let e1 = fixtures::episode(&a, "first", 1, None);
+    let e2 = fixtures::episode(&a, "second", 2, None);
+    insert(store, &e1, "first episode").await;
+    insert(store, &e2, "second episode").await;
+    let nyc = entity(&a, "New York City", "City", unit(1));
+    let record = |episode: EpisodeId, alias: &str| WriteOp::RecordAlias {
+        episode,
+        entity: nyc.id,
+        alias: alias.to_owned(),
+    };
+    apply(
+        store,
+        &a,
+        vec![
+            WriteOp::UpsertEntity(nyc.clone()),
+            WriteOp::Mention {
+                episode: e1.id,
+                entity: nyc.id,
+            },
+            record(e1.id, "nyc"),
+            record(e1.id, "big apple"),
+            record(e1.id, "nyc"),
+            WriteOp::Mention {
+                episode: e2.id,
+                entity: nyc.id,
+            },
+        ],
+        "mention New York City and record two aliases",
+    )
+    .await;
+    let a = &a;
+    let footprint = |episode: EpisodeId| async move {
+        ok(
+            store.episode_footprint(a, episode).await,
+            "episode_footprint",
+        )
+    };
+    assert_eq!(
+        footprint(e1.id).await.aliases,
+        vec![(nyc.id, "big apple".to_owned()), (nyc.id, "nyc".to_owned())],
+        "the first episode added both aliases, each once"
+    );
+    assert_eq!(footprint(e2.id).await.aliases, Vec::new());
+    assert_eq!(footprint(e2.id).await.mentioned, vec![nyc.id]);
+    let e3 = fixtures::episode(a, "third", 3, None);
+    insert(store, &e3, "third episode").await;
+    apply_not_found(
+        store,
+        a,
+        vec![record(e3.id, "gotham")],
+        "RecordAlias without the episode's mention",
+    )
+    .await;
+    assert_eq!(footprint(e3.id).await.aliases, Vec::new());
+}

@@ -84,6 +84,7 @@ async fn expected_footprint<S: ContractStore + ?Sized>(
         stated,
         ended,
         mentioned: mentioned.to_vec(),
+        aliases: Vec::new(),
     })
 }
 
