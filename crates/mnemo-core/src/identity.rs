@@ -12,7 +12,8 @@ const ORDINALS: &[&str] = &[
     "first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth",
     "eleventh", "twelfth", "junior", "senior", "jr", "sr",
 ];
-const MONTHS: &[&str] = &[
+/// The months' names, lower case (also the calendar words `infer: false` does not link).
+pub(crate) const MONTH_NAMES: &[&str] = &[
     "january",
     "february",
     "march",
@@ -25,18 +26,9 @@ const MONTHS: &[&str] = &[
     "october",
     "november",
     "december",
-    "jan",
-    "feb",
-    "mar",
-    "apr",
-    "jun",
-    "jul",
-    "aug",
-    "sep",
-    "sept",
-    "oct",
-    "nov",
-    "dec",
+];
+const MONTH_ABBREVIATIONS: &[&str] = &[
+    "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec",
 ];
 
 /// The distinguishing tokens of a name, lowercased and sorted.
@@ -49,7 +41,8 @@ pub fn distinguishing_tokens(name: &str) -> Vec<String> {
             t.chars().any(|c| c.is_ascii_digit() || c.is_numeric())
                 || t.chars().count() == 1
                 || ORDINALS.contains(&lower.as_str())
-                || MONTHS.contains(&lower.as_str())
+                || MONTH_NAMES.contains(&lower.as_str())
+                || MONTH_ABBREVIATIONS.contains(&lower.as_str())
                 || (t.len() >= 2 && t.chars().all(|c| "IVXLCDM".contains(c)))
         })
         .map(str::to_lowercase)

@@ -145,8 +145,8 @@ const STOPWORDS: &[&str] = &[
     "your",
     "yours",
 ];
-/// Capitalised in English but not names worth an entity on their own.
-const CALENDAR_WORDS: &[&str] = &[
+/// Capitalised in English but not names worth an entity on their own (with the months).
+const WEEKDAYS: &[&str] = &[
     "monday",
     "tuesday",
     "wednesday",
@@ -154,19 +154,12 @@ const CALENDAR_WORDS: &[&str] = &[
     "friday",
     "saturday",
     "sunday",
-    "january",
-    "february",
-    "march",
-    "april",
-    "may",
-    "june",
-    "july",
-    "august",
-    "september",
-    "october",
-    "november",
-    "december",
 ];
+
+/// Weekday and month names (see [`WEEKDAYS`]).
+fn is_calendar_word(lower: &str) -> bool {
+    WEEKDAYS.contains(&lower) || crate::identity::MONTH_NAMES.contains(&lower)
+}
 
 /// Stores the episode's messages as facts (ids derived from the episode and the message
 /// index, so running it again replaces instead of duplicating) and links the entities
@@ -500,7 +493,7 @@ fn analyse(text: &str) -> Spans {
             if len == 0
                 || len > MAX_SPAN_WORDS
                 || alone_at_start
-                || (len == 1 && CALENDAR_WORDS.contains(&words[first].lower.as_str()))
+                || (len == 1 && is_calendar_word(&words[first].lower))
             {
                 continue;
             }
