@@ -65,6 +65,7 @@ pub fn add_outcome_json(outcome: &AddOutcome) -> Value {
             "updated": relations(&outcome.relations.updated),
             "invalidated": relations(&outcome.relations.invalidated),
             "retracted": relations(&outcome.relations.retracted),
+            "skipped": outcome.relations.skipped,
         },
         "facts": {
             "added": outcome.facts.added.iter().map(|f| Value::Object(fact(f))).collect::<Value>(),

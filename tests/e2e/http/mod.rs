@@ -408,7 +408,7 @@ pub fn check_add_result(result: &Value) -> &Value {
     assert!(result["duplicate"].is_boolean(), "{result}");
     assert_keys(
         &result["relations"],
-        &["added", "updated", "invalidated", "retracted"],
+        &["added", "updated", "invalidated", "retracted", "skipped"],
         "relations of an add result",
     );
     for list in ["added", "updated", "invalidated", "retracted"] {

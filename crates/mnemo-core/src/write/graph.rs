@@ -54,6 +54,7 @@ pub(crate) struct GraphPlan {
     pub updated: Vec<RelationId>,
     pub invalidated: Vec<RelationId>,
     pub retracted: Vec<RelationId>,
+    pub skipped: Vec<super::SkippedTriplet>,
     pub usage: LlmUsage,
 }
 
@@ -218,6 +219,12 @@ pub(crate) async fn plan_triplets(
         let target = resolver.resolve(&triplet.target).await?;
         if source == target {
             // "Alice KNOWS Alice": a self-loop is an extraction slip, not knowledge.
+            plan.skipped.push(super::SkippedTriplet {
+                source: triplet.source.display.clone(),
+                relation: triplet.relation_type.as_str().to_owned(),
+                target: triplet.target.display.clone(),
+                reason: "source and target are the same entity".to_owned(),
+            });
             continue;
         }
         let valid_from = triplet.valid_from.or(Some(episode.occurred_at));

@@ -257,6 +257,18 @@ pub struct RelationChanges {
     pub updated: Vec<RelationView>,
     pub invalidated: Vec<RelationView>,
     pub retracted: Vec<RelationView>,
+    /// Triplets the add did not store, each with the reason.
+    #[serde(default)]
+    pub skipped: Vec<SkippedTriplet>,
+}
+
+/// A triplet an add left out, as it was stated, and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SkippedTriplet {
+    pub source: String,
+    pub relation: String,
+    pub target: String,
+    pub reason: String,
 }
 
 /// What an add changed among facts.

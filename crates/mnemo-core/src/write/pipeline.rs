@@ -234,6 +234,7 @@ impl Memory {
         usage: LlmUsage,
     ) -> Result<AddOutcome, MemoryError> {
         let scope = &episode.scope;
+        let skipped = plan.skipped;
         if !plan.ops.is_empty() {
             self.graph.apply(scope, plan.ops).await?;
         }
@@ -253,7 +254,9 @@ impl Memory {
         self.mirror_relations(scope, &added, invalidated.iter().chain(&retracted))
             .await?;
         let relations = [added, updated, invalidated, retracted];
-        self.mark_done(episode, relations, facts, usage).await
+        let mut outcome = self.mark_done(episode, relations, facts, usage).await?;
+        outcome.relations.skipped = skipped;
+        Ok(outcome)
     }
 
     /// Sets the episode `done` with its usage and reports the relations it changed
@@ -284,6 +287,7 @@ impl Memory {
                 updated: self.relation_views(scope, updated).await?,
                 invalidated: self.relation_views(scope, invalidated).await?,
                 retracted: self.relation_views(scope, retracted).await?,
+                skipped: Vec::new(),
             },
             facts,
             llm_usage: usage,

@@ -265,6 +265,19 @@ pub(crate) struct RelationChangesOut {
     pub invalidated: Vec<RelationOut>,
     /// Relations the add retracted (never true).
     pub retracted: Vec<RelationOut>,
+    /// Triplets the add did not store, with the reason (a self-loop such as
+    /// "Alice KNOWS Alice").
+    pub skipped: Vec<SkippedTripletOut>,
+}
+
+/// A triplet an add left out, as it was stated.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = SkippedTriplet)]
+pub(crate) struct SkippedTripletOut {
+    pub source: String,
+    pub relation: String,
+    pub target: String,
+    pub reason: String,
 }
 
 /// What an add changed among facts.
@@ -307,6 +320,16 @@ impl From<AddOutcome> for AddResult {
                 updated: relations(changes.updated),
                 invalidated: relations(changes.invalidated),
                 retracted: relations(changes.retracted),
+                skipped: changes
+                    .skipped
+                    .into_iter()
+                    .map(|s| SkippedTripletOut {
+                        source: s.source,
+                        relation: s.relation,
+                        target: s.target,
+                        reason: s.reason,
+                    })
+                    .collect(),
             },
             facts: FactChangesOut {
                 added: outcome.facts.added.into_iter().map(FactOut::from).collect(),

@@ -85,7 +85,7 @@ async fn facts_are_listed_read_edited_deleted_with_their_history() {
     );
     assert_eq!(
         keys(&body["relations"]),
-        ["added", "invalidated", "retracted", "updated"]
+        ["added", "invalidated", "retracted", "skipped", "updated"]
     );
     assert_eq!(keys(&body["facts"]), ["added", "deleted", "updated"]);
     assert_eq!(

@@ -262,3 +262,30 @@ async fn slow_or_oversized_requests_are_cut_off_on_a_real_socket() {
     .await;
     assert_eq!(status, Some(200));
 }
+
+/// A self-loop triplet is not stored, and the answer says so instead of dropping it
+/// silently.
+#[tokio::test]
+async fn a_self_loop_triplet_is_reported_as_skipped() {
+    let app = app().await;
+    let user = fresh_user("edge");
+    let reply = app
+        .post(
+            "/v1/relations",
+            json!({"user_id": user, "relations": [
+                {"source": {"name": "Alice", "type": "Person"}, "relation": "KNOWS",
+                 "target": {"name": "alice", "type": "Person"}},
+                {"source": {"name": "Alice", "type": "Person"}, "relation": "KNOWS",
+                 "target": {"name": "Bob", "type": "Person"}}
+            ]}),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    let relations = &reply.body["relations"];
+    assert_eq!(relations["added"].as_array().unwrap().len(), 1, "{reply:?}");
+    assert_eq!(
+        relations["skipped"],
+        json!([{"source": "Alice", "relation": "KNOWS", "target": "alice",
+                "reason": "source and target are the same entity"}])
+    );
+}
