@@ -24,6 +24,21 @@ struct Lives {
     lives: Relation,
 }
 
+impl Lives {
+    /// Alice LIVES_IN NYC from day 10, recorded on day 11: the successor of `lives`.
+    fn moved_to_nyc(&self) -> Relation {
+        let fact = "Alice lives in NYC";
+        relation(
+            &self.scope,
+            self.alice.id,
+            "LIVES_IN",
+            self.nyc.id,
+            fact,
+            since(10, 11),
+        )
+    }
+}
+
 async fn seed_lives<S: ContractStore + ?Sized>(store: &S) -> Lives {
     let scope = user_scope();
     let alice = entity(&scope, "Alice", "Person", unit(1));
@@ -232,14 +247,7 @@ async fn journaled<S: ContractStore + ?Sized>(
 pub async fn end_then_restore_round_trip<S: ContractStore + ?Sized>(store: &S) {
     let w = seed_lives(store).await;
     let episode = journaled(store, &w.scope, "alice moved to nyc", 11).await;
-    let moved = relation(
-        &w.scope,
-        w.alice.id,
-        "LIVES_IN",
-        w.nyc.id,
-        "Alice lives in NYC",
-        since(10, 11),
-    );
+    let moved = w.moved_to_nyc();
     apply(
         store,
         &w.scope,
@@ -843,14 +851,7 @@ pub async fn upsert_relation_vector_twice_gives_one_hit<S: ContractStore + ?Size
 /// after `valid_to` at any `known_at`, and visible inside its interval.
 pub async fn end_known_when_recorded<S: ContractStore + ?Sized>(store: &S) {
     let w = seed_lives(store).await;
-    let moved = relation(
-        &w.scope,
-        w.alice.id,
-        "LIVES_IN",
-        w.nyc.id,
-        "Alice lives in NYC",
-        since(10, 11),
-    );
+    let moved = w.moved_to_nyc();
     apply(
         store,
         &w.scope,
