@@ -40,22 +40,6 @@ pub struct RelationQuery {
     pub limit: usize,
 }
 
-/// A relation reached by a breadth-first walk, with the hop at which it was reached
-/// (1 = it touches a seed entity).
-#[derive(Clone, Debug, PartialEq)]
-pub struct WalkedRelation {
-    pub relation: Relation,
-    pub hops: u8,
-}
-
-/// The subgraph collected by [`GraphRead::walk`]: the entities touched (seeds included)
-/// and the visible relations between them.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Walk {
-    pub entities: Vec<Entity>,
-    pub relations: Vec<WalkedRelation>,
-}
-
 /// Relations whose transaction-time events fall in a window `[since, until)`.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Changes {
@@ -265,16 +249,6 @@ pub trait GraphRead: Send + Sync {
         scope: &Scope,
         query: &RelationQuery,
     ) -> Result<Vec<Relation>, StoreError>;
-
-    /// Breadth-first walk from `seeds` up to `depth` hops (both directions) over
-    /// relations visible at `at`.
-    async fn walk(
-        &self,
-        scope: &Scope,
-        seeds: &[EntityId],
-        depth: u8,
-        at: Visibility,
-    ) -> Result<Walk, StoreError>;
 
     /// Relations added, invalidated or retracted in the transaction-time window
     /// `[since, until)`.

@@ -1,13 +1,13 @@
-//! `GraphRead` and `GraphWrite` over SQLite and the in-memory adjacency.
+//! `GraphRead` and `GraphWrite` over SQLite.
 
 use async_trait::async_trait;
 use mnemo_core::ports::{
     Changes, EpisodeInsert, Footprint, GraphCounts, GraphRead, GraphWrite, Page, RelationQuery,
-    Scored, Walk, WalkedRelation, WriteOp,
+    Scored, WriteOp,
 };
 use mnemo_core::{
     Entity, EntityId, Episode, EpisodeId, Relation, RelationId, RelationTimes, Scope, ScopeSummary,
-    SkippedRecords, StoreError, Timestamp, Visibility, is_visible, normalize_name,
+    SkippedRecords, StoreError, Timestamp, is_visible, normalize_name,
 };
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -214,7 +214,7 @@ fn upsert_entity(tx: &Connection, inner: &Inner, key: &str, entity: &Entity) -> 
     })
 }
 
-fn add_relation(tx: &Connection, key: &str, r: &Relation) -> Result<Effect> {
+fn add_relation(tx: &Connection, key: &str, r: &Relation) -> Result<()> {
     for entity in [r.source, r.target] {
         if !entity_exists(tx, key, entity)? {
             return Err(EmbeddedError::not_found("entity", entity));
@@ -253,13 +253,7 @@ fn add_relation(tx: &Connection, key: &str, r: &Relation) -> Result<Effect> {
     for episode in &r.episodes {
         link_provenance(tx, key, *episode, r.id)?;
     }
-    Ok(Effect::Relation {
-        scope: key.to_owned(),
-        id: r.id,
-        source: r.source,
-        target: r.target,
-        times: r.times,
-    })
+    Ok(())
 }
 
 /// Records `episode` in the provenance index of `relation` (the `relation_episodes` row
@@ -425,13 +419,6 @@ fn apply_op(
     key: &str,
     op: WriteOp,
 ) -> Result<Option<Effect>> {
-    let times_changed = |id: RelationId, times: RelationTimes| {
-        Some(Effect::RelationTimes {
-            scope: key.to_owned(),
-            id,
-            times,
-        })
-    };
     match op {
         WriteOp::UpsertEntity(entity) => {
             if entity.scope != *scope {
@@ -443,7 +430,8 @@ fn apply_op(
             if relation.scope != *scope {
                 return Err(EmbeddedError::not_found("relation", relation.id));
             }
-            add_relation(tx, key, &relation).map(Some)
+            add_relation(tx, key, &relation)?;
+            Ok(None)
         }
         WriteOp::AddProvenance { relation, episode } => {
             add_provenance(tx, key, relation, episode)?;
@@ -465,16 +453,16 @@ fn apply_op(
             times.valid_to = Some(valid_to);
             times.invalidated_at = invalidated_at;
             write_relation_times(tx, key, relation, &times, invalidated_by, episode)?;
-            Ok(times_changed(relation, times))
+            Ok(None)
         }
         WriteOp::RetractRelation {
             relation,
             retracted_at,
             episode,
         } => {
-            let mut times = relation_times_of(tx, key, relation)?;
+            // Existence check: `NotFound` for an unknown relation.
+            relation_times_of(tx, key, relation)?;
             check_episode(tx, key, episode)?;
-            times.retracted_at = Some(retracted_at);
             tx.prepare_cached(
                 "UPDATE relations SET retracted_at = ?3, invalidated_in = ?4 \
                  WHERE scope = ?1 AND id = ?2",
@@ -485,12 +473,12 @@ fn apply_op(
                 ts(&retracted_at)?,
                 episode.map(|e| e.to_string())
             ])?;
-            Ok(times_changed(relation, times))
+            Ok(None)
         }
         WriteOp::RestoreRelation { relation, times } => {
             relation_times_of(tx, key, relation)?;
             write_relation_times(tx, key, relation, &times, None, None)?;
-            Ok(times_changed(relation, times))
+            Ok(None)
         }
         WriteOp::DeleteRelation { relation } => {
             let (episodes, _) = provenance_of(tx, key, relation)?;
@@ -499,10 +487,7 @@ fn apply_op(
             for episode in episodes {
                 unlink_provenance(tx, key, episode, relation)?;
             }
-            Ok(Some(Effect::RemoveRelation {
-                scope: key.to_owned(),
-                id: relation,
-            }))
+            Ok(None)
         }
         WriteOp::DeleteEntity { entity } => delete_entity(tx, key, entity).map(Some),
         WriteOp::Mention { episode, entity } => {
@@ -619,23 +604,6 @@ pub(crate) fn erase_scope(tx: &Connection, key: &str) -> Result<Effect> {
     Ok(Effect::EraseScope {
         scope: key.to_owned(),
     })
-}
-
-/// Loads entities by id, skipping ids that are gone.
-pub(crate) fn entities_by_id(
-    conn: &Connection,
-    skipped: &SkippedRecords,
-    scope: &Scope,
-    ids: impl IntoIterator<Item = EntityId>,
-    dimension: usize,
-) -> Result<Vec<Entity>> {
-    let mut out = Vec::new();
-    for id in ids {
-        if let Some(e) = get_entity(conn, skipped, scope, id, dimension)? {
-            out.push(e);
-        }
-    }
-    Ok(out)
 }
 
 /// Relations with `column` in `[?2, ?3)`; `column` is one of the three transaction times,
@@ -951,42 +919,6 @@ impl GraphRead for EmbeddedStore {
         let (scope, query) = (scope.clone(), query.clone());
         self.blocking(move |inner| {
             inner.read(|tx| query_relations(tx, &inner.skipped, &scope, &query))
-        })
-        .await
-    }
-
-    async fn walk(
-        &self,
-        scope: &Scope,
-        seeds: &[EntityId],
-        depth: u8,
-        at: Visibility,
-    ) -> Result<Walk, StoreError> {
-        let (scope, seeds) = (scope.clone(), seeds.to_vec());
-        self.blocking(move |inner| {
-            let reached = match inner.memory()?.scope(&scope.key()) {
-                Some(s) => s.graph.walk(&seeds, depth, &at),
-                None => return Ok(Walk::default()),
-            };
-            inner.read(|tx| {
-                let entities = entities_by_id(
-                    tx,
-                    &inner.skipped,
-                    &scope,
-                    reached.entities,
-                    inner.dimension,
-                )?;
-                let mut relations = Vec::with_capacity(reached.relations.len());
-                for (id, hops) in reached.relations {
-                    if let Some(relation) = get_relation(tx, &inner.skipped, &scope, id)? {
-                        relations.push(WalkedRelation { relation, hops });
-                    }
-                }
-                Ok(Walk {
-                    entities,
-                    relations,
-                })
-            })
         })
         .await
     }

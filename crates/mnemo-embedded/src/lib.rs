@@ -1,14 +1,13 @@
-//! mnemo's default backend: SQLite (WAL) + petgraph adjacency + in-memory exact vector search.
+//! mnemo's default backend: SQLite (WAL) + in-memory exact vector search.
 //!
 //! One folder holds `mnemo.db` (SQLite in WAL mode, schema migrated on open) and
 //! `mnemo.lock` (held while the store is open, so two processes never diverge). SQLite is
 //! the source of truth; every write is one transaction. The in-memory state per scope —
-//! entity, relation and fact vectors and the graph's adjacency — is loaded on open and
+//! entity, relation and fact vectors — is loaded on open and
 //! changed only after a transaction commits.
 //!
 //! Timestamps are stored at nanosecond precision and round-trip exactly.
 
-mod adjacency;
 mod codec;
 mod error;
 mod fts;
@@ -74,7 +73,7 @@ impl Drop for StoreLock {
 }
 
 impl EmbeddedStore {
-    /// Opens or creates `dir/mnemo.db` (creating `dir`), migrates, loads vectors and adjacency.
+    /// Opens or creates `dir/mnemo.db` (creating `dir`), migrates, loads vectors.
     /// `dimension` = embedding length; stored on first open, a mismatch later is an error.
     ///
     /// Blocking (about half a second at 100k relations with their vectors); call it from

@@ -1,6 +1,7 @@
 //! The in-memory state of the store, per scope: entity, relation and fact vectors for exact
-//! search, and the petgraph adjacency for walks. Loaded from SQLite on open; changed only
-//! after a transaction commits, through [`Effect`]s, so it always mirrors committed data.
+//! search (walks read SQLite's indexes, see `mnemo_core::read::walk`). Loaded from SQLite
+//! on open; changed only after a transaction commits, through [`Effect`]s, so it always
+//! mirrors committed data.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -8,7 +9,6 @@ use std::fmt::Write as _;
 use mnemo_core::{EntityId, FactId, RelationId, RelationTimes, SkippedRecords};
 use rusqlite::Connection;
 
-use crate::adjacency::Adjacency;
 use crate::codec::{keep, parse_id, parse_vector, relation_times};
 use crate::error::Result;
 use crate::vectors::VectorSet;
@@ -20,7 +20,6 @@ pub(crate) struct ScopeMemory {
     /// Relation embeddings with their validity, for filtered search.
     pub relations: VectorSet<RelationId, RelationTimes>,
     pub facts: VectorSet<FactId, ()>,
-    pub graph: Adjacency,
 }
 
 impl ScopeMemory {
@@ -29,7 +28,6 @@ impl ScopeMemory {
             entities: VectorSet::new(dimension),
             relations: VectorSet::new(dimension),
             facts: VectorSet::new(dimension),
-            graph: Adjacency::default(),
         }
     }
 }
@@ -45,22 +43,6 @@ pub(crate) enum Effect {
     RemoveEntity {
         scope: String,
         id: EntityId,
-    },
-    Relation {
-        scope: String,
-        id: RelationId,
-        source: EntityId,
-        target: EntityId,
-        times: RelationTimes,
-    },
-    RelationTimes {
-        scope: String,
-        id: RelationId,
-        times: RelationTimes,
-    },
-    RemoveRelation {
-        scope: String,
-        id: RelationId,
     },
     RelationVector {
         scope: String,
@@ -110,7 +92,7 @@ impl Memory {
             .or_insert_with(|| ScopeMemory::new(dimension))
     }
 
-    /// Reads every vector and relation endpoint from the database; undecodable rows are
+    /// Reads every vector from the database; undecodable rows are
     /// skipped and counted in `skipped` (graph tables) or `skipped_vectors`.
     pub(crate) fn load(
         conn: &Connection,
@@ -151,28 +133,6 @@ impl Memory {
             if let Some((id, vector)) = keep(skipped, "entities", row, 1, decoded)? {
                 let scope = memory.scope_mut(row.get(0)?);
                 scope.entities.upsert(id, (), &vector);
-                scope.graph.add_entity(id);
-            }
-        }
-
-        let mut stmt = conn.prepare(
-            "SELECT scope, id, source, target, valid_from, valid_to, recorded_at, invalidated_at, \
-             retracted_at FROM relations",
-        )?;
-        let mut rows = stmt.query([])?;
-        while let Some(row) = rows.next()? {
-            let decoded = (|| {
-                let id = parse_id(row.get_ref(1)?.as_str()?)?;
-                let source = parse_id(row.get_ref(2)?.as_str()?)?;
-                let target = parse_id(row.get_ref(3)?.as_str()?)?;
-                Ok((id, source, target, relation_times(row, 4)?))
-            })();
-            if let Some((id, source, target, times)) = keep(skipped, "relations", row, 1, decoded)?
-            {
-                memory
-                    .scope_mut(row.get(0)?)
-                    .graph
-                    .add_relation(id, source, target, times);
             }
         }
 
@@ -219,34 +179,11 @@ impl Memory {
         for effect in effects {
             match effect {
                 Effect::Entity { scope, id, vector } => {
-                    let scope = self.scope_mut(scope);
-                    scope.entities.upsert(id, (), &vector);
-                    scope.graph.add_entity(id);
+                    self.scope_mut(scope).entities.upsert(id, (), &vector);
                 }
                 Effect::RemoveEntity { scope, id } => {
                     if let Some(s) = self.scopes.get_mut(&scope) {
                         s.entities.remove(&id);
-                        s.graph.remove_entity(&id);
-                    }
-                }
-                Effect::Relation {
-                    scope,
-                    id,
-                    source,
-                    target,
-                    times,
-                } => self
-                    .scope_mut(scope)
-                    .graph
-                    .add_relation(id, source, target, times),
-                Effect::RelationTimes { scope, id, times } => {
-                    if let Some(s) = self.scopes.get_mut(&scope) {
-                        s.graph.set_times(&id, times);
-                    }
-                }
-                Effect::RemoveRelation { scope, id } => {
-                    if let Some(s) = self.scopes.get_mut(&scope) {
-                        s.graph.remove_relation(&id);
                     }
                 }
                 Effect::RelationVector {
@@ -292,20 +229,15 @@ impl Memory {
         keys.sort();
         for key in keys {
             let scope = &self.scopes[key];
-            if scope.entities.is_empty()
-                && scope.graph.entity_count() == 0
-                && scope.relations.is_empty()
-                && scope.facts.is_empty()
-            {
+            if scope.entities.is_empty() && scope.relations.is_empty() && scope.facts.is_empty() {
                 // An emptied scope is not reloaded on open.
                 continue;
             }
             let shown = key.replace('\u{1f}', "|");
             let _ = writeln!(
                 out,
-                "scope {shown}: {} entities ({} nodes), {} relation vectors, {} facts",
+                "scope {shown}: {} entities, {} relation vectors, {} facts",
                 scope.entities.len(),
-                scope.graph.entity_count(),
                 scope.relations.len(),
                 scope.facts.len()
             );
@@ -315,9 +247,6 @@ impl Memory {
                 if let Some((v, ())) = scope.entities.get(&id) {
                     let _ = writeln!(out, "  entity {id} vector {:016x}", hash(v));
                 }
-            }
-            for (id, source, target, times) in scope.graph.relations() {
-                let _ = writeln!(out, "  edge {id} {source} -> {target} {times:?}");
             }
             let mut ids = scope.relations.ids().to_vec();
             ids.sort();

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use async_trait::async_trait;
 use mnemo_core::ports::{
     Changes, EpisodeInsert, Footprint, GraphCounts, GraphRead, GraphWrite, Page, RelationQuery,
-    Scored, Walk, WriteOp,
+    Scored, WriteOp,
 };
 use mnemo_core::time::check_stored;
 use mnemo_core::{
@@ -17,7 +17,6 @@ use neo4rs::{BoltType, Graph, Row};
 use crate::codec::{self, Props, Record, ids, int};
 use crate::db::{self, Tx, query};
 use crate::queries::*;
-use crate::walk::Bfs;
 use crate::{Neo4jStore, PING_TIMEOUT, text};
 
 /// Candidates asked from the vector index per requested hit: the index ranks every scope's
@@ -423,63 +422,6 @@ impl GraphRead for Neo4jStore {
             (None, None) => self.read(RELATIONS_OF_SCOPE, props).await?,
         };
         self.relations_from(&rows, scope)
-    }
-
-    async fn walk(
-        &self,
-        scope: &Scope,
-        seeds: &[EntityId],
-        depth: u8,
-        at: Visibility,
-    ) -> Result<Walk, StoreError> {
-        let existing = self.entities_by_id(scope, seeds).await?;
-        let mut bfs = Bfs::new(existing.iter().map(|e| e.id));
-        for hop in 1..=depth {
-            if bfs.frontier.is_empty() {
-                break;
-            }
-            let props = at_params(
-                Props::new()
-                    .set("scope_key", scope.key())
-                    .set("frontier", ids(&bfs.frontier)),
-                Some(at),
-            );
-            let rows = self.read(WALK_HOP, props).await?;
-            let reached = self.decode_rows(&rows, "relation", |record, row| {
-                let from = match codec::column(row, "from")? {
-                    BoltType::String(s) => parse_id::<EntityId>(&s.value)?,
-                    other => {
-                        return Err(StoreError::Corrupt(format!(
-                            "walk: `from` is not an id: {other:?}"
-                        )));
-                    }
-                };
-                Ok((from, codec::relation(record, scope)?))
-            })?;
-            if !bfs.step(hop, reached) {
-                break;
-            }
-        }
-        let mut loaded: HashMap<EntityId, Entity> =
-            existing.into_iter().map(|e| (e.id, e)).collect();
-        let missing: Vec<EntityId> = bfs
-            .entities
-            .iter()
-            .filter(|id| !loaded.contains_key(id))
-            .copied()
-            .collect();
-        for e in self.entities_by_id(scope, &missing).await? {
-            loaded.insert(e.id, e);
-        }
-        let entities = bfs
-            .entities
-            .iter()
-            .filter_map(|id| loaded.remove(id))
-            .collect();
-        Ok(Walk {
-            entities,
-            relations: bfs.into_relations(),
-        })
     }
 
     async fn changes(

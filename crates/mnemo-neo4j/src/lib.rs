@@ -24,7 +24,6 @@ mod db;
 mod graph;
 mod queries;
 mod text;
-mod walk;
 
 use std::fmt;
 use std::time::Duration;

@@ -37,7 +37,6 @@ queries! {
     RELATIONS_OF_TYPE = "read/relations_of_type.cypher";
     RELATIONS_OF_SCOPE = "read/relations_of_scope.cypher";
     RELATION_IDS_TAKEN = "read/relation_ids_taken.cypher";
-    WALK_HOP = "read/walk_hop.cypher";
     CHANGES = "read/changes.cypher";
     FOOTPRINT = "read/footprint.cypher";
     EPISODE = "read/episode.cypher";
@@ -219,7 +218,6 @@ mod tests {
                 "read/relations_of_entity.cypher",
                 "read/relations_of_type.cypher",
                 "read/relations_of_scope.cypher",
-                "read/walk_hop.cypher",
             ]
         );
     }

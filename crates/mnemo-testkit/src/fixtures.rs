@@ -8,11 +8,12 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use chrono::{Duration, TimeZone, Utc};
-use mnemo_core::ports::{RelationVector, Walk};
+use mnemo_core::ports::{GraphRead, RelationVector};
+use mnemo_core::read::walk::{SUBGRAPH, WalkedRelation};
 use mnemo_core::{
     Entity, EntityId, EntityType, Episode, EpisodeId, EpisodeStatus, Fact, FactEvent,
     FactEventKind, FactId, LlmUsage, Relation, RelationId, RelationTimes, RelationType, Scope,
-    Timestamp, Visibility, normalize_name,
+    StoreError, Timestamp, Visibility, normalize_name,
 };
 
 use crate::CONTRACT_DIMENSION;
@@ -230,6 +231,46 @@ pub fn fact_event(fact: &Fact, kind: FactEventKind, old_text: Option<&str>, on: 
     }
 }
 
+/// What a walk reached: the entities touched (the seeds that exist, then the relations'
+/// ends) and the relations with their hops.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Walk {
+    pub entities: Vec<Entity>,
+    pub relations: Vec<WalkedRelation>,
+}
+
+/// Walks from `seeds` through the one walk (`mnemo_core::read::walk`, complete up to the
+/// subgraph bound) over `store`'s `relations()`, and loads the entities it touched.
+pub async fn walk<G: GraphRead + ?Sized>(
+    store: &G,
+    scope: &Scope,
+    seeds: &[EntityId],
+    depth: u8,
+    at: Visibility,
+) -> Result<Walk, StoreError> {
+    let relations =
+        mnemo_core::read::walk::walk(store, scope, seeds, depth, at, SUBGRAPH, |_| 0.0).await?;
+    let mut touched: Vec<EntityId> = seeds.to_vec();
+    touched.extend(
+        relations
+            .iter()
+            .flat_map(|w| [w.relation.source, w.relation.target]),
+    );
+    let mut seen = std::collections::HashSet::new();
+    let mut entities = Vec::new();
+    for id in touched {
+        if seen.insert(id)
+            && let Some(entity) = store.entity(scope, id).await?
+        {
+            entities.push(entity);
+        }
+    }
+    Ok(Walk {
+        entities,
+        relations,
+    })
+}
+
 /// A stable, readable dump of a walk for snapshot asserts: one line listing the entity names
 /// (sorted), then one line per relation `source -[TYPE]-> target (hop n)`, sorted by hop then
 /// text. Endpoints missing from the walk's entities print as `?<id>`.
@@ -273,8 +314,6 @@ pub fn graph_to_text(walk: &Walk) -> String {
 
 #[cfg(test)]
 mod tests {
-    use mnemo_core::ports::WalkedRelation;
-
     use super::*;
 
     #[test]

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use mnemo_core::ports::{
     Changes, EpisodeInsert, Footprint, GraphCounts, GraphRead, GraphWrite, Page, RelationQuery,
-    RelationVector, Scored, VectorCounts, VectorRead, VectorWrite, Walk, WriteOp,
+    RelationVector, Scored, VectorCounts, VectorRead, VectorWrite, WriteOp,
 };
 use mnemo_core::{
     Entity, EntityId, Episode, EpisodeId, Fact, FactEvent, FactId, Relation, RelationId,
@@ -81,16 +81,6 @@ impl GraphRead for SplitStore {
         query: &RelationQuery,
     ) -> Result<Vec<Relation>, StoreError> {
         self.graph.relations(scope, query).await
-    }
-
-    async fn walk(
-        &self,
-        scope: &Scope,
-        seeds: &[EntityId],
-        depth: u8,
-        at: Visibility,
-    ) -> Result<Walk, StoreError> {
-        self.graph.walk(scope, seeds, depth, at).await
     }
 
     async fn changes(

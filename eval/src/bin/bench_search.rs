@@ -19,8 +19,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use mnemo_core::ports::GraphRead;
-use mnemo_core::read::SearchRequest;
+use mnemo_core::read::{SearchRequest, walk};
 use mnemo_core::{Memory, MemoryParts, MemorySettings, Ontology, Scope, Visibility};
 use mnemo_embed::{EmbedConfig, FastEmbedder, TokenizerCounter};
 use mnemo_embedded::EmbeddedStore;
@@ -73,22 +72,29 @@ async fn main() -> anyhow::Result<()> {
             n / 10,
             started.elapsed().as_secs_f64()
         );
-        // For comparison: `GraphRead::walk`, which returns everything within the depth, from
-        // one entity (the search walks a bounded number of relations per entity instead).
+        // The search's walk alone (bounded: 40 relations per entity, 8 entities per hop),
+        // from one entity.
         for depth in 1..=3u8 {
             let mut samples = Vec::new();
             let mut reached = 0usize;
             for _ in 0..50 {
                 let seed = world.person_ids[*pick(&mut rng, &world.sources)];
                 let started = Instant::now();
-                let walk = store
-                    .walk(&scope, &[seed], depth, Visibility::now())
-                    .await?;
+                let walk = walk::walk(
+                    &store,
+                    &scope,
+                    &[seed],
+                    depth,
+                    Visibility::now(),
+                    walk::SEARCH,
+                    |_| 0.0,
+                )
+                .await?;
                 samples.push(started.elapsed());
-                reached += walk.relations.len();
+                reached += walk.len();
             }
             println!(
-                "n={n:>7} GraphRead::walk depth {depth} from a degree-weighted person: {:.0} relations",
+                "n={n:>7} search walk depth {depth} from a degree-weighted person: {:.0} relations",
                 reached as f64 / 50.0
             );
             report("  walk     ", &samples);

@@ -19,7 +19,7 @@ mod query;
 mod resolve;
 mod retrieve;
 mod temporal;
-mod walk;
+pub mod walk;
 
 use std::collections::HashSet;
 use std::future::Future;

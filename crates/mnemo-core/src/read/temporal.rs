@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::resolve::{Names, as_known_at};
-use super::walk::{self, Bounds};
+use super::walk::{self, SUBGRAPH};
 use super::{MAX_DEPTH, Subgraph};
 use crate::ports::{GraphRead, Page, RelationQuery};
 use crate::{
@@ -15,13 +15,6 @@ use crate::{
 
 /// Relations a subgraph read returns at most, nearest hops first.
 pub const MAX_SUBGRAPH_EDGES: usize = 500;
-/// A subgraph's walk: complete up to [`MAX_SUBGRAPH_EDGES`] relations (every entity
-/// reached is expanded until then).
-const SUBGRAPH: Bounds = Bounds {
-    per_entity: MAX_SUBGRAPH_EDGES,
-    frontier: MAX_SUBGRAPH_EDGES,
-    max_relations: MAX_SUBGRAPH_EDGES,
-};
 /// Relations a timeline read returns at most, oldest first.
 pub const MAX_TIMELINE: usize = 1000;
 

@@ -1,20 +1,30 @@
-//! A bounded breadth-first walk over visible relations, one adjacency-index read per
-//! expanded entity.
+//! The one walk: a bounded breadth-first walk over visible relations, one
+//! `GraphRead::relations` read (an adjacency index on every backend) per expanded entity.
 //!
-//! `GraphRead::walk` returns every relation within the depth; around a hub that is most of
-//! a large scope (`bench_search` on 100k relations: 40k relations, 200–350 ms at depth 3).
-//! This walk reads at most `per_entity` relations per entity and expands at most
-//! `frontier` entities per hop, the most promising first, so its cost is bounded whatever
-//! the graph looks like.
+//! Search and subgraph both walk here, so every backend walks the same way: a store only
+//! answers "the relations of this entity visible at (T, K)". An unbounded walk around a hub
+//! is most of a large scope (on 100k relations: 40k relations, 200–350 ms at depth 3), so
+//! this one reads at most `per_entity` relations per entity and expands at most `frontier`
+//! entities per hop, the most promising first, and its cost is bounded whatever the graph
+//! looks like.
 
 use std::collections::{HashMap, HashSet};
 
-use crate::ports::{GraphRead, RelationQuery, WalkedRelation};
+use super::MAX_SUBGRAPH_EDGES;
+use crate::ports::{GraphRead, RelationQuery};
 use crate::{EntityId, Relation, RelationId, Scope, StoreError, Visibility};
+
+/// A relation reached by a walk, with the hop at which it was reached (1 = it touches a
+/// seed entity).
+#[derive(Clone, Debug, PartialEq)]
+pub struct WalkedRelation {
+    pub relation: Relation,
+    pub hops: u8,
+}
 
 /// How far a walk may spread.
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct Bounds {
+pub struct Bounds {
     /// Relations read per expanded entity (the store lists them oldest first).
     pub per_entity: usize,
     /// Entities expanded per hop after the seeds.
@@ -24,18 +34,26 @@ pub(crate) struct Bounds {
 }
 
 /// A search's walk: about 20 index reads at depth 3.
-pub(crate) const SEARCH: Bounds = Bounds {
+pub const SEARCH: Bounds = Bounds {
     per_entity: 40,
     frontier: 8,
     max_relations: 1000,
+};
+
+/// A subgraph's walk: complete up to [`MAX_SUBGRAPH_EDGES`] relations (every entity
+/// reached is expanded until then).
+pub const SUBGRAPH: Bounds = Bounds {
+    per_entity: MAX_SUBGRAPH_EDGES,
+    frontier: MAX_SUBGRAPH_EDGES,
+    max_relations: MAX_SUBGRAPH_EDGES,
 };
 
 /// Walks from `seeds` to `depth` hops over relations visible at `at`. Relations come in
 /// hop order; within a hop, in the order the store lists each entity's relations. The
 /// next hop expands the unvisited ends reached through the relations `priority` rates
 /// highest (ties: first reached first).
-pub(crate) async fn walk(
-    graph: &dyn GraphRead,
+pub async fn walk<G: GraphRead + ?Sized>(
+    graph: &G,
     scope: &Scope,
     seeds: &[EntityId],
     depth: u8,

@@ -19,6 +19,8 @@ use mnemo_core::ports::{GraphRead, GraphWrite, Page, RelationQuery, WriteOp};
 use mnemo_core::{EpisodeId, EpisodeStatus, RelationId, Visibility};
 use mnemo_embedded::EmbeddedStore;
 
+use mnemo_testkit::fixtures::walk;
+
 use crate::support::{DIM, Rng, entity, episode, relation, scope};
 
 const CHILD_DIR_ENV: &str = "MNEMO_EMBEDDED_KILL9_CHILD_DIR";
@@ -169,14 +171,13 @@ async fn check_after_crash(dir: &Path, committed: &[Batch], max_unreported: usiz
     let pending = store.pending_episodes(100).await.unwrap();
     assert!(pending.len() <= max_unreported, "{pending:?}");
 
-    // The in-memory adjacency was rebuilt from the committed rows.
+    // The committed relations are walked.
     for relation in relations.iter().rev().take(5) {
-        let walk = store
-            .walk(&s, &[relation.source], 1, Visibility::now())
+        let walked = walk(&store, &s, &[relation.source], 1, Visibility::now())
             .await
             .unwrap();
-        assert_eq!(walk.relations.len(), 1);
-        assert_eq!(walk.relations[0].relation.id, relation.id);
+        assert_eq!(walked.relations.len(), 1);
+        assert_eq!(walked.relations[0].relation.id, relation.id);
     }
 
     // And the store takes writes again.

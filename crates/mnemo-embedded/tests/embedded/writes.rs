@@ -10,6 +10,8 @@ use mnemo_core::{
 };
 use mnemo_embedded::EmbeddedStore;
 
+use mnemo_testkit::fixtures::walk;
+
 use crate::support::{DIM, Rng, axis, day, entity, episode, relation, relation_vector, scope};
 
 #[tokio::test]
@@ -106,11 +108,10 @@ async fn a_failing_batch_writes_nothing_and_leaves_memory_unchanged() {
         )
         .await
         .unwrap();
-    let walk = store
-        .walk(&s, &[alice.id], 1, Visibility::now())
+    let walked = walk(&store, &s, &[alice.id], 1, Visibility::now())
         .await
         .unwrap();
-    assert_eq!(walk.relations.len(), 1);
+    assert_eq!(walked.relations.len(), 1);
 }
 
 #[tokio::test]
@@ -625,8 +626,9 @@ async fn walk_reports_hops_and_respects_visibility() {
         as_of: day(2),
         known_at: day(2),
     };
-    let names = |walk: &mnemo_core::ports::Walk| {
-        walk.entities
+    let names = |walked: &mnemo_testkit::fixtures::Walk| {
+        walked
+            .entities
             .iter()
             .map(|e| e.display_name.clone())
             .collect::<Vec<_>>()
@@ -641,20 +643,19 @@ async fn walk_reports_hops_and_respects_visibility() {
         (1, before_retraction, "a,b,d", vec![1, 1]),
     ];
     for (depth, at, entities, hops) in cases {
-        let walk = store.walk(&s, &[people[0].id], depth, at).await.unwrap();
-        assert_eq!(names(&walk), entities, "depth {depth}");
-        let got: Vec<u8> = walk.relations.iter().map(|r| r.hops).collect();
+        let walked = walk(&store, &s, &[people[0].id], depth, at).await.unwrap();
+        assert_eq!(names(&walked), entities, "depth {depth}");
+        let got: Vec<u8> = walked.relations.iter().map(|r| r.hops).collect();
         assert_eq!(got, hops, "depth {depth}");
     }
     // Unknown seeds and other scopes give nothing.
-    let walk = store.walk(&s, &[EntityId::new()], 2, now).await.unwrap();
-    assert!(walk.entities.is_empty());
-    let walk = store
-        .walk(&scope("bob"), &[people[0].id], 2, now)
+    let walked = walk(&store, &s, &[EntityId::new()], 2, now).await.unwrap();
+    assert!(walked.entities.is_empty());
+    let walked = walk(&store, &scope("bob"), &[people[0].id], 2, now)
         .await
         .unwrap();
-    assert!(walk.entities.is_empty());
-    // A deleted relation is gone from the adjacency too.
+    assert!(walked.entities.is_empty());
+    // A deleted relation is gone from walks too.
     store
         .apply(
             &s,
@@ -664,8 +665,8 @@ async fn walk_reports_hops_and_respects_visibility() {
         )
         .await
         .unwrap();
-    let walk = store.walk(&s, &[people[0].id], 3, now).await.unwrap();
-    assert_eq!(names(&walk), "a,b");
+    let walked = walk(&store, &s, &[people[0].id], 3, now).await.unwrap();
+    assert_eq!(names(&walked), "a,b");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 
-use mnemo_core::ports::{EpisodeInsert, GraphRead, VectorRead, Walk, WriteOp};
+use mnemo_core::ports::{EpisodeInsert, GraphRead, VectorRead, WriteOp};
 use mnemo_core::{
     Entity, EntityId, Episode, EpisodeStatus, Fact, FactEvent, FactEventKind, FactId, LlmUsage,
     Relation, RelationId, RelationTimes, Scope, StoreError,
@@ -17,8 +17,8 @@ use super::{
 };
 use crate::ContractStore;
 use crate::fixtures::{
-    self, day, entity, fact_event, graph_to_text, later, relation, relation_vector, scope, since,
-    unique, unit, user_scope,
+    self, Walk, day, entity, fact_event, graph_to_text, later, relation, relation_vector, scope,
+    since, unique, unit, user_scope, walk,
 };
 
 /// One scope's copy of the shared world.
@@ -232,18 +232,18 @@ async fn assert_reads_see_only_own<S: ContractStore + ?Sized>(
         set([own.lives.id]),
         "{tag}: relations(type = LIVES_IN) must return only this scope's relation"
     );
-    let walk = ok(store.walk(s, &[own.alice.id], 2, later()).await, "walk");
+    let walked = ok(walk(store, s, &[own.alice.id], 2, later()).await, "walk");
     assert_eq!(
-        graph_to_text(&walk),
+        graph_to_text(&walked),
         WALK_FROM_ALICE,
         "{tag}: walk from own alice"
     );
     assert!(
-        walk.entities.iter().all(|e| e.scope == *s)
-            && walk.relations.iter().all(|w| w.relation.scope == *s),
-        "{tag}: walk returned records of another scope: {walk:?}"
+        walked.entities.iter().all(|e| e.scope == *s)
+            && walked.relations.iter().all(|w| w.relation.scope == *s),
+        "{tag}: walk returned records of another scope: {walked:?}"
     );
-    match store.walk(s, &[other.alice.id], 2, later()).await {
+    match walk(store, s, &[other.alice.id], 2, later()).await {
         Ok(w) if w.entities.is_empty() && w.relations.is_empty() => {}
         Err(StoreError::NotFound { .. }) => {}
         other => panic!(
@@ -523,7 +523,7 @@ async fn view<S: ContractStore + ?Sized>(store: &S, w: &World) -> ScopeView {
             store.relations(s, &by_entity(w.alice.id, None)).await,
             "relations",
         ),
-        walk: match store.walk(s, &[w.alice.id], 2, later()).await {
+        walk: match walk(store, s, &[w.alice.id], 2, later()).await {
             Ok(walk) => graph_to_text(&walk),
             Err(StoreError::NotFound { .. }) => graph_to_text(&Walk::default()),
             Err(err) => panic!("walk: store error {err:?}"),

@@ -12,7 +12,7 @@ use super::{LISTING, apply, apply_not_found, by_entity, ok, set};
 use crate::ContractStore;
 use crate::fixtures::{
     self, at, axis, day, entity, graph_to_text, later, relation, relation_vector, since, unit,
-    user_scope,
+    user_scope, walk,
 };
 
 /// Alice, Boston and NYC stored in a fresh scope, with `alice -[LIVES_IN]-> boston` and its
@@ -506,7 +506,7 @@ pub async fn delete_relation_and_its_vector<S: ContractStore + ?Sized>(store: &S
         "a deleted relation must be gone from relations(), even the full timeline"
     );
     let walk = ok(
-        store.walk(&w.scope, &[w.alice.id], 2, later()).await,
+        walk(store, &w.scope, &[w.alice.id], 2, later()).await,
         "walk",
     );
     assert_eq!(

@@ -11,7 +11,7 @@ use mnemo_core::{
 use super::{LISTING, apply, apply_not_found, erase, ok, or_empty};
 use crate::ContractStore;
 use crate::fixtures::{
-    self, day, entity, fact_event, graph_to_text, later, relation, since, unit, user_scope,
+    self, day, entity, fact_event, graph_to_text, later, relation, since, unit, user_scope, walk,
 };
 
 /// Journals an episode of `scope` ingested on `day(ingested)`.
@@ -358,7 +358,7 @@ pub async fn delete_entity_refused_while_a_relation_touches_it<S: ContractStore 
     );
     assert_eq!(
         graph_to_text(&ok(
-            store.walk(&scope, &[alice.id, boston.id], 2, later()).await,
+            walk(store, &scope, &[alice.id, boston.id], 2, later()).await,
             "walk"
         )),
         "entities: alice\n",

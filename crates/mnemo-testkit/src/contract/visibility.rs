@@ -12,6 +12,7 @@ use super::{apply, by_entity, by_type, ok};
 use crate::ContractStore;
 use crate::fixtures::{
     at, axis, cosine, day, entity, later, relation, relation_vector, since, towards, user_scope,
+    walk,
 };
 
 /// The relations of the table, named by situation.
@@ -266,9 +267,7 @@ pub async fn visibility_in_walk<S: ContractStore + ?Sized>(store: &S) {
     let table = seed_table(store).await;
     for (point, (t, k), expected) in POINTS {
         let walk = ok(
-            store
-                .walk(&table.scope, &[table.alice], 1, at(*t, *k))
-                .await,
+            walk(store, &table.scope, &[table.alice], 1, at(*t, *k)).await,
             "walk",
         );
         assert_eq!(

@@ -1,4 +1,4 @@
-//! Walk depth: breadth-first in both directions, a relation reached at hop
+//! The one walk (`mnemo_core::read::walk`) over each store's `relations()`: breadth-first in both directions, a relation reached at hop
 //! `1 + (the smaller hop distance of its ends from the seeds)` and returned iff that is at
 //! most `depth`; cycles and parallel edges come back once; invisible relations are not
 //! crossed. Checked against `graph_to_text` snapshots.
@@ -10,7 +10,9 @@ use mnemo_core::{Entity, EntityId, RelationTimes, Scope, Visibility};
 
 use super::{apply, ok};
 use crate::ContractStore;
-use crate::fixtures::{at, axis, day, entity, graph_to_text, later, relation, since, user_scope};
+use crate::fixtures::{
+    at, axis, day, entity, graph_to_text, later, relation, since, user_scope, walk,
+};
 
 /// Named entities of one scope, and the relations `(source, TYPE, target, times)` between them.
 async fn seed_graph<S: ContractStore + ?Sized>(
@@ -51,7 +53,7 @@ async fn check_walk<S: ContractStore + ?Sized>(
     expected: &str,
 ) {
     let seed_ids: Vec<EntityId> = seeds.iter().map(|s| ids[*s]).collect();
-    let walk = ok(store.walk(scope, &seed_ids, depth, at).await, "walk");
+    let walk = ok(walk(store, scope, &seed_ids, depth, at).await, "walk");
     assert_eq!(
         graph_to_text(&walk),
         expected,
@@ -189,7 +191,7 @@ pub async fn walk_stops_at_invisible_relations<S: ContractStore + ?Sized>(store:
         ("before anything was recorded", at(25, 0), "entities: a\n"),
     ];
     for (what, point, expected) in cases {
-        let walk = ok(store.walk(&scope, &[ids["a"]], 3, *point).await, "walk");
+        let walk = ok(walk(store, &scope, &[ids["a"]], 3, *point).await, "walk");
         assert_eq!(graph_to_text(&walk), *expected, "walk(a, depth 3) {what}");
     }
 }
