@@ -1,7 +1,7 @@
-//! The one walk (`mnemo_core::read::walk`) over each store's `relations()`: breadth-first in both directions, a relation reached at hop
-//! `1 + (the smaller hop distance of its ends from the seeds)` and returned iff that is at
-//! most `depth`; cycles and parallel edges come back once; invisible relations are not
-//! crossed. Checked against `graph_to_text` snapshots.
+//! The one walk (`mnemo_core::read::walk`) over each store's `relations()`: breadth-first
+//! in both directions, a relation reached at hop `1 + (the smaller hop distance of its ends
+//! from the seeds)` and returned iff that is at most `depth`; cycles and parallel edges
+//! come back once; invisible relations are not crossed. Checked against `graph_to_text` snapshots.
 
 use std::collections::BTreeMap;
 
