@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use crate::clock::{Clock, SystemClock};
 use crate::llm::LanguageModel;
 use crate::ontology::Ontology;
 use crate::ports::{Embedder, GraphWrite, TokenCounter, VectorWrite};
@@ -58,6 +59,7 @@ pub struct Memory {
     pub(crate) llm: Option<Arc<dyn LanguageModel>>,
     pub(crate) ontology: Arc<Ontology>,
     pub(crate) settings: MemorySettings,
+    pub(crate) clock: Arc<dyn Clock>,
     /// One writer per scope at a time in this process, so two adds never race to create
     /// the same entity or end the same relation.
     scope_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
@@ -85,8 +87,21 @@ impl Memory {
             llm: parts.llm,
             ontology: Arc::new(parts.ontology),
             settings: parts.settings,
+            clock: Arc::new(SystemClock),
             scope_locks: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The same service telling time by `clock` (tests fix it; the default is
+    /// [`SystemClock`]).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Memory {
+        self.clock = clock;
+        self
+    }
+
+    /// Now, by the service's clock.
+    pub fn now(&self) -> crate::Timestamp {
+        self.clock.now()
     }
 
     pub fn settings(&self) -> &MemorySettings {

@@ -4,6 +4,7 @@
 //!
 //! This crate does no IO and knows no HTTP, database driver or LLM SDK.
 
+pub mod clock;
 pub mod corrupt;
 pub mod engine;
 pub mod error;
@@ -24,6 +25,7 @@ pub mod views;
 pub mod visibility;
 pub mod write;
 
+pub use clock::{Clock, SystemClock};
 pub use corrupt::SkippedRecords;
 pub use engine::{Memory, MemoryParts, MemorySettings};
 pub use error::{EmbedError, MemoryError, StoreError, ValidationError};

@@ -1,8 +1,6 @@
 //! Direct management of stored memory: plain facts by id (list, read, edit, delete,
 //! history) and the hard erasure of a whole scope, for the `/v1/memories` endpoints.
 
-use chrono::Utc;
-
 use crate::ports::Page;
 use crate::{Fact, FactEvent, FactEventKind, FactId, Memory, MemoryError, Scope, ValidationError};
 
@@ -67,7 +65,7 @@ impl Memory {
             .await?
             .pop()
             .unwrap_or_default();
-        let now = Utc::now();
+        let now = self.now();
         let event = FactEvent {
             fact_id: id,
             event: FactEventKind::Update,
@@ -94,7 +92,7 @@ impl Memory {
             event: FactEventKind::Delete,
             old_text: Some(fact.text),
             new_text: None,
-            at: Utc::now(),
+            at: self.now(),
             episode: None,
         };
         Ok(self.vectors.delete_fact(scope, id, &event).await?)

@@ -9,7 +9,6 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
-use chrono::Utc;
 use serde::{Deserialize, Serialize};
 
 use crate::ports::{EpisodeInsert, Page, RelationQuery, RelationVector, WriteOp};
@@ -552,7 +551,10 @@ impl Memory {
         vector: &[f32],
         episode: &impl Fn(EpisodeId) -> EpisodeId,
     ) -> Result<(usize, usize), MemoryError> {
-        let mut fact = history.fact.clone().unwrap_or_else(|| history.ghost(scope));
+        let mut fact = history
+            .fact
+            .clone()
+            .unwrap_or_else(|| history.ghost(scope, self.now()));
         fact.episodes = fact.episodes.iter().copied().map(episode).collect();
         let mut stored = false;
         for event in &history.events {
@@ -607,8 +609,9 @@ impl FactHistory {
     }
 
     /// What a deleted fact looked like before its deletion, as far as its history says.
-    fn ghost(&self, scope: &Scope) -> Fact {
-        let first = self.events.first().map(|e| e.at).unwrap_or_else(Utc::now);
+    /// `now` stands in for a history without events.
+    fn ghost(&self, scope: &Scope, now: Timestamp) -> Fact {
+        let first = self.events.first().map_or(now, |e| e.at);
         let last = self.events.last().map(|e| e.at).unwrap_or(first);
         Fact {
             id: self.id,

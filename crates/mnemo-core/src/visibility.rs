@@ -14,10 +14,14 @@ pub struct Visibility {
 impl Visibility {
     /// What is true now, as far as we know now.
     pub fn now() -> Self {
-        let now = chrono::Utc::now();
+        Visibility::at(crate::clock::Clock::now(&crate::SystemClock))
+    }
+
+    /// What is true at `t`, as known at `t`.
+    pub fn at(t: Timestamp) -> Self {
         Visibility {
-            as_of: now,
-            known_at: now,
+            as_of: t,
+            known_at: t,
         }
     }
 

@@ -231,6 +231,27 @@ pub fn fact_event(fact: &Fact, kind: FactEventKind, old_text: Option<&str>, on: 
     }
 }
 
+/// A clock that says what it is told: tests give it to `Memory::with_clock` so every
+/// timestamp core stamps is known in advance.
+#[derive(Debug)]
+pub struct FixedClock(std::sync::Mutex<Timestamp>);
+
+impl FixedClock {
+    pub fn new(now: Timestamp) -> FixedClock {
+        FixedClock(std::sync::Mutex::new(now))
+    }
+
+    pub fn set(&self, now: Timestamp) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = now;
+    }
+}
+
+impl mnemo_core::Clock for FixedClock {
+    fn now(&self) -> Timestamp {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
 /// What a walk reached: the entities touched (the seeds that exist, then the relations'
 /// ends) and the relations with their hops.
 #[derive(Clone, Debug, Default, PartialEq)]

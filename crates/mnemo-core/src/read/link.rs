@@ -143,7 +143,7 @@ pub(crate) async fn llm_names(
         speakers: Speakers {
             user: request.scope.user_id().map(str::to_owned),
             agent: request.scope.agent_id().map(str::to_owned),
-            occurred_at: request.as_of.unwrap_or_else(chrono::Utc::now),
+            occurred_at: request.as_of.unwrap_or_else(|| memory.now()),
         },
         messages: vec![ChatMessage {
             role: "user".into(),

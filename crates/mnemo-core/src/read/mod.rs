@@ -23,8 +23,6 @@ pub mod walk;
 
 use std::collections::HashSet;
 use std::future::Future;
-use std::pin::Pin;
-use std::task::Poll;
 
 use serde::{Deserialize, Serialize};
 
@@ -181,7 +179,7 @@ struct Plan {
 }
 
 impl Plan {
-    fn new(request: &SearchRequest) -> Result<Plan, ValidationError> {
+    fn new(request: &SearchRequest, now: Timestamp) -> Result<Plan, ValidationError> {
         let bad = |message: String| Err(ValidationError::Request(message));
         if request.query.trim().is_empty() {
             return bad("query must not be empty".into());
@@ -198,7 +196,6 @@ impl Plan {
                 request.depth
             ));
         }
-        let now = chrono::Utc::now();
         let at = Visibility {
             as_of: request.as_of.unwrap_or(now),
             known_at: request.known_at.unwrap_or(now),
@@ -216,7 +213,7 @@ impl Memory {
     /// Embeds once; calls the LLM only with [`QueryEntities::Llm`].
     pub async fn search(&self, request: SearchRequest) -> Result<SearchResult, MemoryError> {
         check_query(&request.query, self.settings.max_query_chars)?;
-        let plan = Plan::new(&request)?;
+        let plan = Plan::new(&request, self.now())?;
         let graph: &dyn GraphRead = &*self.graph;
         let vectors: &dyn VectorRead = &*self.vectors;
         let scope = &request.scope;
@@ -364,28 +361,9 @@ impl Memory {
 /// returns their outputs in order: a few store round trips overlap without flooding the
 /// store's connection pool.
 pub(crate) async fn join_all<F: Future>(futures: Vec<F>, limit: usize) -> Vec<F::Output> {
-    let mut futures: Vec<Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
-    let mut outputs: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
-    std::future::poll_fn(|cx| {
-        let mut in_flight = 0;
-        for (future, output) in futures.iter_mut().zip(outputs.iter_mut()) {
-            if output.is_some() {
-                continue;
-            }
-            if in_flight == limit.max(1) {
-                break;
-            }
-            match future.as_mut().poll(cx) {
-                Poll::Ready(value) => *output = Some(value),
-                Poll::Pending => in_flight += 1,
-            }
-        }
-        if outputs.iter().all(Option::is_some) {
-            Poll::Ready(())
-        } else {
-            Poll::Pending
-        }
-    })
-    .await;
-    outputs.into_iter().flatten().collect()
+    use futures_util::StreamExt;
+    futures_util::stream::iter(futures)
+        .buffered(limit.max(1))
+        .collect()
+        .await
 }

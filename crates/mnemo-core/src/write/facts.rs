@@ -16,8 +16,6 @@
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 
-use chrono::Utc;
-
 use crate::llm::{MemoryEdit, MemoryUpdateInput};
 use crate::write::FactChanges;
 use crate::{
@@ -160,7 +158,7 @@ pub(crate) async fn apply_facts(
         Put { fact: Fact, event: FactEvent },
         Delete { id: FactId, event: FactEvent },
     }
-    let now = Utc::now();
+    let now = memory.now();
     let event = |fact_id, event, old_text, new_text| FactEvent {
         fact_id,
         event,
@@ -301,7 +299,7 @@ pub(crate) async fn revert_facts(
         }
     }
     let mut wanted = stored.clone();
-    let now = Utc::now();
+    let now = memory.now();
     for event in events.iter().rev() {
         let slot = wanted.entry(event.fact_id).or_default();
         match event.event {

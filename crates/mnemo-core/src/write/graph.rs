@@ -205,7 +205,7 @@ pub(crate) async fn plan_triplets(
     names: &mut NameVectors,
 ) -> Result<GraphPlan, MemoryError> {
     let scope = &episode.scope;
-    let now = chrono::Utc::now();
+    let now = memory.now();
     let mut plan = GraphPlan::default();
     if triplets.is_empty() {
         return Ok(plan);
@@ -451,7 +451,7 @@ async fn conflict_candidates(
     scope: &Scope,
     new_relations: &[Relation],
 ) -> Result<Vec<Relation>, MemoryError> {
-    let now = Visibility::now();
+    let now = Visibility::at(memory.now());
     let mut seen: HashSet<RelationId> = HashSet::new();
     let mut candidates = Vec::new();
     let mut queried: HashSet<(EntityId, RelationType)> = HashSet::new();

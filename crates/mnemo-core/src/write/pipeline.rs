@@ -87,7 +87,7 @@ impl Memory {
         metadata: serde_json::Value,
         idempotency_key: Option<String>,
     ) -> Result<Journaled, MemoryError> {
-        let now = chrono::Utc::now();
+        let now = self.now();
         let episode = Episode {
             id: EpisodeId::new(),
             scope,

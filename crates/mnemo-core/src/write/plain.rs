@@ -12,8 +12,6 @@
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 
-use chrono::Utc;
-
 use crate::llm::ChatMessage;
 use crate::ports::WriteOp;
 use crate::write::FactChanges;
@@ -183,7 +181,7 @@ async fn store_facts(
     messages: &[ChatMessage],
 ) -> Result<Vec<Fact>, MemoryError> {
     let scope = &episode.scope;
-    let now = Utc::now();
+    let now = memory.now();
     let mut facts = Vec::with_capacity(messages.len());
     let mut missing = Vec::new();
     for (index, message) in messages.iter().enumerate() {
@@ -296,7 +294,7 @@ async fn link_entities(
 
     // A known entity counts one more mention per episode, also when this runs again.
     let already = memory.graph.episode_footprint(scope, episode.id).await?;
-    let now = Utc::now();
+    let now = memory.now();
     let mut ops = Vec::with_capacity(2 * (linked.len() + unknown.len()));
     for id in linked {
         if let Some(mut entity) = known.remove(&id) {

@@ -1,7 +1,7 @@
 //! The scope's rolling summary (DESIGN §3.2), which the extractors see next to the recent
 //! messages. Refreshed in the background by the server, never on the add path.
 
-use chrono::{Duration, Utc};
+use chrono::Duration;
 
 use crate::llm::SummaryInput;
 use crate::write::episode_messages;
@@ -31,7 +31,7 @@ impl Memory {
                 None => (summary.updated_at, None),
             }),
         };
-        let now = Utc::now();
+        let now = self.now();
         let episodes = self
             .graph
             .recent_episodes(scope, now + Duration::seconds(1), MAX_EPISODES)

@@ -2,6 +2,7 @@
 //! model and tokenizer, and the real LLM client against the scripted OpenAI-compatible
 //! server.
 
+mod clock;
 mod facts;
 mod plain;
 mod read_fixture;

@@ -174,6 +174,12 @@ fn test_var(name: &str) -> Option<String> {
 }
 
 impl Harness {
+    /// The same harness with its `Memory` telling time by `clock`.
+    pub fn with_clock(mut self, clock: Arc<dyn mnemo_core::Clock>) -> Harness {
+        self.memory = self.memory.with_clock(clock);
+        self
+    }
+
     pub fn llm(&self) -> &ScriptedLlm {
         self.llm.as_ref().expect("a harness with a scripted LLM")
     }
