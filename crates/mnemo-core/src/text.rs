@@ -1,6 +1,7 @@
-//! The one rule for free text from clients (messages, queries, facts): no NUL and no
-//! other control character but tab, line feed and carriage return. Such characters mean
-//! nothing to a reader, and NUL ends strings in the full-text engines below us.
+//! Free text: the one rule for text from clients (messages, queries, facts: no NUL and no
+//! other control character but tab, line feed and carriage return; such characters mean
+//! nothing to a reader, and NUL ends strings in the full-text engines below us), and the
+//! one normalisation that decides when two texts say the same thing.
 
 use crate::ValidationError;
 
@@ -17,6 +18,21 @@ pub fn check_text(field: &str, text: &str) -> Result<(), ValidationError> {
         ))),
         None => Ok(()),
     }
+}
+
+/// Lower-cased runs of letters and digits: "Alice's NYC-trip" → `alice s nyc trip`. Entity
+/// names are split the same way, so a name matches the query word for word.
+pub fn words(text: &str) -> Vec<String> {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .collect()
+}
+
+/// The key under which two texts are the same: their [`words`], so case, spacing and
+/// punctuation do not matter ("Alice is vegetarian." = "alice  is vegetarian").
+pub fn same_text_key(text: &str) -> String {
+    words(text).join(" ")
 }
 
 #[cfg(test)]

@@ -133,11 +133,36 @@ pub(crate) async fn by_vector(
     Ok(())
 }
 
-/// The entity names the LLM finds in the query (tool `extract_entities`).
-pub(crate) async fn llm_names(
+/// What the linkers look for: names to look up exactly (the query's capitalised spans, and
+/// the LLM's names with [`QueryEntities::Llm`]), and phrases to match by name embedding,
+/// each marked when it looks like a name. Nothing when the search needs no graph.
+///
+/// [`QueryEntities::Llm`]: super::QueryEntities::Llm
+pub(crate) async fn query_names(
     memory: &Memory,
     request: &SearchRequest,
-) -> Result<Vec<String>, MemoryError> {
+    text: &QueryText,
+    want_graph: bool,
+) -> Result<(Vec<String>, Vec<(String, bool)>), MemoryError> {
+    Ok(match request.query_entities {
+        super::QueryEntities::Llm if want_graph => {
+            let names = llm_names(memory, request).await?;
+            let mut exact = names.clone();
+            exact.extend(text.spans.iter().cloned());
+            (exact, names.into_iter().map(|n| (n, true)).collect())
+        }
+        _ => (
+            text.spans.clone(),
+            text.chunks
+                .iter()
+                .map(|c| (c.text.clone(), c.capitalised))
+                .collect(),
+        ),
+    })
+}
+
+/// The entity names the LLM finds in the query (tool `extract_entities`).
+async fn llm_names(memory: &Memory, request: &SearchRequest) -> Result<Vec<String>, MemoryError> {
     let llm = memory.llm()?;
     let input = ExtractionInput {
         speakers: Speakers {

@@ -1,35 +1,38 @@
-//! The read path (DESIGN §4): entity linking, the three retrievers, fusion, and the
-//! temporal operations (subgraph, timeline, changes).
+//! The read path (DESIGN §4): search, and the temporal operations (subgraph, timeline,
+//! changes).
 //!
-//! A search embeds the query (and its noun phrases) in one call. The entity-centric
-//! retriever needs no vector to start: while the embedding runs, it links the entities the
-//! query names (exact names and aliases, full text) and walks from them; once the vectors
-//! are there it adds the entities only name embeddings find, while the other two retrievers
-//! run: nearest relations, and facts (nearest by embedding fused with full-text matches, a
-//! message credited with its neighbours' matches; see `retrieve::facts`). The three ranked
-//! lists are fused by reciprocal rank, de-duplicated and cut to `limit` and `token_budget`;
-//! relations found by vector alone are loaded (and checked against the graph) only when they make the cut.
-//! Every step goes through an index (adjacency, vectors, full text), and every walk is
-//! bounded (see `walk`); no LLM is called unless the request asks for LLM entity
+//! A search is a straight pipeline of named stages, each handing its output to the next:
+//! - **retrieve** (`retrieve.rs`, with `link.rs`): the one embedding call (query and noun
+//!   phrases), entity linking, and the three retrievers (walk from the linked entities,
+//!   nearest relations, facts); the only stage that reads a store, and it loads everything
+//!   shown (relations as views with their ends' names);
+//! - **fuse** (`fuse.rs`): the one ranking place, reciprocal-rank fusion of the lists;
+//! - **rerank**: the slot for a reranker over the fused candidates (none yet: the fused
+//!   order stands);
+//! - **cut** (`cut.rs`): at most `limit` results within `token_budget`;
+//! - **render** (`render.rs`): `context` and the subgraph.
+//!
+//! Every store read goes through an index (adjacency, vectors, full text), and every walk
+//! is bounded (see `walk`); no LLM is called unless the request asks for LLM entity
 //! extraction.
 
+mod cut;
 mod fuse;
 mod link;
 mod query;
+mod render;
 mod resolve;
 mod retrieve;
 mod temporal;
 pub mod walk;
 
-use std::collections::HashSet;
 use std::future::Future;
 
 use serde::{Deserialize, Serialize};
 
-use crate::ports::{GraphRead, VectorRead};
 use crate::{
-    Entity, EntityRef, Fact, Memory, MemoryError, RelationId, RelationView, Scope, StoreError,
-    Timestamp, ValidationError, Visibility,
+    Entity, EntityRef, Fact, Memory, MemoryError, RelationView, Scope, Timestamp, ValidationError,
+    Visibility,
 };
 
 pub use temporal::{ChangesView, MAX_SUBGRAPH_EDGES, MAX_TIMELINE, RelationStatus, TimelineEntry};
@@ -173,9 +176,11 @@ fn check_query(query: &str, max_chars: usize) -> Result<(), ValidationError> {
 }
 
 /// A validated request.
-struct Plan {
-    at: Visibility,
-    want_graph: bool,
+pub(crate) struct Plan {
+    /// The read point (T, K), defaults filled in from the clock.
+    pub at: Visibility,
+    /// Whether relations or the subgraph are asked for (else the graph is not read).
+    pub want_graph: bool,
 }
 
 impl Plan {
@@ -208,152 +213,72 @@ impl Plan {
 }
 
 impl Memory {
-    /// Answers a query from the graph and the facts of one scope (DESIGN §4).
+    /// Answers a query from the graph and the facts of one scope (DESIGN §4): retrieve →
+    /// fuse → rerank → cut → render (see the module doc).
     ///
     /// Embeds once; calls the LLM only with [`QueryEntities::Llm`].
     pub async fn search(&self, request: SearchRequest) -> Result<SearchResult, MemoryError> {
         check_query(&request.query, self.settings.max_query_chars)?;
         let plan = Plan::new(&request, self.now())?;
-        let graph: &dyn GraphRead = &*self.graph;
-        let vectors: &dyn VectorRead = &*self.vectors;
-        let scope = &request.scope;
         let text = query::QueryText::parse(&request.query);
-        let limit = request.limit;
 
-        // Names to look up exactly, and phrases to match by name embedding.
-        let (exact, phrases): (Vec<String>, Vec<(String, bool)>) = match request.query_entities {
-            QueryEntities::Llm if plan.want_graph => {
-                let names = link::llm_names(self, &request).await?;
-                let mut exact = names.clone();
-                exact.extend(text.spans.iter().cloned());
-                (exact, names.into_iter().map(|n| (n, true)).collect())
-            }
-            _ => (
-                text.spans.clone(),
-                text.chunks
-                    .iter()
-                    .map(|c| (c.text.clone(), c.capitalised))
-                    .collect(),
+        let retrieved = retrieve::run(self, &request, &plan, &text).await?;
+        let facts = fuse::facts(
+            retrieved.facts.nearest,
+            retrieved.facts.full_text,
+            plan.at.known_at,
+            request.limit,
+        );
+        let fused = fuse::reciprocal_rank([
+            (Retriever::Entities, retrieved.walked),
+            (Retriever::Triplets, retrieved.triplets),
+            (
+                Retriever::Facts,
+                facts.into_iter().map(fuse::Candidate::Fact).collect(),
             ),
-        };
-        let mut texts = Vec::with_capacity(1 + phrases.len());
-        texts.push(request.query.clone());
-        if plan.want_graph {
-            texts.extend(phrases.iter().map(|(p, _)| p.clone()));
-        }
-
-        // The one embedding call. Meanwhile the names are looked up and the walk from the
-        // entities they name runs: neither needs a vector.
-        let pool = (limit * 2).max(20);
-        let early = async {
-            let mut names = resolve::Names::new(graph, scope);
-            if !plan.want_graph {
-                return Ok((link::Links::default(), retrieve::Walked::default(), names));
-            }
-            let links = link::lexical(graph, scope, &text, &request.query, &exact).await?;
-            let seeds = links.seeds();
-            let walked =
-                retrieve::walk(graph, scope, &seeds, &seeds, request.depth, plan.at, &text).await?;
-            names.remember(&seeds);
-            names.prefetch(fuse::ends(&walked.relations, limit)).await?;
-            Ok::<_, StoreError>((links, walked, names))
-        };
-        let (embedded, early) = tokio::join!(self.embed(texts), early);
-        let mut embedded = embedded?.into_iter();
-        let query_vector = embedded.next().unwrap_or_default();
-        let phrases: Vec<link::Phrase> = phrases
-            .into_iter()
-            .zip(embedded)
-            .map(|((text, name_like), vector)| link::Phrase {
-                text,
-                name_like,
-                vector,
-            })
-            .collect();
-        let (mut links, mut walked, mut names) = early?;
-        let walked_ids: HashSet<RelationId> = walked.relations.iter().map(|r| r.item.id).collect();
-        let mut triplet_names = names.clone();
-
-        // The three retrievers: the entity-centric one finishes (entities only the name
-        // embeddings found are walked now), the other two start.
-        let entity_centric = async {
-            if plan.want_graph {
-                link::by_vector(graph, scope, &phrases, &mut links).await?;
-                let seeds = links.seeds();
-                let new: Vec<Entity> = seeds
-                    .iter()
-                    .filter(|s| !walked.seeds.iter().any(|w| w.id == s.id))
-                    .cloned()
-                    .collect();
-                if !new.is_empty() {
-                    let more =
-                        retrieve::walk(graph, scope, &seeds, &new, request.depth, plan.at, &text)
-                            .await?;
-                    walked.merge(more);
-                    names.remember(&new);
-                    names.prefetch(fuse::ends(&walked.relations, limit)).await?;
-                }
-                walked.seeds = seeds;
-            }
-            walked.relations.truncate(pool);
-            Ok::<_, StoreError>(walked)
-        };
-        let triplets = async {
-            if !plan.want_graph {
-                return Ok(Vec::new());
-            }
-            let hits = retrieve::triplets(vectors, scope, &query_vector, pool, plan.at).await?;
-            fuse::load_hits(hits, &walked_ids, limit, &mut triplet_names, plan.at).await
-        };
-        let facts = async {
-            if !request.include.facts {
-                return Ok(Vec::new());
-            }
-            let mut found =
-                retrieve::facts(vectors, scope, &query_vector, &text, pool, plan.at.known_at)
-                    .await?;
-            found.truncate(limit);
-            Ok::<_, StoreError>(found)
-        };
-        let (walked, triplets, facts) = tokio::join!(entity_centric, triplets, facts);
-        let (walked, triplets, facts) = (walked?, triplets?, facts?);
-
-        let fused = fuse::reciprocal_rank(walked.relations, triplets, facts);
-        names.absorb(triplet_names);
-        let cut = fuse::cut(
-            fused,
-            &mut names,
+        ]);
+        let reranked = rerank(fused);
+        let cut = cut::cut(
+            reranked,
             &*self.tokens,
-            fuse::Limits {
-                count: limit,
+            cut::Limits {
+                count: request.limit,
                 tokens: request.token_budget,
                 count_relations: request.include.relations,
             },
-            plan.at,
-        )
-        .await?;
-
-        let subgraph = if request.include.subgraph {
-            fuse::subgraph(&cut.relations)
-        } else {
-            Subgraph::default()
-        };
-        let relations = if request.include.relations {
-            cut.relations
-        } else {
-            Vec::new()
-        };
-        let context = fuse::context(
-            relations.iter().map(|hit| &hit.view),
-            cut.facts.iter().map(|hit| &hit.fact),
         );
-        Ok(SearchResult {
-            relations,
-            facts: cut.facts,
-            subgraph,
-            context,
-            linked_entities: walked.seeds.iter().map(EntityRef::from).collect(),
-        })
+        Ok(render_result(cut, &retrieved.seeds, request.include))
+    }
+}
+
+/// The rerank stage: where a reranker (a cross-encoder over the query and each candidate's
+/// text) re-orders the fused candidates. None yet, so the fused order stands.
+fn rerank(fused: Vec<fuse::Fused>) -> Vec<fuse::Fused> {
+    fused
+}
+
+/// The render stage: the kept results as the parts the request includes.
+fn render_result(cut: cut::Cut, seeds: &[Entity], include: Include) -> SearchResult {
+    let subgraph = if include.subgraph {
+        render::subgraph(&cut.relations)
+    } else {
+        Subgraph::default()
+    };
+    let relations = if include.relations {
+        cut.relations
+    } else {
+        Vec::new()
+    };
+    let context = render::context(
+        relations.iter().map(|hit| &hit.view),
+        cut.facts.iter().map(|hit| &hit.fact),
+    );
+    SearchResult {
+        relations,
+        facts: cut.facts,
+        subgraph,
+        context,
+        linked_entities: seeds.iter().map(EntityRef::from).collect(),
     }
 }
 
@@ -366,4 +291,43 @@ pub(crate) async fn join_all<F: Future>(futures: Vec<F>, limit: usize) -> Vec<F:
         .buffered(limit.max(1))
         .collect()
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    #[tokio::test]
+    async fn join_all_keeps_order_and_bounds_what_is_in_flight() {
+        use std::cell::Cell;
+        use std::task::Poll;
+        let in_flight = Cell::new(0usize);
+        let most = Cell::new(0usize);
+        let futures: Vec<_> = (0..10)
+            .map(|i| {
+                let (in_flight, most) = (&in_flight, &most);
+                async move {
+                    in_flight.set(in_flight.get() + 1);
+                    most.set(most.get().max(in_flight.get()));
+                    // Pending once per index, so they finish out of order.
+                    for _ in 0..(10 - i) {
+                        let mut yielded = false;
+                        std::future::poll_fn(|cx| {
+                            if yielded {
+                                Poll::Ready(())
+                            } else {
+                                yielded = true;
+                                cx.waker().wake_by_ref();
+                                Poll::Pending
+                            }
+                        })
+                        .await;
+                    }
+                    in_flight.set(in_flight.get() - 1);
+                    i * 2
+                }
+            })
+            .collect();
+        let out = super::join_all(futures, 3).await;
+        assert_eq!(out, (0..10).map(|i| i * 2).collect::<Vec<_>>());
+        assert_eq!(most.get(), 3);
+    }
 }

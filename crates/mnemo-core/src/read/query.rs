@@ -27,14 +27,7 @@ pub(crate) fn is_stopword(word: &str) -> bool {
     STOPWORDS.binary_search(&word).is_ok()
 }
 
-/// Lower-cased runs of letters and digits: "Alice's NYC-trip" → `alice s nyc trip`. Entity
-/// names are split the same way, so a name matches the query word for word.
-pub(crate) fn words(text: &str) -> Vec<String> {
-    text.split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .map(str::to_lowercase)
-        .collect()
-}
+pub(crate) use crate::text::words;
 
 /// The query as the linkers see it.
 #[derive(Clone, Debug, Default, PartialEq)]

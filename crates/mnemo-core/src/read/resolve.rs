@@ -32,11 +32,6 @@ impl<'a> Names<'a> {
         }
     }
 
-    /// Takes in what another copy (used by a concurrent retriever) loaded.
-    pub(crate) fn absorb(&mut self, other: Names<'_>) {
-        self.known.extend(other.known);
-    }
-
     /// Whether the entity is loaded (or known to be missing).
     pub(crate) fn knows(&self, id: EntityId) -> bool {
         self.known.contains_key(&id)

@@ -1,15 +1,26 @@
-//! The three retrievers of a search, each a ranked list drawn from one index: the walk
-//! from the linked entities (adjacency), the nearest relations (relation vectors) and the
-//! nearest facts (fact vectors).
+//! The retrieve stage of a search, the only one that reads the stores: the one embedding
+//! call, entity linking, and the three retrievers, each a ranked list drawn from one index
+//! (the walk from the linked entities over the adjacency indexes, the nearest relations by
+//! relation vectors, the facts by fact vectors and full text). Everything later stages
+//! show is loaded here: relations as views with their ends' names, facts whole.
+//!
+//! The entity-centric retriever needs no vector to start: while the embedding runs, it
+//! links the entities the query names (exact names and aliases, full text) and walks from
+//! them; once the vectors are there it adds the entities only name embeddings find, while
+//! the other two retrievers run.
 
 use std::collections::{HashMap, HashSet};
 
+use super::fuse::{Candidate, Ranked};
+use super::link::{self, Links, Phrase};
 use super::query::{self, QueryText};
+use super::resolve::{Names, as_known_at};
+use super::{Plan, SearchRequest};
 use crate::ports::{GraphRead, Scored, VectorRead};
 use crate::write::plain_fact_id;
 use crate::{
-    Entity, EntityId, EpisodeId, Fact, FactId, Relation, RelationId, Scope, StoreError, Timestamp,
-    Visibility,
+    Entity, EntityId, EpisodeId, Fact, FactId, Memory, MemoryError, Relation, RelationId, Scope,
+    StoreError, Visibility, is_visible,
 };
 
 /// Vector hits below this cosine similarity are unrelated to the query and dropped.
@@ -20,13 +31,6 @@ const RELATIVE_SIMILARITY: f32 = 0.5;
 /// Added to a walked relation's similarity, so hop distance still orders relations the
 /// query says nothing about.
 const BASE_RELEVANCE: f32 = 0.1;
-
-/// An item and its retriever's score (higher is better), in the retriever's order.
-#[derive(Clone, Debug, PartialEq)]
-pub(crate) struct Ranked<T> {
-    pub item: T,
-    pub score: f32,
-}
 
 /// What the entity-centric retriever found.
 #[derive(Debug, Default)]
@@ -184,19 +188,23 @@ const CREDIT_TO_NEXT: f32 = 0.5;
 /// Share credited to the previous message (a question is about what its answer says).
 const CREDIT_TO_PREVIOUS: f32 = 0.25;
 
-/// The facts recorded by `known_at` that match the query best: the nearest by embedding
-/// (above the similarity floors) and the best full-text matches of its content words
-/// ([`in_context`]), fused by reciprocal rank, so a fact both find comes first and a rare
-/// word the embedding misses (a name, "LGBTQ") still finds its fact. Best first, at most
-/// `k`.
+/// The fact retriever's two lists, each best first: the nearest facts by embedding (above
+/// the similarity floors) and the best full-text matches of the query's content words
+/// ([`in_context`]); `fuse::facts` ranks them together.
+#[derive(Debug, Default)]
+pub(crate) struct FactLists {
+    pub nearest: Vec<Scored<Fact>>,
+    pub full_text: Vec<Scored<Fact>>,
+}
+
+/// The fact retriever: at most `k` facts from each list.
 pub(crate) async fn facts(
     vectors: &dyn VectorRead,
     scope: &Scope,
     query: &[f32],
     text: &QueryText,
     k: usize,
-    known_at: Timestamp,
-) -> Result<Vec<Ranked<Fact>>, StoreError> {
+) -> Result<FactLists, StoreError> {
     let content_words = text.content_words();
     let lexical = async {
         if content_words.is_empty() {
@@ -207,29 +215,11 @@ pub(crate) async fn facts(
             .await?;
         in_context(vectors, scope, hits, k).await
     };
-    let (nearest, lexical) = tokio::join!(vectors.search_facts(scope, query, k), lexical);
-    let known = |hit: &Scored<Fact>| hit.item.created_at <= known_at;
-    let mut fused: Vec<Ranked<Fact>> = Vec::new();
-    let mut at: HashMap<FactId, usize> = HashMap::new();
-    for list in [relevant(nearest?), lexical?] {
-        for (rank, hit) in list.into_iter().filter(known).enumerate() {
-            let score = 1.0 / (super::fuse::RRF_K + rank as f32 + 1.0);
-            match at.get(&hit.item.id) {
-                Some(&i) => fused[i].score += score,
-                None => {
-                    at.insert(hit.item.id, fused.len());
-                    fused.push(Ranked {
-                        item: hit.item,
-                        score,
-                    });
-                }
-            }
-        }
-    }
-    // Stable: equal scores keep the embedding's order.
-    fused.sort_by(|a, b| b.score.total_cmp(&a.score));
-    fused.truncate(k);
-    Ok(fused)
+    let (nearest, full_text) = tokio::join!(vectors.search_facts(scope, query, k), lexical);
+    Ok(FactLists {
+        nearest: relevant(nearest?),
+        full_text: full_text?,
+    })
 }
 
 /// The place of a message fact (`infer: false`) in its episode.
@@ -310,4 +300,208 @@ async fn in_context(
     out.sort_by(|a, b| b.score.total_cmp(&a.score));
     out.truncate(k);
     Ok(out)
+}
+
+/// What the retrieve stage hands on: the linked entities and the three lists, loaded.
+#[derive(Debug, Default)]
+pub(crate) struct Retrieved {
+    /// The linked entities the walk started from.
+    pub seeds: Vec<Entity>,
+    /// The walked relations, best first, at most the pool.
+    pub walked: Vec<Candidate>,
+    /// The nearest relations, best first.
+    pub triplets: Vec<Candidate>,
+    pub facts: FactLists,
+}
+
+/// A vector hit of the triplet retriever, before its relation becomes a candidate.
+enum TripletHit {
+    /// The walk already loaded it.
+    Walked(RelationId),
+    /// Loaded here; `None` when the graph no longer has it or it is not visible there.
+    Loaded(Option<Box<Relation>>),
+}
+
+/// The ends of the first `n` relations.
+fn ends(relations: &[Ranked<Relation>], n: usize) -> Vec<EntityId> {
+    relations
+        .iter()
+        .take(n)
+        .flat_map(|r| [r.item.source, r.item.target])
+        .collect()
+}
+
+/// Loads the vector hits the walk did not (checked against the graph: the payload can lag
+/// it after a crash), with their ends, a few at a time.
+async fn load_hits(
+    hits: Vec<Ranked<RelationId>>,
+    walked: &HashSet<RelationId>,
+    names: &Names<'_>,
+    at: Visibility,
+) -> Result<(Vec<TripletHit>, Vec<(EntityId, Option<crate::EntityRef>)>), StoreError> {
+    let loads = hits.iter().map(|hit| {
+        let id = hit.item;
+        async move {
+            if walked.contains(&id) {
+                return Ok((TripletHit::Walked(id), Vec::new()));
+            }
+            let relation = match names.relation(id).await? {
+                Some(r) if is_visible(&r.times, &at) => r,
+                _ => return Ok((TripletHit::Loaded(None), Vec::new())),
+            };
+            let mut ends = Vec::new();
+            for end in [relation.source, relation.target] {
+                if !names.knows(end) && !ends.iter().any(|(id, _)| *id == end) {
+                    ends.push((end, names.load(end).await?));
+                }
+            }
+            Ok::<_, StoreError>((TripletHit::Loaded(Some(Box::new(relation))), ends))
+        }
+    });
+    let mut out = Vec::with_capacity(hits.len());
+    let mut all_ends = Vec::new();
+    for loaded in super::join_all(loads.collect(), super::CONCURRENCY).await {
+        let (hit, ends) = loaded?;
+        out.push(hit);
+        all_ends.extend(ends);
+    }
+    Ok((out, all_ends))
+}
+
+/// The retrieve stage (see the module doc): one embedding call, linking, the three
+/// retrievers, and the loads that make every result showable.
+pub(crate) async fn run(
+    memory: &Memory,
+    request: &SearchRequest,
+    plan: &Plan,
+    text: &QueryText,
+) -> Result<Retrieved, MemoryError> {
+    let graph: &dyn GraphRead = &*memory.graph;
+    let vectors: &dyn VectorRead = &*memory.vectors;
+    let scope = &request.scope;
+    let pool = (request.limit * 2).max(20);
+    let (exact, phrases) = link::query_names(memory, request, text, plan.want_graph).await?;
+    let mut texts = Vec::with_capacity(1 + phrases.len());
+    texts.push(request.query.clone());
+    if plan.want_graph {
+        texts.extend(phrases.iter().map(|(p, _)| p.clone()));
+    }
+
+    // The one embedding call. Meanwhile the names are looked up and the walk from the
+    // entities they name runs: neither needs a vector.
+    let early = async {
+        let mut names = Names::new(graph, scope);
+        if !plan.want_graph {
+            return Ok((Links::default(), Walked::default(), names));
+        }
+        let links = link::lexical(graph, scope, text, &request.query, &exact).await?;
+        let seeds = links.seeds();
+        let walked = walk(graph, scope, &seeds, &seeds, request.depth, plan.at, text).await?;
+        names.remember(&seeds);
+        names.prefetch(ends(&walked.relations, pool)).await?;
+        Ok::<_, StoreError>((links, walked, names))
+    };
+    let (embedded, early) = tokio::join!(memory.embed(texts), early);
+    let mut embedded = embedded?.into_iter();
+    let query_vector = embedded.next().unwrap_or_default();
+    let phrases: Vec<Phrase> = phrases
+        .into_iter()
+        .zip(embedded)
+        .map(|((text, name_like), vector)| Phrase {
+            text,
+            name_like,
+            vector,
+        })
+        .collect();
+    let (mut links, mut walked, mut names) = early?;
+    let walked_early: HashSet<RelationId> = walked.relations.iter().map(|r| r.item.id).collect();
+    let triplet_names = names.clone();
+
+    // The entity-centric retriever finishes (entities only the name embeddings found are
+    // walked now); the other two run meanwhile.
+    let entity_centric = async {
+        if plan.want_graph {
+            link::by_vector(graph, scope, &phrases, &mut links).await?;
+            let seeds = links.seeds();
+            let new: Vec<Entity> = seeds
+                .iter()
+                .filter(|s| !walked.seeds.iter().any(|w| w.id == s.id))
+                .cloned()
+                .collect();
+            if !new.is_empty() {
+                let more = walk(graph, scope, &seeds, &new, request.depth, plan.at, text).await?;
+                walked.merge(more);
+                names.remember(&new);
+            }
+            walked.seeds = seeds;
+        }
+        walked.relations.truncate(pool);
+        names.prefetch(ends(&walked.relations, pool)).await?;
+        Ok::<_, StoreError>(walked)
+    };
+    let triplets = async {
+        if !plan.want_graph {
+            return Ok((Vec::new(), Vec::new()));
+        }
+        let hits = triplets(vectors, scope, &query_vector, pool, plan.at).await?;
+        load_hits(hits, &walked_early, &triplet_names, plan.at).await
+    };
+    let facts = async {
+        if !request.include.facts {
+            return Ok(FactLists::default());
+        }
+        facts(vectors, scope, &query_vector, text, pool).await
+    };
+    let (walked, triplets, facts) = tokio::join!(entity_centric, triplets, facts);
+    let (walked, (triplets, triplet_ends), facts) = (walked?, triplets?, facts?);
+    for (id, entity) in triplet_ends {
+        names.insert(id, entity);
+    }
+
+    // Everything shown is a view as known at `known_at`, with its ends' names.
+    let known_at = plan.at.known_at;
+    let mut shown: HashMap<RelationId, Candidate> = HashMap::new();
+    let mut walked_list = Vec::with_capacity(walked.relations.len());
+    for ranked in walked.relations {
+        let id = ranked.item.id;
+        let candidate = view(&mut names, ranked.item, known_at).await?;
+        shown.insert(id, candidate.clone());
+        walked_list.push(candidate);
+    }
+    let mut triplet_list = Vec::with_capacity(triplets.len());
+    for hit in triplets {
+        let candidate = match hit {
+            TripletHit::Walked(id) => match shown.get(&id) {
+                Some(candidate) => candidate.clone(),
+                // Walked early but cut from the pool since: loaded now.
+                None => match names.relation(id).await? {
+                    Some(r) if is_visible(&r.times, &plan.at) => {
+                        view(&mut names, r, known_at).await?
+                    }
+                    _ => Candidate::Gone,
+                },
+            },
+            TripletHit::Loaded(Some(relation)) => view(&mut names, *relation, known_at).await?,
+            TripletHit::Loaded(None) => Candidate::Gone,
+        };
+        triplet_list.push(candidate);
+    }
+    Ok(Retrieved {
+        seeds: walked.seeds,
+        walked: walked_list,
+        triplets: triplet_list,
+        facts,
+    })
+}
+
+/// The relation as a candidate: its view as known at `known_at`, or gone when an end is.
+async fn view(
+    names: &mut Names<'_>,
+    relation: Relation,
+    known_at: crate::Timestamp,
+) -> Result<Candidate, StoreError> {
+    Ok(match names.view(as_known_at(relation, known_at)).await? {
+        Some(view) => Candidate::Relation(Box::new(view)),
+        None => Candidate::Gone,
+    })
 }

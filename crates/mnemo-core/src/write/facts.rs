@@ -51,7 +51,7 @@ pub(crate) async fn plan_facts(
         .value
         .into_iter()
         .map(|fact| fact.trim().to_owned())
-        .filter(|fact| !fact.is_empty() && seen.insert(text_key(fact)))
+        .filter(|fact| !fact.is_empty() && seen.insert(crate::text::same_text_key(fact)))
         .collect();
     if texts.is_empty() {
         return Ok((FactsPlan::default(), usage));
@@ -115,14 +115,17 @@ async fn similar_facts(
 /// NONE (the first edit of a fact wins), non-empty text for ADD and UPDATE, no ADD of a
 /// text already shown or already added, no UPDATE that keeps the text.
 fn validate_edits(edits: Vec<MemoryEdit>, shown: &[Fact]) -> Vec<MemoryEdit> {
-    let mut known: HashSet<String> = shown.iter().map(|f| text_key(&f.text)).collect();
+    let mut known: HashSet<String> = shown
+        .iter()
+        .map(|f| crate::text::same_text_key(&f.text))
+        .collect();
     let mut touched = HashSet::new();
     let mut kept = Vec::new();
     for mut edit in edits {
         edit.text = edit.text.trim().to_owned();
         match edit.event {
             FactEventKind::Add => {
-                if edit.text.is_empty() || !known.insert(text_key(&edit.text)) {
+                if edit.text.is_empty() || !known.insert(crate::text::same_text_key(&edit.text)) {
                     continue;
                 }
                 edit.existing = None;
@@ -419,12 +422,4 @@ pub(crate) fn base_metadata(episode: &Episode) -> serde_json::Map<String, serde_
         serde_json::Value::Object(map) => map.clone(),
         _ => serde_json::Map::new(),
     }
-}
-
-/// Two fact texts are the same fact when they differ only in case and spacing.
-fn text_key(text: &str) -> String {
-    text.split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .to_lowercase()
 }

@@ -377,15 +377,7 @@ fn same_statement(a: &Relation, b: &Relation) -> bool {
     a.source == b.source
         && a.relation_type == b.relation_type
         && a.target == b.target
-        && fact_key(&a.fact) == fact_key(&b.fact)
-}
-
-pub(crate) fn fact_key(fact: &str) -> String {
-    fact.split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .map(str::to_lowercase)
-        .collect::<Vec<_>>()
-        .join(" ")
+        && crate::text::same_text_key(&a.fact) == crate::text::same_text_key(&b.fact)
 }
 
 /// The verdicts decided without an LLM; `None` = ask the LLM.
@@ -397,7 +389,7 @@ fn rule_verdict(memory: &Memory, existing: &Relation, new: &Relation) -> Option<
         return Some(ConflictVerdict::Unrelated);
     }
     if same_triplet {
-        if fact_key(&existing.fact) == fact_key(&new.fact) {
+        if crate::text::same_text_key(&existing.fact) == crate::text::same_text_key(&new.fact) {
             return Some(ConflictVerdict::Duplicate);
         }
         // Same triplet in other words: a restatement or a denial; the LLM tells which.

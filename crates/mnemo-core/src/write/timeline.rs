@@ -162,13 +162,13 @@ pub(crate) async fn place(
         (
             a.times.valid_from,
             name(a),
-            super::graph::fact_key(&a.fact),
+            crate::text::same_text_key(&a.fact),
             a.id,
         )
             .cmp(&(
                 b.times.valid_from,
                 name(b),
-                super::graph::fact_key(&b.fact),
+                crate::text::same_text_key(&b.fact),
                 b.id,
             ))
     });
