@@ -27,7 +27,7 @@ use rusqlite::{Connection, Transaction, TransactionBehavior};
 pub use error::EmbeddedError;
 
 use error::Result;
-use memory::{Effect, Memory};
+use memory::{Effect, ResidentVectors};
 
 /// Idle reader connections kept for reuse.
 const MAX_IDLE_READERS: usize = 4;
@@ -52,7 +52,7 @@ struct Inner {
     dimension: usize,
     writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
-    memory: RwLock<Memory>,
+    memory: RwLock<ResidentVectors>,
     /// Undecodable rows of the graph tables met by reads (and by the load at open), skipped.
     skipped: SkippedRecords,
     /// The same for the vector tables (relation vectors, facts, fact history).
@@ -117,7 +117,7 @@ impl EmbeddedStore {
         schema::migrate(&mut writer)?;
         schema::check_dimension(&writer, &db_path, dimension)?;
         let (skipped, skipped_vectors) = (SkippedRecords::default(), SkippedRecords::default());
-        let memory = Memory::load(&writer, dimension, &skipped, &skipped_vectors)?;
+        let memory = ResidentVectors::load(&writer, dimension, &skipped, &skipped_vectors)?;
         tracing::info!(
             path = %db_path.display(),
             dimension,
@@ -165,7 +165,7 @@ impl EmbeddedStore {
 }
 
 impl Inner {
-    fn memory(&self) -> Result<RwLockReadGuard<'_, Memory>> {
+    fn memory(&self) -> Result<RwLockReadGuard<'_, ResidentVectors>> {
         self.memory.read().map_err(|_| EmbeddedError::Poisoned)
     }
 

@@ -15,16 +15,16 @@ use crate::vectors::VectorSet;
 
 /// Everything held in memory for one scope.
 #[derive(Debug)]
-pub(crate) struct ScopeMemory {
+pub(crate) struct ScopeVectors {
     pub entities: VectorSet<EntityId, ()>,
     /// Relation embeddings with their validity, for filtered search.
     pub relations: VectorSet<RelationId, RelationTimes>,
     pub facts: VectorSet<FactId, ()>,
 }
 
-impl ScopeMemory {
+impl ScopeVectors {
     fn new(dimension: usize) -> Self {
-        ScopeMemory {
+        ScopeVectors {
             entities: VectorSet::new(dimension),
             relations: VectorSet::new(dimension),
             facts: VectorSet::new(dimension),
@@ -75,21 +75,21 @@ pub(crate) enum Effect {
 
 /// All scopes' in-memory state, keyed by `Scope::key()`.
 #[derive(Debug)]
-pub(crate) struct Memory {
+pub(crate) struct ResidentVectors {
     dimension: usize,
-    scopes: HashMap<String, ScopeMemory>,
+    scopes: HashMap<String, ScopeVectors>,
 }
 
-impl Memory {
-    pub(crate) fn scope(&self, key: &str) -> Option<&ScopeMemory> {
+impl ResidentVectors {
+    pub(crate) fn scope(&self, key: &str) -> Option<&ScopeVectors> {
         self.scopes.get(key)
     }
 
-    fn scope_mut(&mut self, key: String) -> &mut ScopeMemory {
+    fn scope_mut(&mut self, key: String) -> &mut ScopeVectors {
         let dimension = self.dimension;
         self.scopes
             .entry(key)
-            .or_insert_with(|| ScopeMemory::new(dimension))
+            .or_insert_with(|| ScopeVectors::new(dimension))
     }
 
     /// Reads every vector from the database; undecodable rows are
@@ -99,8 +99,8 @@ impl Memory {
         dimension: usize,
         skipped: &SkippedRecords,
         skipped_vectors: &SkippedRecords,
-    ) -> Result<Memory> {
-        let mut memory = Memory {
+    ) -> Result<ResidentVectors> {
+        let mut memory = ResidentVectors {
             dimension,
             scopes: HashMap::new(),
         };
