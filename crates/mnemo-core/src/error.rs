@@ -60,6 +60,9 @@ pub enum EmbedError {
     /// Inference failed for a batch.
     #[error("embedding failed: {0}")]
     Inference(String),
+    /// Too many calls are running or waiting; the caller may retry shortly.
+    #[error("embedder overloaded: {0}")]
+    Overloaded(String),
 }
 
 /// Why a [`crate::Memory`] operation failed; the server maps each variant to a status.

@@ -5,6 +5,7 @@
 //! under `.deps/`, and [`EmbedConfig`] points at them.
 
 mod checks;
+mod pool;
 pub mod tokens;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -21,7 +22,10 @@ use mnemo_core::EmbedError;
 use mnemo_core::ports::Embedder;
 use ort::environment::Environment;
 
+pub use pool::PoolConfig;
 pub use tokens::TokenizerCounter;
+
+use pool::SessionPool;
 
 /// The command that installs the offline files; every setup error names it.
 pub const SETUP_COMMAND: &str = "make setup";
@@ -82,10 +86,10 @@ impl EmbedConfig {
 
 /// all-MiniLM-L6-v2 (mean pooling, unit-length 384-d vectors) on ONNX Runtime.
 ///
-/// Cheap to clone; clones share one model.
+/// Cheap to clone; clones share one pool of model sessions (see [`PoolConfig`]).
 #[derive(Clone)]
 pub struct FastEmbedder {
-    model: Arc<Mutex<TextEmbedding>>,
+    pool: Arc<SessionPool>,
 }
 
 impl std::fmt::Debug for FastEmbedder {
@@ -103,7 +107,14 @@ impl FastEmbedder {
     ///
     /// Every problem with the files is an [`EmbedError::Setup`] naming [`SETUP_COMMAND`].
     pub fn load(config: &EmbedConfig) -> Result<FastEmbedder, EmbedError> {
+        FastEmbedder::load_pool(config, PoolConfig::default())
+    }
+
+    /// [`FastEmbedder::load`] with `pool.sessions` model sessions, each on its share of
+    /// the cores, and at most `pool.max_waiting` calls waiting for one.
+    pub fn load_pool(config: &EmbedConfig, pool: PoolConfig) -> Result<FastEmbedder, EmbedError> {
         let started = Instant::now();
+        let pool = pool.checked()?;
         let dylib = checks::ort_library(&config.ort_dylib_path)?;
         let files = checks::model_files(&config.model_dir)?;
 
@@ -111,45 +122,56 @@ impl FastEmbedder {
         // null, an API version it does not know). The checks above and the version probe in
         // `ort_environment` should keep every such library out; this `catch_unwind` is the
         // last resort that turns a remaining panic into an error.
-        let loaded = catch_unwind(AssertUnwindSafe(|| -> Result<TextEmbedding, EmbedError> {
-            let environment = ort_environment(&dylib)?;
-            // The int8 export quantizes weights only (no DynamicQuantizeLinear on activations),
-            // so a text's vector does not depend on its batch and batching is allowed.
-            let mut model = UserDefinedEmbeddingModel::new(files.onnx, files.tokenizer)
-                .with_pooling(Pooling::Mean)
-                .with_quantization(QuantizationMode::None);
-            model.output_key = Some(OutputKey::ByName("last_hidden_state"));
-            // No spin-waiting in ONNX Runtime's thread pool between runs: the cores are shared
-            // with the HTTP server and the store. Measured: same batch throughput, about
-            // 0.4 ms more per single-text call.
-            let options = InitOptionsUserDefined::new()
-                .with_environment(environment)
-                .with_max_length(MAX_TOKENS)
-                .with_session_config("session.intra_op.allow_spinning", "0");
-            TextEmbedding::try_new_from_user_defined(model, options).map_err(|err| {
-                EmbedError::Setup(format!(
-                    "cannot load the embedding model from {}: {err}; run `{SETUP_COMMAND}`",
-                    config.model_dir.display()
-                ))
+        let threads = pool.threads_per_session();
+        let load_session = || -> Result<TextEmbedding, EmbedError> {
+            catch_unwind(AssertUnwindSafe(|| -> Result<TextEmbedding, EmbedError> {
+                let environment = ort_environment(&dylib)?;
+                // The int8 export quantizes weights only (no DynamicQuantizeLinear on activations),
+                // so a text's vector does not depend on its batch and batching is allowed.
+                let mut model =
+                    UserDefinedEmbeddingModel::new(files.onnx.clone(), files.tokenizer.clone())
+                        .with_pooling(Pooling::Mean)
+                        .with_quantization(QuantizationMode::None);
+                model.output_key = Some(OutputKey::ByName("last_hidden_state"));
+                // No spin-waiting in ONNX Runtime's thread pool between runs: the cores are shared
+                // with the HTTP server and the store. Measured: same batch throughput, about
+                // 0.4 ms more per single-text call.
+                let options = InitOptionsUserDefined::new()
+                    .with_environment(environment)
+                    .with_max_length(MAX_TOKENS)
+                    .with_intra_threads(threads)
+                    .with_session_config("session.intra_op.allow_spinning", "0");
+                TextEmbedding::try_new_from_user_defined(model, options).map_err(|err| {
+                    EmbedError::Setup(format!(
+                        "cannot load the embedding model from {}: {err}; run `{SETUP_COMMAND}`",
+                        config.model_dir.display()
+                    ))
+                })
+            }))
+            .unwrap_or_else(|panic| {
+                Err(EmbedError::Setup(format!(
+                    "ONNX Runtime failed while loading {}: {}; run `{SETUP_COMMAND}`",
+                    dylib.display(),
+                    panic_message(panic.as_ref())
+                )))
             })
-        }))
-        .unwrap_or_else(|panic| {
-            Err(EmbedError::Setup(format!(
-                "ONNX Runtime failed while loading {}: {}; run `{SETUP_COMMAND}`",
-                dylib.display(),
-                panic_message(panic.as_ref())
-            )))
-        })?;
+        };
+        let sessions = (0..pool.sessions)
+            .map(|_| load_session())
+            .collect::<Result<Vec<_>, _>>()?;
 
         tracing::info!(
             model = MODEL_NAME,
             model_dir = %config.model_dir.display(),
             ort_dylib = %dylib.display(),
+            sessions = pool.sessions,
+            threads_per_session = threads,
+            max_waiting = pool.max_waiting,
             elapsed_ms = started.elapsed().as_millis() as u64,
             "embedder loaded"
         );
         Ok(FastEmbedder {
-            model: Arc::new(Mutex::new(loaded)),
+            pool: Arc::new(SessionPool::new(sessions, pool.max_waiting)),
         })
     }
 }
@@ -171,7 +193,10 @@ impl Embedder for FastEmbedder {
         let runtime = tokio::runtime::Handle::try_current().map_err(|err| {
             EmbedError::Inference(format!("embedding needs a tokio runtime: {err}"))
         })?;
-        let model = Arc::clone(&self.model);
+        // Back-pressure: past `max_waiting` calls in line, a call is refused at once
+        // instead of queueing without bound.
+        let admitted = self.pool.admit()?;
+        let pool = Arc::clone(&self.pool);
         let texts: Vec<String> = texts
             .into_iter()
             .map(|text| match embedded_part(&text).len() {
@@ -180,24 +205,22 @@ impl Embedder for FastEmbedder {
             })
             .collect();
         runtime
-            .spawn_blocking(move || embed_blocking(&model, &texts))
+            .spawn_blocking(move || {
+                let _admitted = admitted;
+                embed_blocking(&pool, &texts)
+            })
             .await
             .map_err(|err| EmbedError::Inference(format!("embedding task failed: {err}")))?
     }
 }
 
-/// Runs the model over `texts` in batches of [`BATCH_SIZE`], keeping their order.
-fn embed_blocking(
-    model: &Mutex<TextEmbedding>,
-    texts: &[String],
-) -> Result<Vec<Vec<f32>>, EmbedError> {
+/// Runs the model over `texts` in batches of [`BATCH_SIZE`], keeping their order; each
+/// batch takes a free session and gives it back, so a large call never holds one long.
+fn embed_blocking(pool: &SessionPool, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
     let mut vectors = Vec::with_capacity(texts.len());
     for batch in texts.chunks(BATCH_SIZE) {
-        // A run keeps no state from one call to the next, so a lock poisoned by a panic in
-        // an earlier run guards nothing broken and is still safe to use.
-        let batch_vectors = model
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+        let batch_vectors = pool
+            .session()
             .embed(batch, Some(BATCH_SIZE))
             .map_err(|err| EmbedError::Inference(err.to_string()))?;
         if batch_vectors.len() != batch.len() || batch_vectors.iter().any(|v| v.len() != DIMENSION)

@@ -401,3 +401,90 @@ fn a_missing_tokenizer_is_a_setup_error() -> Result<()> {
     }
     Ok(())
 }
+
+/// Past `max_waiting` admitted calls, a call is refused at once with `Overloaded` (the
+/// server answers 503), and admitted again once the others finish.
+#[tokio::test]
+async fn calls_past_max_waiting_are_refused_and_admitted_again_later() -> Result<()> {
+    let pool = mnemo_embed::PoolConfig {
+        sessions: 1,
+        max_waiting: 1,
+    };
+    let embedder = FastEmbedder::load_pool(&repo_config(), pool)?;
+    let many: Vec<String> = (0..200).map(|i| format!("sentence number {i}")).collect();
+    // `join!` polls the first call first: it is admitted and waits on the blocking pool
+    // when the second one asks.
+    let (first, second) = tokio::join!(
+        embedder.embed(many),
+        embedder.embed(strings(&["a short one"]))
+    );
+    assert_eq!(first?.len(), 200);
+    match second {
+        Err(EmbedError::Overloaded(message)) => {
+            assert!(message.contains("try again"), "{message}")
+        }
+        other => bail!("expected Overloaded, got {other:?}"),
+    }
+    let again = embed_one(&embedder, "a short one").await?;
+    assert_eq!(again.len(), DIMENSION);
+    Ok(())
+}
+
+/// Two sessions give the same vectors as one: a text's vector depends neither on the
+/// session nor on the threads it ran with (up to float rounding).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_session_gives_the_same_vectors() -> Result<()> {
+    let single = FastEmbedder::load_pool(
+        &repo_config(),
+        mnemo_embed::PoolConfig {
+            sessions: 1,
+            max_waiting: 8,
+        },
+    )?;
+    let texts = strings(&["Alice moved to Lisbon", "Bob likes jazz", "the weather"]);
+    let expected = single.embed(texts.clone()).await?;
+    let pooled = embedder()?;
+    let calls = (0..6).map(|_| pooled.embed(texts.clone()));
+    for got in futures_join_all(calls.collect()).await {
+        for (a, b) in got?.iter().zip(&expected) {
+            assert!(cosine(a, b) > 0.9999, "cosine {}", cosine(a, b));
+        }
+    }
+    Ok(())
+}
+
+/// Runs the futures concurrently on the test's runtime and returns their outputs in order.
+async fn futures_join_all<F>(futures: Vec<F>) -> Vec<F::Output>
+where
+    F: std::future::Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let handles: Vec<_> = futures.into_iter().map(tokio::spawn).collect();
+    let mut out = Vec::with_capacity(handles.len());
+    for handle in handles {
+        out.push(handle.await.expect("task"));
+    }
+    out
+}
+
+#[test]
+fn a_pool_without_sessions_is_a_setup_error() -> Result<()> {
+    for pool in [
+        mnemo_embed::PoolConfig {
+            sessions: 0,
+            max_waiting: 4,
+        },
+        mnemo_embed::PoolConfig {
+            sessions: 1,
+            max_waiting: 0,
+        },
+    ] {
+        match FastEmbedder::load_pool(&repo_config(), pool) {
+            Err(EmbedError::Setup(message)) => {
+                assert!(message.contains("at least one"), "{message}")
+            }
+            other => bail!("expected a setup error for {pool:?}, got {other:?}"),
+        }
+    }
+    Ok(())
+}

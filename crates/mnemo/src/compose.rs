@@ -49,9 +49,13 @@ impl Embedding {
     /// Loads the model files on the blocking pool (about a second).
     pub async fn load(config: &Config) -> anyhow::Result<Embedding> {
         let embed_config = embed_config(config);
+        let pool = mnemo_embed::PoolConfig {
+            sessions: config.embed.sessions,
+            max_waiting: config.embed.max_waiting,
+        };
         let (embedder, tokens) = tokio::task::spawn_blocking(move || {
             Ok::<_, mnemo_core::EmbedError>((
-                FastEmbedder::load(&embed_config)?,
+                FastEmbedder::load_pool(&embed_config, pool)?,
                 TokenizerCounter::load(&embed_config)?,
             ))
         })

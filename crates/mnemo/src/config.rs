@@ -168,6 +168,10 @@ pub enum LlmOutput {
 pub struct EmbedConfig {
     pub model_dir: PathBuf,
     pub ort_dylib_path: PathBuf,
+    /// Model sessions run side by side (the cores are shared out between them).
+    pub sessions: usize,
+    /// Embedding calls admitted at once; more are refused with 503 until some finish.
+    pub max_waiting: usize,
 }
 
 impl Default for EmbedConfig {
@@ -175,6 +179,8 @@ impl Default for EmbedConfig {
         EmbedConfig {
             model_dir: PathBuf::from(mnemo_embed::EmbedConfig::DEFAULT_MODEL_DIR),
             ort_dylib_path: PathBuf::from(mnemo_embed::EmbedConfig::DEFAULT_ORT_DYLIB_PATH),
+            sessions: mnemo_embed::PoolConfig::DEFAULT_SESSIONS,
+            max_waiting: mnemo_embed::PoolConfig::DEFAULT_MAX_WAITING,
         }
     }
 }
@@ -372,6 +378,18 @@ const KEYS: &[Key] = {
         key("llm.prompts_dir", Verbatim, fits::<PathBuf>, PATH),
         key("embed.model_dir", Verbatim, fits::<PathBuf>, PATH),
         key("embed.ort_dylib_path", Verbatim, fits::<PathBuf>, PATH),
+        key(
+            "embed.sessions",
+            Toml,
+            fits::<usize>,
+            "a whole number of sessions, 1 or more",
+        ),
+        key(
+            "embed.max_waiting",
+            Toml,
+            fits::<usize>,
+            "a whole number of calls, 1 or more",
+        ),
         Key {
             path: "auth.api_keys",
             env: Toml,
@@ -590,6 +608,12 @@ impl Config {
         }
         if self.llm.timeout_s == 0 {
             problem("llm.timeout_s must be at least 1".into());
+        }
+        if self.embed.sessions == 0 {
+            problem("embed.sessions must be at least 1".into());
+        }
+        if self.embed.max_waiting == 0 {
+            problem("embed.max_waiting must be at least 1".into());
         }
         if self.server.max_query_chars == 0 {
             problem("server.max_query_chars must be at least 1".into());

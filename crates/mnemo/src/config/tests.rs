@@ -71,8 +71,10 @@ fn defaults() {
         flatten(&config),
         [
             "auth.api_keys = []",
+            "embed.max_waiting = 256",
             "embed.model_dir = \".deps/models/all-MiniLM-L6-v2\"",
             "embed.ort_dylib_path = \".deps/python/onnxruntime/capi/libonnxruntime.so.1.24.4\"",
+            "embed.sessions = 2",
             "llm.max_retries = 2",
             "llm.output = \"tools\"",
             "llm.timeout_s = 60",
@@ -325,6 +327,18 @@ fn syntax_errors_name_the_file() {
     // Variables are still checked, and all problems are reported together.
     let err = load("[server\n", &[("MNEMO__NOPE", "1")]).unwrap_err();
     assert_eq!(err.problems.len(), 2, "{err}");
+}
+
+#[test]
+fn an_embedder_without_sessions_or_room_is_refused() {
+    check_err(
+        "[embed]\nsessions = 0\nmax_waiting = 0",
+        &[],
+        &[
+            "embed.sessions must be at least 1",
+            "embed.max_waiting must be at least 1",
+        ],
+    );
 }
 
 #[test]
