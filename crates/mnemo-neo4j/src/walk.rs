@@ -112,6 +112,7 @@ mod tests {
                     invalidated_in: None,
                     episodes: Vec::new(),
                     mentions: 1,
+                    stated_end: None,
                 });
             }
             Graph { ids, relations }
