@@ -19,7 +19,9 @@ RETURN {
   valid_from: r.valid_from, valid_to: r.valid_to, recorded_at: r.recorded_at,
   invalidated_at: r.invalidated_at, retracted_at: r.retracted_at,
   invalidated_by: r.invalidated_by, invalidated_in: r.invalidated_in,
-  episodes: coalesce(r.episodes, []), mentions: r.mentions
+  episodes: coalesce(r.episodes, []), mentions: r.mentions,
+  stated_valid_to: r.stated_valid_to, stated_invalidated_at: r.stated_invalidated_at,
+  stated_in: r.stated_in
 } AS relation
 ORDER BY r.recorded_at, r.id
 LIMIT $limit

@@ -14,7 +14,9 @@ CREATE (s)-[:`__RELATION_TYPE__` {
   valid_from: row.valid_from, valid_to: row.valid_to, recorded_at: row.recorded_at,
   invalidated_at: row.invalidated_at, retracted_at: row.retracted_at,
   invalidated_by: row.invalidated_by, invalidated_in: row.invalidated_in,
-  episodes: row.episodes, mentions: row.mentions, status: row.status
+  episodes: row.episodes, mentions: row.mentions, status: row.status,
+  stated_valid_to: row.stated_valid_to, stated_invalidated_at: row.stated_invalidated_at,
+  stated_in: row.stated_in
 }]->(t)
 CREATE (k:RelationKey {
   id: row.id, scope_key: $scope_key, type: row.type, source: row.source,

@@ -332,6 +332,7 @@ pub async fn build_scope(
             invalidated_in: None,
             episodes: Vec::new(),
             mentions: 1,
+            stated_end: None,
         };
         vectors.push(RelationVector {
             id: relation.id,

@@ -33,7 +33,7 @@ pub use ids::{EntityId, EpisodeId, FactId, RelationId};
 pub use manage::FactEdit;
 pub use model::{
     Entity, Episode, EpisodeStatus, Fact, FactEvent, FactEventKind, LlmUsage, Relation,
-    RelationTimes, ScopeSummary, Timestamp,
+    RelationTimes, ScopeSummary, StatedEnd, Timestamp,
 };
 pub use names::{EntityType, RelationType, normalize_name};
 pub use ontology::{Cardinality, Ontology, OntologySpec};

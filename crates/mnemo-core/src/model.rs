@@ -67,6 +67,47 @@ impl RelationTimes {
     }
 }
 
+/// The end a relation has on its own, apart from any cut by a successor on its timeline:
+/// the `valid_to` it was stated with, or the one a restatement gave it. Kept so that a
+/// relation cut by a successor gets exactly this end back when the successor goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatedEnd {
+    pub valid_to: Timestamp,
+    /// When mnemo learned this end; `None` = known when the relation was recorded.
+    pub invalidated_at: Option<Timestamp>,
+    /// The episode (a restatement) that gave this end; `None` = the relation's first
+    /// statement. Deleting that episode takes the end away again.
+    pub episode: Option<EpisodeId>,
+}
+
+impl StatedEnd {
+    /// Both times within what a store can write and read back, each error naming its
+    /// field.
+    pub fn check_stored(&self) -> Result<(), crate::ValidationError> {
+        use crate::time::check_stored;
+        check_stored("stated_end.valid_to", &self.valid_to)?;
+        self.invalidated_at
+            .as_ref()
+            .map_or(Ok(()), |at| check_stored("stated_end.invalidated_at", at))
+    }
+
+    /// The stated end of a relation that carries none (a row or an export from before the
+    /// field existed): its current end when no successor cut it, else unknown (open).
+    /// After a retraction, `invalidated_in` is the retracting episode, not the end's.
+    pub fn presumed(relation: &Relation) -> Option<StatedEnd> {
+        if relation.invalidated_by.is_some() {
+            return None;
+        }
+        Some(StatedEnd {
+            valid_to: relation.times.valid_to?,
+            invalidated_at: relation.times.invalidated_at,
+            episode: relation
+                .invalidated_in
+                .filter(|_| relation.times.retracted_at.is_none()),
+        })
+    }
+}
+
 /// A typed edge between two entities of the same scope.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Relation {
@@ -88,6 +129,9 @@ pub struct Relation {
     /// Provenance: the episodes that stated it, oldest first.
     pub episodes: Vec<EpisodeId>,
     pub mentions: u32,
+    /// Its own end, kept while a successor cuts it (`None`: open on its own).
+    #[serde(default)]
+    pub stated_end: Option<StatedEnd>,
 }
 
 /// Where an episode is in the ingestion journal.

@@ -6,8 +6,8 @@
 
 use crate::{
     EmbedError, Entity, EntityId, Episode, EpisodeId, EpisodeStatus, Fact, FactEvent, FactId,
-    LlmUsage, Relation, RelationId, RelationTimes, RelationType, Scope, ScopeSummary, StoreError,
-    Timestamp, Visibility,
+    LlmUsage, Relation, RelationId, RelationTimes, RelationType, Scope, ScopeSummary, StatedEnd,
+    StoreError, Timestamp, Visibility,
 };
 use async_trait::async_trait;
 
@@ -116,7 +116,8 @@ pub enum WriteOp {
     },
     /// Close the relation's validity interval; `episode` (stored as `invalidated_in`) is
     /// the episode whose arrival ended it. `invalidated_at: None`: the end was known when
-    /// the relation was recorded (a relation placed before one recorded earlier).
+    /// the relation was recorded (a relation placed before one recorded earlier). The
+    /// stored `stated_end` is untouched: a cut never changes the relation's own end.
     EndRelation {
         relation: RelationId,
         valid_to: Timestamp,
@@ -135,6 +136,12 @@ pub enum WriteOp {
     RestoreRelation {
         relation: RelationId,
         times: RelationTimes,
+    },
+    /// Replace the relation's own end (`Relation::stated_end`) and nothing else: a
+    /// restatement gives one, deleting that restatement's episode takes it away.
+    SetStatedEnd {
+        relation: RelationId,
+        stated_end: Option<StatedEnd>,
     },
     /// Remove a relation entirely (only for reverting the episode that created it).
     DeleteRelation { relation: RelationId },
@@ -176,7 +183,12 @@ impl WriteOp {
                 check_stored("created_at", &e.created_at)?;
                 check_stored("updated_at", &e.updated_at)
             }
-            WriteOp::AddRelation(r) => r.times.check_stored(),
+            WriteOp::AddRelation(r) => {
+                r.times.check_stored()?;
+                r.stated_end
+                    .as_ref()
+                    .map_or(Ok(()), StatedEnd::check_stored)
+            }
             WriteOp::EndRelation {
                 valid_to,
                 invalidated_at,
@@ -191,6 +203,9 @@ impl WriteOp {
                 check_stored("retracted_at", retracted_at)
             }
             WriteOp::RestoreRelation { times, .. } => times.check_stored(),
+            WriteOp::SetStatedEnd { stated_end, .. } => {
+                stated_end.as_ref().map_or(Ok(()), StatedEnd::check_stored)
+            }
             WriteOp::AddProvenance { .. }
             | WriteOp::RemoveProvenance { .. }
             | WriteOp::DeleteRelation { .. }

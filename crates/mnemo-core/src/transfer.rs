@@ -105,7 +105,14 @@ impl Record {
                 e.id.to_string(),
                 pair(("created_at", e.created_at), ("updated_at", e.updated_at)),
             ),
-            Record::Relation(r) => (r.id.to_string(), r.times.check_stored()),
+            Record::Relation(r) => (
+                r.id.to_string(),
+                r.times.check_stored().and_then(|()| {
+                    r.stated_end
+                        .as_ref()
+                        .map_or(Ok(()), crate::StatedEnd::check_stored)
+                }),
+            ),
             Record::Mention(_) => return Ok(()),
             Record::Fact(f) => (
                 f.id.to_string(),
@@ -439,7 +446,14 @@ impl Memory {
             }
             relation.source = entity(relation.source);
             relation.target = entity(relation.target);
+            // An export from before `stated_end` existed: presumed as the migration does.
+            relation.stated_end = relation
+                .stated_end
+                .or_else(|| crate::StatedEnd::presumed(&relation));
             relation.invalidated_in = relation.invalidated_in.map(episode);
+            if let Some(stated) = relation.stated_end.as_mut() {
+                stated.episode = stated.episode.map(episode);
+            }
             let mut seen = HashSet::new();
             relation.episodes = relation
                 .episodes
@@ -900,8 +914,32 @@ mod tests {
                 invalidated_in: Some(id(8)),
                 episodes: vec![id(1), id(9)],
                 mentions: 2,
+                stated_end: Some(crate::StatedEnd {
+                    valid_to: at("2025-01-01T00:00:00Z"),
+                    invalidated_at: Some(at("2023-06-01T00:00:00Z")),
+                    episode: Some(id(9)),
+                }),
             }),
-            r#"{"kind":"relation","id":"00000000-0000-7000-8000-000000000004","scope":{"user_id":"alice","run_id":"r1"},"source":"00000000-0000-7000-8000-000000000005","relation":"LIVES_IN","target":"00000000-0000-7000-8000-000000000006","fact":"Alice lives in Boston","valid_from":"2020-01-01T00:00:00Z","valid_to":"2024-03-01T00:00:00Z","recorded_at":"2023-01-01T00:00:00Z","invalidated_at":"2024-03-02T00:00:00Z","retracted_at":null,"invalidated_by":"00000000-0000-7000-8000-000000000007","invalidated_in":"00000000-0000-7000-8000-000000000008","episodes":["00000000-0000-7000-8000-000000000001","00000000-0000-7000-8000-000000000009"],"mentions":2}"#,
+            r#"{"kind":"relation","id":"00000000-0000-7000-8000-000000000004","scope":{"user_id":"alice","run_id":"r1"},"source":"00000000-0000-7000-8000-000000000005","relation":"LIVES_IN","target":"00000000-0000-7000-8000-000000000006","fact":"Alice lives in Boston","valid_from":"2020-01-01T00:00:00Z","valid_to":"2024-03-01T00:00:00Z","recorded_at":"2023-01-01T00:00:00Z","invalidated_at":"2024-03-02T00:00:00Z","retracted_at":null,"invalidated_by":"00000000-0000-7000-8000-000000000007","invalidated_in":"00000000-0000-7000-8000-000000000008","episodes":["00000000-0000-7000-8000-000000000001","00000000-0000-7000-8000-000000000009"],"mentions":2,"stated_end":{"valid_to":"2025-01-01T00:00:00Z","invalidated_at":"2023-06-01T00:00:00Z","episode":"00000000-0000-7000-8000-000000000009"}}"#,
+        );
+    }
+
+    /// An export written before relations carried `stated_end` still reads: none, and
+    /// import presumes it from the relation's own end (`StatedEnd::presumed`).
+    #[test]
+    fn relation_line_without_stated_end_still_reads() {
+        let line = r#"{"kind":"relation","id":"00000000-0000-7000-8000-000000000004","scope":{"user_id":"alice"},"source":"00000000-0000-7000-8000-000000000005","relation":"LIVES_IN","target":"00000000-0000-7000-8000-000000000006","fact":"Alice lived in Paris","valid_from":"2010-01-01T00:00:00Z","valid_to":"2015-01-01T00:00:00Z","recorded_at":"2023-01-01T00:00:00Z","invalidated_at":null,"retracted_at":null,"invalidated_by":null,"invalidated_in":null,"episodes":["00000000-0000-7000-8000-000000000001"],"mentions":1}"#;
+        let Record::Relation(relation) = serde_json::from_str(line).unwrap() else {
+            panic!("not a relation: {line}");
+        };
+        assert_eq!(relation.stated_end, None);
+        assert_eq!(
+            crate::StatedEnd::presumed(&relation),
+            Some(crate::StatedEnd {
+                valid_to: at("2015-01-01T00:00:00Z"),
+                invalidated_at: None,
+                episode: None,
+            })
         );
     }
 

@@ -13,7 +13,7 @@ use std::str::FromStr;
 use mnemo_core::{
     Entity, EntityType, Episode, EpisodeId, EpisodeStatus, Fact, FactEvent, FactEventKind,
     LlmUsage, Relation, RelationTimes, RelationType, Scope, ScopeSummary, SkippedRecords,
-    Timestamp, time,
+    StatedEnd, Timestamp, time,
 };
 use rusqlite::Row;
 
@@ -141,6 +141,25 @@ pub(crate) fn relation_times(row: &Row<'_>, at: usize) -> Result<RelationTimes> 
     })
 }
 
+/// `stated_valid_to, stated_invalidated_at, stated_in` from column `at` on; the other two
+/// without a `stated_valid_to` do not decode.
+fn stated_end(row: &Row<'_>, at: usize) -> Result<Option<StatedEnd>> {
+    let invalidated_at = parse_opt_ts(row.get(at + 1)?)?;
+    let episode = parse_opt_id(row.get(at + 2)?)?;
+    match parse_opt_ts(row.get(at)?)? {
+        Some(valid_to) => Ok(Some(StatedEnd {
+            valid_to,
+            invalidated_at,
+            episode,
+        })),
+        None if invalidated_at.is_none() && episode.is_none() => Ok(None),
+        None => Err(EmbeddedError::corrupt(
+            "stated end",
+            "stated_invalidated_at or stated_in without stated_valid_to",
+        )),
+    }
+}
+
 pub(crate) const ENTITY_COLUMNS: &str =
     "id, name, display_name, entity_type, aliases, embedding, mentions, created_at, updated_at";
 
@@ -161,7 +180,7 @@ pub(crate) fn entity_row(row: &Row<'_>, scope: &Scope, dimension: usize) -> Resu
     })
 }
 
-pub(crate) const RELATION_COLUMNS: &str = "id, source, relation_type, target, fact, valid_from, valid_to, recorded_at, invalidated_at, retracted_at, invalidated_by, episodes, mentions, invalidated_in";
+pub(crate) const RELATION_COLUMNS: &str = "id, source, relation_type, target, fact, valid_from, valid_to, recorded_at, invalidated_at, retracted_at, invalidated_by, episodes, mentions, invalidated_in, stated_valid_to, stated_invalidated_at, stated_in";
 
 pub(crate) fn relation_row(row: &Row<'_>, scope: &Scope) -> Result<Relation> {
     let relation_type: String = row.get(2)?;
@@ -178,6 +197,7 @@ pub(crate) fn relation_row(row: &Row<'_>, scope: &Scope) -> Result<Relation> {
         invalidated_in: parse_opt_id(row.get(13)?)?,
         episodes: parse_json("episodes", &row.get::<_, String>(11)?)?,
         mentions: row.get(12)?,
+        stated_end: stated_end(row, 14)?,
     })
 }
 

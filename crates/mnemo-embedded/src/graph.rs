@@ -230,8 +230,8 @@ fn add_relation(tx: &Connection, key: &str, r: &Relation) -> Result<()> {
     tx.prepare_cached(
         "INSERT INTO relations (scope, id, source, relation_type, target, fact, valid_from, \
          valid_to, recorded_at, invalidated_at, retracted_at, invalidated_by, episodes, mentions, \
-         invalidated_in) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+         invalidated_in, stated_valid_to, stated_invalidated_at, stated_in) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
     )?
     .execute(params![
         key,
@@ -249,6 +249,9 @@ fn add_relation(tx: &Connection, key: &str, r: &Relation) -> Result<()> {
         json(&r.episodes)?,
         r.mentions,
         r.invalidated_in.map(|e| e.to_string()),
+        opt_ts(&r.stated_end.map(|s| s.valid_to))?,
+        opt_ts(&r.stated_end.and_then(|s| s.invalidated_at))?,
+        r.stated_end.and_then(|s| s.episode).map(|e| e.to_string()),
     ])?;
     for episode in &r.episodes {
         link_provenance(tx, key, *episode, r.id)?;
@@ -478,6 +481,26 @@ fn apply_op(
         WriteOp::RestoreRelation { relation, times } => {
             relation_times_of(tx, key, relation)?;
             write_relation_times(tx, key, relation, &times, None, None)?;
+            Ok(None)
+        }
+        WriteOp::SetStatedEnd {
+            relation,
+            stated_end,
+        } => {
+            relation_times_of(tx, key, relation)?;
+            check_episode(tx, key, stated_end.and_then(|s| s.episode))?;
+            tx.prepare_cached(
+                "UPDATE relations SET stated_valid_to = ?3, stated_invalidated_at = ?4, \
+                 stated_in = ?5 WHERE scope = ?1 AND id = ?2",
+            )?
+            .execute(params![
+                key,
+                relation.to_string(),
+                opt_ts(&stated_end.map(|s| s.valid_to))?,
+                opt_ts(&stated_end.and_then(|s| s.invalidated_at))?,
+                stated_end.and_then(|s| s.episode).map(|e| e.to_string()),
+            ])?;
+            // Not part of the in-memory state (visibility reads `valid_to`).
             Ok(None)
         }
         WriteOp::DeleteRelation { relation } => {

@@ -24,6 +24,7 @@ enum Kind {
     EndRelation,
     RetractRelation,
     RestoreRelation,
+    SetStatedEnd,
     DeleteRelation,
     DeleteEntity,
     Mention,
@@ -42,6 +43,7 @@ fn kind(op: &WriteOp) -> Kind {
         WriteOp::EndRelation { .. } => Kind::EndRelation,
         WriteOp::RetractRelation { .. } => Kind::RetractRelation,
         WriteOp::RestoreRelation { .. } => Kind::RestoreRelation,
+        WriteOp::SetStatedEnd { .. } => Kind::SetStatedEnd,
         WriteOp::DeleteRelation { .. } => Kind::DeleteRelation,
         WriteOp::DeleteEntity { .. } => Kind::DeleteEntity,
         WriteOp::Mention { .. } => Kind::Mention,
@@ -243,7 +245,7 @@ async fn write_run(
             .await?;
             Ok(())
         }
-        Kind::EndRelation | Kind::RetractRelation | Kind::RestoreRelation => {
+        Kind::EndRelation | Kind::RetractRelation | Kind::RestoreRelation | Kind::SetStatedEnd => {
             let mut refs = Refs::default();
             let mut items = Vec::new();
             for op in run {
@@ -285,6 +287,14 @@ async fn write_run(
                             .set("retracted_at", times.retracted_at)
                             .set("status", codec::relation_status(&times)),
                     ),
+                    WriteOp::SetStatedEnd {
+                        relation,
+                        stated_end,
+                    } => (
+                        relation,
+                        stated_end.and_then(|s| s.episode),
+                        Props::new().stated_end(stated_end),
+                    ),
                     _ => continue,
                 };
                 refs.relations.push(relation);
@@ -295,6 +305,7 @@ async fn write_run(
             let text = match kind {
                 Kind::EndRelation => END_RELATIONS,
                 Kind::RetractRelation => RETRACT_RELATIONS,
+                Kind::SetStatedEnd => SET_STATED_END,
                 _ => RESTORE_RELATIONS,
             };
             tx.rows(query(text, base().set("items", list(items))))

@@ -6,7 +6,7 @@
 
 use mnemo_core::{
     Entity, EntityId, EntityType, Episode, EpisodeId, EpisodeStatus, LlmUsage, Relation,
-    RelationId, RelationTimes, RelationType, Scope, ScopeSummary, StoreError, Timestamp,
+    RelationId, RelationTimes, RelationType, Scope, ScopeSummary, StatedEnd, StoreError, Timestamp,
 };
 use neo4rs::{BoltList, BoltMap, BoltString, BoltType, Row};
 
@@ -34,6 +34,17 @@ impl Props {
     pub(crate) fn set(mut self, key: &str, value: impl Into<BoltType>) -> Self {
         self.0.put(BoltString::from(key), value.into());
         self
+    }
+
+    /// A relation's own end as `stated_valid_to`, `stated_invalidated_at`, `stated_in`
+    /// (all null for none), the properties it is stored in.
+    pub(crate) fn stated_end(self, end: Option<StatedEnd>) -> Self {
+        self.set("stated_valid_to", end.map(|e| e.valid_to))
+            .set("stated_invalidated_at", end.and_then(|e| e.invalidated_at))
+            .set(
+                "stated_in",
+                end.and_then(|e| e.episode).map(|e| e.to_string()),
+            )
     }
 
     /// The scope's key and parts, as `$scope_key`, `$user_id`, `$agent_id`, `$run_id`.
@@ -155,6 +166,7 @@ pub(crate) fn relation_row(relation: &Relation) -> BoltType {
         .set("episodes", strings_or_null(&ids))
         .set("mentions", i64::from(relation.mentions))
         .set("status", relation_status(&relation.times))
+        .stated_end(relation.stated_end)
         .into()
 }
 
@@ -380,7 +392,27 @@ pub(crate) fn relation(record: &Record, scope: &Scope) -> Result<Relation, Store
         invalidated_in: record.opt_parse::<EpisodeId>("invalidated_in")?,
         episodes: record.parse_all::<EpisodeId>("episodes")?,
         mentions: record.count("mentions")?,
+        stated_end: stated_end(record)?,
     })
+}
+
+/// `stated_valid_to`, `stated_invalidated_at` and `stated_in` of a relation projection;
+/// the other two without a `stated_valid_to` do not decode.
+fn stated_end(record: &Record) -> Result<Option<StatedEnd>, StoreError> {
+    let invalidated_at = record.opt_ts("stated_invalidated_at")?;
+    let episode = record.opt_parse::<EpisodeId>("stated_in")?;
+    match record.opt_ts("stated_valid_to")? {
+        Some(valid_to) => Ok(Some(StatedEnd {
+            valid_to,
+            invalidated_at,
+            episode,
+        })),
+        None if invalidated_at.is_none() && episode.is_none() => Ok(None),
+        None => Err(record.corrupt(
+            "stated_valid_to",
+            "missing while stated_invalidated_at or stated_in is set",
+        )),
+    }
 }
 
 /// An episode from `episode*.cypher`'s projection (its scope is stored with it).
@@ -605,6 +637,11 @@ mod tests {
             invalidated_in: Some(EpisodeId::new()),
             episodes: vec![EpisodeId::new(), EpisodeId::new()],
             mentions: 2,
+            stated_end: Some(StatedEnd {
+                valid_to: utc(2024, 6, 1, 0, 0),
+                invalidated_at: Some(utc(2024, 1, 10, 0, 0)),
+                episode: Some(EpisodeId::new()),
+            }),
         };
         let BoltType::Map(mut written) = relation_row(&r) else {
             panic!()

@@ -60,6 +60,7 @@ queries! {
     END_RELATIONS = "write/end_relations.cypher";
     RETRACT_RELATIONS = "write/retract_relations.cypher";
     RESTORE_RELATIONS = "write/restore_relations.cypher";
+    SET_STATED_END = "write/set_stated_end.cypher";
     DROP_SCOPE_SUMMARY = "write/drop_scope_summary.cypher";
     DELETE_RELATIONS = "write/delete_relations.cypher";
     DELETE_ENTITIES = "write/delete_entities.cypher";

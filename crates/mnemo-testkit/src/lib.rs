@@ -105,6 +105,7 @@ macro_rules! __contract_cases {
             walk_stops_at_invisible_relations,
             relations_query_filters_and_order,
             end_then_restore_round_trip,
+            stated_end_round_trip,
             end_known_when_recorded,
             retract_then_restore_round_trip,
             delete_relation_and_its_vector,

@@ -234,6 +234,7 @@ async fn build_graph(store: &EmbeddedStore, relations: usize, rng: &mut Rng) -> 
             invalidated_in: None,
             episodes: Vec::new(),
             mentions: 1,
+            stated_end: None,
         };
         vectors.push(RelationVector {
             id: relation.id,

@@ -164,6 +164,7 @@ mod tests {
                 invalidated_in: None,
                 episodes: Vec::new(),
                 mentions: 1,
+                stated_end: None,
             },
             source: end(),
             target: end(),

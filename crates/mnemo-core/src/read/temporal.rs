@@ -305,6 +305,7 @@ mod tests {
                 invalidated_in: None,
                 episodes: Vec::new(),
                 mentions: 1,
+                stated_end: None,
             };
             let at = Visibility {
                 as_of: day(t),

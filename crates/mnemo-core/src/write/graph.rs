@@ -15,7 +15,7 @@ use crate::ontology::Cardinality;
 use crate::ports::{RelationQuery, WriteOp};
 use crate::{
     Entity, EntityId, EntityType, Episode, LlmUsage, Memory, MemoryError, Relation, RelationId,
-    RelationTimes, RelationType, Scope, Timestamp, Visibility, normalize_name,
+    RelationTimes, RelationType, Scope, StatedEnd, Timestamp, Visibility, normalize_name,
 };
 
 /// Most conflict candidates looked at per new triplet (newest first); a hub entity must
@@ -228,6 +228,9 @@ pub(crate) async fn plan_triplets(
             continue;
         }
         let valid_from = triplet.valid_from.or(Some(episode.occurred_at));
+        let valid_to = triplet
+            .valid_to
+            .filter(|to| valid_from.is_none_or(|f| f < *to));
         let relation = Relation {
             id: RelationId::new(),
             scope: scope.clone(),
@@ -237,9 +240,7 @@ pub(crate) async fn plan_triplets(
             fact: triplet.fact,
             times: RelationTimes {
                 valid_from,
-                valid_to: triplet
-                    .valid_to
-                    .filter(|to| valid_from.is_none_or(|f| f < *to)),
+                valid_to,
                 recorded_at: now,
                 invalidated_at: None,
                 retracted_at: None,
@@ -248,6 +249,13 @@ pub(crate) async fn plan_triplets(
             invalidated_in: None,
             episodes: vec![episode.id],
             mentions: 1,
+            // Known ended when recorded; a cut below (`timeline.rs`, or a `superseded`
+            // verdict on an older fact) changes `valid_to`, never this.
+            stated_end: valid_to.map(|valid_to| StatedEnd {
+                valid_to,
+                invalidated_at: None,
+                episode: None,
+            }),
         };
         // The same triplet twice in one episode is one statement.
         if !new_relations.iter().any(|r| same_statement(r, &relation)) {
@@ -570,7 +578,8 @@ fn apply_decisions(
                         episode: episode.id,
                     });
                     match new.times.valid_to {
-                        // "I lived in Boston until 2024" about the current Boston.
+                        // "I lived in Boston until 2024" about the current Boston: its
+                        // own end from now on, kept if a successor later cuts it.
                         Some(valid_to) if existing.times.valid_to.is_none() => {
                             plan.ops.push(WriteOp::EndRelation {
                                 relation: existing.id,
@@ -578,6 +587,14 @@ fn apply_decisions(
                                 invalidated_at: Some(now),
                                 invalidated_by: None,
                                 episode: Some(episode.id),
+                            });
+                            plan.ops.push(WriteOp::SetStatedEnd {
+                                relation: existing.id,
+                                stated_end: Some(StatedEnd {
+                                    valid_to,
+                                    invalidated_at: Some(now),
+                                    episode: Some(episode.id),
+                                }),
                             });
                             plan.invalidated.push(existing.id);
                         }

@@ -447,6 +447,8 @@ impl Memory {
 
         let mut ops = Vec::new();
         let mut deleted = HashSet::new();
+        // Relations already put back on their own end (without this episode's).
+        let mut put_back = HashSet::new();
         let single = |r: &Relation| {
             self.ontology.cardinality(&r.relation_type) == crate::ontology::Cardinality::One
         };
@@ -458,18 +460,18 @@ impl Memory {
                 // Cut by a member of its timeline: placement below puts it back.
                 continue;
             }
-            let times = RelationTimes {
-                valid_to: None,
-                invalidated_at: None,
-                retracted_at: None,
-                ..relation.times
-            };
-            ops.push(WriteOp::RestoreRelation {
-                relation: relation.id,
-                times,
-            });
+            ops.extend(own_end_without(relation, id, None));
+            put_back.insert(relation.id);
         }
         for relation in &footprint.stated {
+            let gave_own_end = relation.stated_end.is_some_and(|s| s.episode == Some(id));
+            if gave_own_end && !put_back.contains(&relation.id) {
+                // A restatement's end under a later cut: the cut stays, the end goes.
+                ops.push(WriteOp::SetStatedEnd {
+                    relation: relation.id,
+                    stated_end: None,
+                });
+            }
             if relation.episodes.iter().all(|e| *e == id) {
                 ops.push(WriteOp::DeleteRelation {
                     relation: relation.id,
@@ -526,14 +528,7 @@ impl Memory {
             }
             for cut in self.cut_by(scope, relation).await? {
                 if !deleted.contains(&cut.id) && cut.invalidated_in != Some(id) {
-                    ops.push(WriteOp::RestoreRelation {
-                        relation: cut.id,
-                        times: RelationTimes {
-                            valid_to: None,
-                            invalidated_at: None,
-                            ..cut.times
-                        },
-                    });
+                    ops.extend(own_end_without(&cut, id, cut.times.retracted_at));
                 }
             }
         }
@@ -620,6 +615,43 @@ impl Memory {
         found.dedup_by_key(|r| r.id);
         Ok(found)
     }
+}
+
+/// The ops that put a relation back on its own end as if episode `deleted` never arrived:
+/// the end it was stated with (unless `deleted` gave it), else open; `invalidated_by`
+/// cleared and `retracted_at` set to `retracted_at`. An own end from a restatement keeps
+/// that episode as `invalidated_in`, which only `EndRelation` sets.
+fn own_end_without(
+    relation: &Relation,
+    deleted: EpisodeId,
+    retracted_at: Option<crate::Timestamp>,
+) -> Vec<WriteOp> {
+    let own = relation.stated_end.filter(|s| s.episode != Some(deleted));
+    let mut ops = vec![WriteOp::RestoreRelation {
+        relation: relation.id,
+        times: RelationTimes {
+            valid_to: own.map(|s| s.valid_to),
+            invalidated_at: own.and_then(|s| s.invalidated_at),
+            retracted_at,
+            ..relation.times
+        },
+    }];
+    if let Some(own) = own.filter(|s| s.episode.is_some()) {
+        ops.push(WriteOp::EndRelation {
+            relation: relation.id,
+            valid_to: own.valid_to,
+            invalidated_at: own.invalidated_at,
+            invalidated_by: None,
+            episode: own.episode,
+        });
+    }
+    if own != relation.stated_end {
+        ops.push(WriteOp::SetStatedEnd {
+            relation: relation.id,
+            stated_end: own,
+        });
+    }
+    ops
 }
 
 /// What [`Memory::resume_pending`] did.

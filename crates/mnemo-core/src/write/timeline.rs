@@ -17,7 +17,9 @@
 //!   `recorded_at` when it was recorded later (else none: known ended when recorded),
 //!   `invalidated_in` = the successor's first episode, likewise only when it came later;
 //! - a member that is not cut keeps its own end (the one it was stated with, or a
-//!   restatement gave it); a member that was cut and no longer is, is open again.
+//!   restatement gave it); a member that was cut and no longer is gets its own end back
+//!   exactly (`Relation::stated_end`: `valid_to`, `invalidated_at` and the restatement's
+//!   episode as `invalidated_in`), or is open again when it has none.
 
 use std::collections::HashMap;
 
@@ -50,17 +52,17 @@ impl End {
     }
 
     /// The end the relation has on its own: its current end when no relation cut it,
-    /// else open.
+    /// else the end it was stated with (open when it has none).
     fn own(relation: &Relation) -> End {
         if relation.invalidated_by.is_none() {
-            End::of(relation)
-        } else {
-            End {
-                valid_to: None,
-                invalidated_at: None,
-                invalidated_by: None,
-                invalidated_in: None,
-            }
+            return End::of(relation);
+        }
+        let stated = relation.stated_end;
+        End {
+            valid_to: stated.map(|s| s.valid_to),
+            invalidated_at: stated.and_then(|s| s.invalidated_at),
+            invalidated_by: None,
+            invalidated_in: stated.and_then(|s| s.episode),
         }
     }
 }
@@ -130,6 +132,7 @@ pub(crate) fn overlay(members: &mut Vec<Relation>, key: &TimelineKey, ops: &[Wri
                     WriteOp::RemoveProvenance { episode, .. } => {
                         member.episodes.retain(|e| e != episode);
                     }
+                    WriteOp::SetStatedEnd { stated_end, .. } => member.stated_end = *stated_end,
                     _ => {}
                 }
             }
@@ -142,7 +145,8 @@ fn target(op: &WriteOp) -> Option<RelationId> {
         WriteOp::EndRelation { relation, .. }
         | WriteOp::RetractRelation { relation, .. }
         | WriteOp::RestoreRelation { relation, .. }
-        | WriteOp::RemoveProvenance { relation, .. } => Some(*relation),
+        | WriteOp::RemoveProvenance { relation, .. }
+        | WriteOp::SetStatedEnd { relation, .. } => Some(*relation),
         _ => None,
     }
 }
@@ -213,10 +217,12 @@ pub(crate) async fn place(
     Ok(ops)
 }
 
-/// The op that gives an existing relation the wanted end.
+/// The op that gives an existing relation the wanted end. Its own end with a `valid_to`
+/// is an `EndRelation` naming no successor, so the episode that gave it (a restatement)
+/// is kept as `invalidated_in`, which `RestoreRelation` would clear.
 fn end_op(member: &Relation, wanted: End) -> WriteOp {
     match wanted.valid_to {
-        Some(valid_to) if wanted.invalidated_by.is_some() => WriteOp::EndRelation {
+        Some(valid_to) => WriteOp::EndRelation {
             relation: member.id,
             valid_to,
             invalidated_at: wanted.invalidated_at,

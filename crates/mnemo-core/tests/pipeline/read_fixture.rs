@@ -194,6 +194,7 @@ pub async fn load(h: &Harness, scope: &Scope, fixture: &Fixture) -> Loaded {
             invalidated_in: None,
             episodes: vec![episode.id],
             mentions: 1,
+            stated_end: None,
         };
         relation_vectors.push(RelationVector {
             id: relation.id,

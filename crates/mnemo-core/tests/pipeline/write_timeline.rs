@@ -532,3 +532,146 @@ async fn deleting_an_episode_removes_the_aliases_it_added() {
     );
     assert!(!h.timeline(&scope, "New York City").await.is_empty());
 }
+
+/// Alice LIVES_IN `target` from `from` (until `to`, when stated), in an episode of its own.
+async fn add_stint(
+    h: &Harness,
+    scope: &Scope,
+    target: &str,
+    from: Timestamp,
+    to: Option<Timestamp>,
+) -> EpisodeId {
+    let mut r = request(scope, "Alice", "LIVES_IN", target, from);
+    r.relations[0].valid_to = to;
+    h.memory.add_relations(r).await.expect("add").episode_id
+}
+
+/// Who Alice lives with at each probe: one line per probe, the visible targets.
+async fn answers(h: &Harness, scope: &Scope, probes: &[Timestamp]) -> Vec<String> {
+    let mut out = Vec::new();
+    for probe in probes {
+        let visible = lives_in(h, scope, as_of(*probe)).await;
+        let mut names = lines(h, scope, visible).await;
+        names.sort();
+        out.push(format!("{}: {names:?}", probe.date_naive()));
+    }
+    out
+}
+
+/// A member stated with its own end ("Paris 2010-2015") and cut by a successor from
+/// another episode ("London from 2012") gets its stated end back, not an open end, when
+/// the successor's episode is deleted: the timeline equals that of a store that never saw
+/// London, in every arrival order. Regression: `End::own` reopened every cut member.
+#[tokio::test]
+async fn deleting_a_cut_members_successor_gives_it_back_its_stated_end() {
+    let h = harness_without_llm().await;
+    let paris = ("Paris", date(2010, 1, 1), Some(date(2015, 1, 1)));
+    let london = ("London", date(2012, 1, 1), None);
+    let rome = ("Rome", date(2016, 1, 1), None);
+    // Midpoints of every interval either store has, and one before everything.
+    let probes = [
+        date(2009, 6, 1),
+        date(2011, 1, 1),
+        date(2013, 6, 1),
+        date(2015, 6, 1),
+        date(2017, 1, 1),
+    ];
+    let reference = fresh_scope("own-end-reference");
+    for (target, from, to) in [paris, rome] {
+        add_stint(&h, &reference, target, from, to).await;
+    }
+    let expected = answers(&h, &reference, &probes).await;
+    let expected_timeline = timeline_text(&h, &reference).await;
+    assert_eq!(
+        expected_timeline,
+        vec!["Paris [2010-01-01 → 2015-01-01]", "Rome [2016-01-01 → -]"]
+    );
+
+    let stints = [paris, london, rome];
+    for (label, order) in [
+        ("sorted", [0, 1, 2]),
+        ("successor-first", [1, 0, 2]),
+        ("reversed", [2, 1, 0]),
+        ("shuffled", [2, 0, 1]),
+    ] {
+        let scope = fresh_scope(&format!("own-end-{label}"));
+        let mut successor = None;
+        for i in order {
+            let (target, from, to) = stints[i];
+            let episode = add_stint(&h, &scope, target, from, to).await;
+            if target == "London" {
+                successor = Some(episode);
+            }
+        }
+        let cut = timeline_text(&h, &scope).await;
+        assert_eq!(
+            cut,
+            vec![
+                "Paris [2010-01-01 → 2012-01-01]",
+                "London [2012-01-01 → 2016-01-01]",
+                "Rome [2016-01-01 → -]",
+            ],
+            "{label}: London cuts Paris"
+        );
+        h.memory
+            .delete_episode(successor.expect("London added"))
+            .await
+            .unwrap();
+        assert_eq!(
+            timeline_text(&h, &scope).await,
+            expected_timeline,
+            "{label}: Paris ends on its own again"
+        );
+        assert_eq!(
+            answers(&h, &scope, &probes).await,
+            expected,
+            "{label}: as_of answers"
+        );
+        let paris_after = members(&h, &scope).await.remove(0);
+        assert_eq!(
+            (paris_after.invalidated_by, paris_after.invalidated_in),
+            (None, None),
+            "{label}: nothing cut Paris"
+        );
+    }
+}
+
+/// A restatement's end ("lived in Paris until 2015" about the open Paris) is Paris's own:
+/// cut by London and London deleted, Paris ends in 2015 again, learned from the
+/// restatement; deleting the restatement then leaves Paris open, as if neither arrived.
+#[tokio::test]
+async fn a_restated_end_survives_a_cut_and_goes_with_its_episode() {
+    let h = harness_without_llm().await;
+    let scope = fresh_scope("own-end-restated");
+    add_stint(&h, &scope, "Paris", date(2010, 1, 1), None).await;
+    let restatement = add_stint(
+        &h,
+        &scope,
+        "Paris",
+        date(2010, 1, 1),
+        Some(date(2015, 1, 1)),
+    )
+    .await;
+    let restated = ends(&members(&h, &scope).await);
+    assert_eq!(
+        timeline_text(&h, &scope).await,
+        vec!["Paris [2010-01-01 → 2015-01-01]"],
+        "the restatement ends Paris"
+    );
+    let london = add_stint(&h, &scope, "London", date(2012, 1, 1), None).await;
+    assert_eq!(
+        timeline_text(&h, &scope).await,
+        vec!["Paris [2010-01-01 → 2012-01-01]", "London [2012-01-01 → -]"]
+    );
+    h.memory.delete_episode(london).await.unwrap();
+    assert_eq!(
+        ends(&members(&h, &scope).await),
+        restated,
+        "Paris's end, its transaction time and its episode come back exactly"
+    );
+    h.memory.delete_episode(restatement).await.unwrap();
+    assert_eq!(
+        timeline_text(&h, &scope).await,
+        vec!["Paris [2010-01-01 → -]"]
+    );
+}

@@ -35,7 +35,7 @@ async fn reopening_migrates_once_and_keeps_data() {
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 3);
+    assert_eq!(version, 4);
     let mode: String = conn
         .query_row("PRAGMA journal_mode", [], |r| r.get(0))
         .unwrap();
@@ -165,6 +165,79 @@ async fn version_1_data_is_migrated() {
     );
     let episode = store.episode(e1).await.unwrap().unwrap();
     assert_eq!(episode.llm_usage, LlmUsage::default());
+}
+
+/// A database written by schema version 3 opens as version 4 with each relation's own end
+/// presumed: a relation nothing cut ends on its own (with the episode that ended it, unless
+/// a retraction overwrote that), a cut one and an open one have none.
+#[tokio::test]
+async fn version_3_relations_get_their_stated_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let (stated, cut, restated, retracted, open) = (
+        RelationId::new(),
+        RelationId::new(),
+        RelationId::new(),
+        RelationId::new(),
+        RelationId::new(),
+    );
+    let (x, y, e) = (EntityId::new(), EntityId::new(), EpisodeId::new());
+    let s = scope("old");
+    {
+        let conn = rusqlite::Connection::open(dir.path().join("mnemo.db")).unwrap();
+        for migration in [
+            include_str!("../../migrations/0001_init.sql"),
+            include_str!("../../migrations/0002_revert_and_usage.sql"),
+            include_str!("../../migrations/0003_alias_provenance.sql"),
+        ] {
+            conn.execute_batch(migration).unwrap();
+        }
+        conn.execute_batch(&format!(
+            "PRAGMA user_version = 3;
+             INSERT INTO meta (key, value) VALUES ('dimension', '{DIM}');
+             INSERT INTO relations (scope, id, source, relation_type, target, fact, recorded_at,
+               valid_to, invalidated_at, invalidated_by, invalidated_in, retracted_at,
+               episodes, mentions)
+               VALUES ('{s}', '{stated}', '{x}', 'LIVES_IN', '{y}', 'a', '{t1}',
+                       '{t3}', NULL, NULL, NULL, NULL, '[]', 1),
+                      ('{s}', '{cut}', '{x}', 'LIVES_IN', '{y}', 'b', '{t1}',
+                       '{t3}', '{t2}', '{open}', '{e}', NULL, '[]', 1),
+                      ('{s}', '{restated}', '{x}', 'LIVES_IN', '{y}', 'c', '{t1}',
+                       '{t3}', '{t2}', NULL, '{e}', NULL, '[]', 1),
+                      ('{s}', '{retracted}', '{x}', 'LIVES_IN', '{y}', 'd', '{t1}',
+                       '{t3}', NULL, NULL, '{e}', '{t2}', '[]', 1),
+                      ('{s}', '{open}', '{x}', 'LIVES_IN', '{y}', 'e', '{t1}',
+                       NULL, NULL, NULL, NULL, NULL, '[]', 1);",
+            s = s.key(),
+            t1 = "2024-01-01T00:00:00.000000000Z",
+            t2 = "2024-01-02T00:00:00.000000000Z",
+            t3 = "2024-06-01T00:00:00.000000000Z",
+        ))
+        .unwrap();
+    }
+    let store = EmbeddedStore::open(dir.path(), DIM).unwrap();
+    let t2 = "2024-01-02T00:00:00Z".parse().unwrap();
+    let t3 = "2024-06-01T00:00:00Z".parse().unwrap();
+    let end = |invalidated_at, episode| {
+        Some(mnemo_core::StatedEnd {
+            valid_to: t3,
+            invalidated_at,
+            episode,
+        })
+    };
+    for (id, expected) in [
+        (stated, end(None, None)),
+        (cut, None),
+        (restated, end(Some(t2), Some(e))),
+        (retracted, end(None, None)),
+        (open, None),
+    ] {
+        let relation = store.relation(&s, id).await.unwrap().unwrap();
+        assert_eq!(
+            relation.stated_end, expected,
+            "relation {:?}",
+            relation.fact
+        );
+    }
 }
 
 /// Builds a state that exercises every in-memory structure — entities, relations that were

@@ -92,6 +92,7 @@ pub fn relation(
         invalidated_in: None,
         episodes: Vec::new(),
         mentions: 1,
+        stated_end: None,
     }
 }
 

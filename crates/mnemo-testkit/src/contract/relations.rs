@@ -5,7 +5,7 @@
 use mnemo_core::ports::{EpisodeInsert, RelationQuery, WriteOp};
 use mnemo_core::{
     Entity, EpisodeId, EpisodeStatus, LlmUsage, Relation, RelationId, RelationTimes, RelationType,
-    Scope,
+    Scope, StatedEnd,
 };
 
 use super::{LISTING, apply, apply_not_found, by_entity, ok, set};
@@ -239,6 +239,159 @@ async fn journaled<S: ContractStore + ?Sized>(
         "insert_episode({text:?})"
     );
     episode.id
+}
+
+/// A relation's own end (`stated_end`) round-trips: `AddRelation` stores it, a cut
+/// (`EndRelation`) and `RestoreRelation` leave it alone, `SetStatedEnd` replaces it (with
+/// the episode of a restatement, then with none) and changes nothing else, and every read
+/// path (by id, by entity, the walk) returns it.
+pub async fn stated_end_round_trip<S: ContractStore + ?Sized>(store: &S) {
+    let w = seed_lives(store).await;
+    let restated = journaled(store, &w.scope, "alice lived in nyc until day 30", 12).await;
+    let stated = StatedEnd {
+        valid_to: day(20),
+        invalidated_at: None,
+        episode: None,
+    };
+    let nyc = Relation {
+        times: RelationTimes {
+            valid_to: Some(day(20)),
+            ..since(10, 11)
+        },
+        stated_end: Some(stated),
+        ..w.moved_to_nyc()
+    };
+    apply(
+        store,
+        &w.scope,
+        vec![WriteOp::AddRelation(nyc.clone())],
+        "add a relation stated with its own end",
+    )
+    .await;
+    assert_eq!(
+        stated_end_of(store, &w, nyc.id, "after AddRelation").await,
+        Some(stated)
+    );
+
+    apply(
+        store,
+        &w.scope,
+        vec![WriteOp::EndRelation {
+            relation: nyc.id,
+            valid_to: day(15),
+            invalidated_at: Some(day(16)),
+            invalidated_by: Some(w.lives.id),
+            episode: None,
+        }],
+        "cut it",
+    )
+    .await;
+    assert_eq!(
+        stated_end_of(store, &w, nyc.id, "after EndRelation").await,
+        Some(stated),
+        "a cut must keep the relation's own end"
+    );
+
+    let from_restatement = StatedEnd {
+        valid_to: day(30),
+        invalidated_at: Some(day(12)),
+        episode: Some(restated),
+    };
+    apply(
+        store,
+        &w.scope,
+        vec![WriteOp::SetStatedEnd {
+            relation: nyc.id,
+            stated_end: Some(from_restatement),
+        }],
+        "set the own end a restatement gave",
+    )
+    .await;
+    let stored = ok(store.relation(&w.scope, nyc.id).await, "relation").expect("stored");
+    assert_eq!(
+        stored,
+        Relation {
+            times: RelationTimes {
+                valid_to: Some(day(15)),
+                invalidated_at: Some(day(16)),
+                ..nyc.times
+            },
+            invalidated_by: Some(w.lives.id),
+            stated_end: Some(from_restatement),
+            ..nyc.clone()
+        },
+        "SetStatedEnd must change the own end and nothing else"
+    );
+    let walked = ok(
+        walk(store, &w.scope, &[w.alice.id], 1, at(12, 1000)).await,
+        "walk",
+    );
+    assert_eq!(
+        walked
+            .relations
+            .iter()
+            .find(|r| r.relation.id == nyc.id)
+            .map(|r| r.relation.stated_end),
+        Some(Some(from_restatement)),
+        "the walk must return the own end"
+    );
+
+    apply(
+        store,
+        &w.scope,
+        vec![
+            WriteOp::RestoreRelation {
+                relation: nyc.id,
+                times: nyc.times,
+            },
+            WriteOp::SetStatedEnd {
+                relation: nyc.id,
+                stated_end: None,
+            },
+        ],
+        "restore and clear the own end",
+    )
+    .await;
+    assert_eq!(
+        ok(store.relation(&w.scope, nyc.id).await, "relation"),
+        Some(Relation {
+            stated_end: None,
+            ..nyc.clone()
+        }),
+        "after RestoreRelation and SetStatedEnd(None)"
+    );
+
+    let missing = RelationId::new();
+    apply_not_found(
+        store,
+        &w.scope,
+        vec![WriteOp::SetStatedEnd {
+            relation: missing,
+            stated_end: Some(stated),
+        }],
+        "SetStatedEnd of an unknown relation",
+    )
+    .await;
+}
+
+/// The relation's own end, read by id and through Alice's adjacency (which must agree).
+async fn stated_end_of<S: ContractStore + ?Sized>(
+    store: &S,
+    w: &Lives,
+    id: RelationId,
+    what: &str,
+) -> Option<StatedEnd> {
+    let by_id = ok(store.relation(&w.scope, id).await, "relation");
+    let by_entity = ok(
+        store
+            .relations(&w.scope, &by_entity(w.alice.id, None))
+            .await,
+        "relations",
+    )
+    .into_iter()
+    .find(|r| r.id == id);
+    assert_eq!(by_id, by_entity, "{what}: relation and relations disagree");
+    by_id.expect("stored").stated_end
 }
 
 /// `EndRelation` sets `valid_to`, `invalidated_at`, `invalidated_by` and `invalidated_in`
