@@ -35,17 +35,14 @@ pub(crate) struct FactsPlan {
     edits: Vec<MemoryEdit>,
 }
 
-/// Extracts the episode's facts and asks `update_memory` what they change among the
-/// `facts_top_k` most similar facts of the scope. Writes nothing.
-pub(crate) async fn plan_facts(
+/// The episode's facts as the LLM states them (`extract_facts`), trimmed and de-duplicated.
+/// Reads nothing of the scope, so it runs before the scope's write lock is taken.
+pub(crate) async fn extract_facts(
     memory: &Memory,
-    scope: &Scope,
     input: &crate::llm::ExtractionInput,
-) -> Result<(FactsPlan, LlmUsage), MemoryError> {
+) -> Result<(Vec<String>, LlmUsage), MemoryError> {
     let llm = memory.llm()?;
     let extracted = llm.extract_facts(input).await.map_err(MemoryError::Llm)?;
-    let mut usage = extracted.usage;
-
     let mut seen = HashSet::new();
     let texts: Vec<String> = extracted
         .value
@@ -53,6 +50,19 @@ pub(crate) async fn plan_facts(
         .map(|fact| fact.trim().to_owned())
         .filter(|fact| !fact.is_empty() && seen.insert(crate::text::same_text_key(fact)))
         .collect();
+    Ok((texts, extracted.usage))
+}
+
+/// Asks `update_memory` what the extracted facts change among the `facts_top_k` most
+/// similar facts of the scope. Reads the scope's facts, so it runs under its write lock;
+/// writes nothing.
+pub(crate) async fn plan_facts(
+    memory: &Memory,
+    scope: &Scope,
+    texts: Vec<String>,
+) -> Result<(FactsPlan, LlmUsage), MemoryError> {
+    let llm = memory.llm()?;
+    let mut usage = LlmUsage::default();
     if texts.is_empty() {
         return Ok((FactsPlan::default(), usage));
     }

@@ -24,6 +24,17 @@ struct Plans {
     facts: Option<facts::FactsPlan>,
 }
 
+/// What the LLM read from an episode's messages before the scope's write lock: triplets
+/// (with the name embeddings computed on the way) and fact texts. None of it depends on
+/// what the scope holds, only shown to the LLM as context, so it stays valid whatever
+/// other writes happen meanwhile.
+struct Extracted {
+    triplets: Vec<TripletIn>,
+    names: NameVectors,
+    facts: Option<Vec<String>>,
+    usage: LlmUsage,
+}
+
 impl Memory {
     /// `POST /v1/memories` with `wait=true`: journal the messages, then process them.
     pub async fn add(&self, request: AddRequest) -> Result<AddOutcome, MemoryError> {
@@ -114,9 +125,19 @@ impl Memory {
             Ok(journal) => journal,
             Err(err) => return self.fail_unreadable(&episode, err).await,
         };
-        if matches!(journal, Journal::Messages { infer: true, .. }) && self.llm.is_none() {
+        let infer = matches!(journal, Journal::Messages { infer: true, .. });
+        if infer && self.llm.is_none() {
             return Err(MemoryError::LlmNotConfigured);
         }
+        // The extraction calls (the slowest part of an add) run before the scope's write
+        // lock, so concurrent adds to one scope overlap them; only the steps that read
+        // what the scope holds (resolution, conflicts, fact updates) run under it. An
+        // episode already done, or with its graph ops applied, needs no extraction.
+        let extracted = if infer && self.needs_planning(&episode).await? {
+            Some(self.extract_messages(&episode).await)
+        } else {
+            None
+        };
         let _guard = self.lock_scope(&episode.scope).await;
         // Another worker may have finished it while we waited for the lock.
         let Some(current) = self.graph.episode(episode.id).await? else {
@@ -151,7 +172,15 @@ impl Memory {
                 // writes so planning again does not apply them twice (one indexed read
                 // when there are none).
                 facts::revert_facts(self, &episode.scope, episode.id).await?;
-                self.plan_messages(&episode).await
+                let extracted = match extracted {
+                    Some(extracted) => extracted,
+                    // Its footprint emptied while we waited (a revert): extract now.
+                    None => self.extract_messages(&episode).await,
+                };
+                match extracted {
+                    Ok(extracted) => self.plan_extracted(&episode, extracted).await,
+                    Err(err) => Err(err),
+                }
             }
             Journal::Relations { relations } => {
                 let triplets = match relations
@@ -182,46 +211,107 @@ impl Memory {
         self.finish(&episode, plans.graph, facts, usage).await
     }
 
-    /// The LLM half of an add: graph path and facts path concurrently, no writes.
-    async fn plan_messages(&self, episode: &Episode) -> Result<Plans, MemoryError> {
+    /// Whether the episode may still need planning: still `pending` and none of its graph
+    /// ops applied. A hint read without the lock (saves the extraction calls for an
+    /// episode another worker finished); the lock holder checks again.
+    async fn needs_planning(&self, episode: &Episode) -> Result<bool, MemoryError> {
+        let pending = self
+            .graph
+            .episode(episode.id)
+            .await?
+            .is_some_and(|e| e.status == EpisodeStatus::Pending);
+        if !pending {
+            return Ok(false);
+        }
+        let footprint = self
+            .graph
+            .episode_footprint(&episode.scope, episode.id)
+            .await?;
+        Ok(footprint.stated.is_empty() && footprint.ended.is_empty())
+    }
+
+    /// The extraction half of an add (no lock, no write): the graph path's entities and
+    /// relations and the facts path's fact texts, concurrently.
+    async fn extract_messages(&self, episode: &Episode) -> Result<Extracted, MemoryError> {
         let input = extraction_input(self, episode).await?;
         let graph_path = async {
             let mut names = NameVectors::default();
             let (triplets, usage) =
                 graph::extract_triplets(self, episode, &input, &mut names).await?;
-            let mut plan = graph::plan_triplets(self, episode, triplets, &mut names)
-                .await
-                .map_err(|e| add_usage(e, usage))?;
-            plan.usage += usage;
-            Ok::<_, MemoryError>(plan)
+            Ok::<_, MemoryError>((triplets, names, usage))
         };
         let facts_path = async {
             if self.settings.facts_enabled {
-                facts::plan_facts(self, &episode.scope, &input)
-                    .await
-                    .map(Some)
+                facts::extract_facts(self, &input).await.map(Some)
             } else {
                 Ok(None)
             }
         };
         let (graph, facts) = tokio::join!(graph_path, facts_path);
         match (graph, facts) {
-            (Ok(graph), Ok(facts)) => {
-                let (facts, facts_usage) = match facts {
-                    Some((plan, usage)) => (Some(plan), usage),
-                    None => (None, LlmUsage::default()),
-                };
-                let mut graph = graph;
-                graph.usage += facts_usage;
-                Ok(Plans { graph, facts })
+            (Ok((triplets, names, mut usage)), Ok(facts)) => {
+                let facts = facts.map(|(texts, facts_usage)| {
+                    usage += facts_usage;
+                    texts
+                });
+                Ok(Extracted {
+                    triplets,
+                    names,
+                    facts,
+                    usage,
+                })
             }
             // Whichever failed, the other's spending counts too.
             (Err(err), Ok(facts)) => Err(add_usage(
                 err,
                 facts.map(|(_, usage)| usage).unwrap_or_default(),
             )),
-            (Ok(graph), Err(err)) => Err(add_usage(err, graph.usage)),
+            (Ok((_, _, usage)), Err(err)) => Err(add_usage(err, usage)),
             (Err(err), Err(_)) => Err(err),
+        }
+    }
+
+    /// The planning half of an add, under the scope's write lock (it reads what the scope
+    /// holds): entity resolution and conflicts for the triplets, fact updates for the fact
+    /// texts, concurrently; no writes.
+    async fn plan_extracted(
+        &self,
+        episode: &Episode,
+        extracted: Extracted,
+    ) -> Result<Plans, MemoryError> {
+        let Extracted {
+            triplets,
+            mut names,
+            facts,
+            usage,
+        } = extracted;
+        let graph_path = graph::plan_triplets(self, episode, triplets, &mut names);
+        let facts_path = async {
+            match facts {
+                Some(texts) => facts::plan_facts(self, &episode.scope, texts)
+                    .await
+                    .map(Some),
+                None => Ok(None),
+            }
+        };
+        let (graph, facts) = tokio::join!(graph_path, facts_path);
+        let with_extraction = |err| add_usage(err, usage);
+        match (graph, facts) {
+            (Ok(mut graph), Ok(facts)) => {
+                let (facts, facts_usage) = match facts {
+                    Some((plan, usage)) => (Some(plan), usage),
+                    None => (None, LlmUsage::default()),
+                };
+                graph.usage += usage;
+                graph.usage += facts_usage;
+                Ok(Plans { graph, facts })
+            }
+            (Err(err), Ok(facts)) => Err(with_extraction(add_usage(
+                err,
+                facts.map(|(_, usage)| usage).unwrap_or_default(),
+            ))),
+            (Ok(graph), Err(err)) => Err(with_extraction(add_usage(err, graph.usage))),
+            (Err(err), Err(_)) => Err(with_extraction(err)),
         }
     }
 

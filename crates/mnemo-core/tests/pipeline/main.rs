@@ -11,5 +11,6 @@ mod read_temporal;
 mod summary;
 mod support;
 mod write_crash;
+mod write_lock;
 mod write_scenarios;
 mod write_timeline;
