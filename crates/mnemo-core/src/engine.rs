@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use crate::clock::{Clock, SystemClock};
 use crate::llm::LanguageModel;
 use crate::ontology::Ontology;
-use crate::ports::{Embedder, GraphWrite, TokenCounter, VectorWrite};
+use crate::ports::{Embedder, GraphRead, GraphWrite, TokenCounter, VectorRead, VectorWrite};
 use crate::{Entity, EntityId, EntityRef, MemoryError, Relation, RelationView, Scope};
 
 /// Tunables of the pipelines (defaults follow DESIGN §3).
@@ -65,6 +65,49 @@ pub struct Memory {
     scope_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
+/// The read capability of a [`Memory`]: the read ports, the embedder, the LLM, the
+/// ontology, the settings and the clock, and no write port. Planners (extraction, entity
+/// resolution, conflicts, timelines, fact updates) and the read path take a `Reader`, so
+/// "planning never writes" is the compiler's to check; only the pipeline's applier holds
+/// the `Memory` and writes.
+#[derive(Clone, Copy)]
+pub(crate) struct Reader<'a> {
+    pub graph: &'a dyn GraphRead,
+    pub vectors: &'a dyn VectorRead,
+    embedder: &'a dyn Embedder,
+    pub tokens: &'a dyn TokenCounter,
+    llm: Option<&'a dyn LanguageModel>,
+    pub ontology: &'a Ontology,
+    pub settings: &'a MemorySettings,
+    clock: &'a dyn Clock,
+}
+
+impl Reader<'_> {
+    pub(crate) fn llm(&self) -> Result<&dyn LanguageModel, MemoryError> {
+        self.llm.ok_or(MemoryError::LlmNotConfigured)
+    }
+
+    pub(crate) fn now(&self) -> crate::Timestamp {
+        self.clock.now()
+    }
+
+    /// Embeds texts, checking the embedder kept its promise of one vector per text.
+    pub(crate) async fn embed(&self, texts: Vec<String>) -> Result<Vec<Vec<f32>>, MemoryError> {
+        let expected = texts.len();
+        if expected == 0 {
+            return Ok(Vec::new());
+        }
+        let vectors = self.embedder.embed(texts).await?;
+        if vectors.len() != expected {
+            return Err(MemoryError::Embed(crate::EmbedError::Inference(format!(
+                "embedder returned {} vectors for {expected} texts",
+                vectors.len()
+            ))));
+        }
+        Ok(vectors)
+    }
+}
+
 /// The parts a [`Memory`] is built from.
 pub struct MemoryParts {
     pub graph: Arc<dyn GraphWrite>,
@@ -116,6 +159,20 @@ impl Memory {
         self.llm.as_deref().ok_or(MemoryError::LlmNotConfigured)
     }
 
+    /// What planners may use: everything but the write ports.
+    pub(crate) fn reader(&self) -> Reader<'_> {
+        Reader {
+            graph: &*self.graph,
+            vectors: &*self.vectors,
+            embedder: &*self.embedder,
+            tokens: &*self.tokens,
+            llm: self.llm.as_deref(),
+            ontology: &self.ontology,
+            settings: &self.settings,
+            clock: &*self.clock,
+        }
+    }
+
     /// Holds the scope's write lock until the guard is dropped.
     pub(crate) async fn lock_scope(&self, scope: &Scope) -> tokio::sync::OwnedMutexGuard<()> {
         let lock = {
@@ -129,18 +186,7 @@ impl Memory {
 
     /// Embeds texts, checking the embedder kept its promise of one vector per text.
     pub(crate) async fn embed(&self, texts: Vec<String>) -> Result<Vec<Vec<f32>>, MemoryError> {
-        let expected = texts.len();
-        if expected == 0 {
-            return Ok(Vec::new());
-        }
-        let vectors = self.embedder.embed(texts).await?;
-        if vectors.len() != expected {
-            return Err(MemoryError::Embed(crate::EmbedError::Inference(format!(
-                "embedder returned {} vectors for {expected} texts",
-                vectors.len()
-            ))));
-        }
-        Ok(vectors)
+        self.reader().embed(texts).await
     }
 
     /// Resolves the two ends of each relation (each entity loaded once). A relation whose

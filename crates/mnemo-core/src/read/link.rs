@@ -6,9 +6,10 @@ use std::collections::HashMap;
 
 use super::SearchRequest;
 use super::query::{self, QueryText};
+use crate::engine::Reader;
 use crate::llm::{ChatMessage, ExtractionInput, Speakers};
 use crate::ports::GraphRead;
-use crate::{Entity, EntityId, Memory, MemoryError, Scope, StoreError};
+use crate::{Entity, EntityId, MemoryError, Scope, StoreError};
 
 /// Full-text hits checked against the query words.
 const TEXT_CANDIDATES: usize = 20;
@@ -139,14 +140,14 @@ pub(crate) async fn by_vector(
 ///
 /// [`QueryEntities::Llm`]: super::QueryEntities::Llm
 pub(crate) async fn query_names(
-    memory: &Memory,
+    reader: Reader<'_>,
     request: &SearchRequest,
     text: &QueryText,
     want_graph: bool,
 ) -> Result<(Vec<String>, Vec<(String, bool)>), MemoryError> {
     Ok(match request.query_entities {
         super::QueryEntities::Llm if want_graph => {
-            let names = llm_names(memory, request).await?;
+            let names = llm_names(reader, request).await?;
             let mut exact = names.clone();
             exact.extend(text.spans.iter().cloned());
             (exact, names.into_iter().map(|n| (n, true)).collect())
@@ -162,13 +163,16 @@ pub(crate) async fn query_names(
 }
 
 /// The entity names the LLM finds in the query (tool `extract_entities`).
-async fn llm_names(memory: &Memory, request: &SearchRequest) -> Result<Vec<String>, MemoryError> {
-    let llm = memory.llm()?;
+async fn llm_names(
+    reader: Reader<'_>,
+    request: &SearchRequest,
+) -> Result<Vec<String>, MemoryError> {
+    let llm = reader.llm()?;
     let input = ExtractionInput {
         speakers: Speakers {
             user: request.scope.user_id().map(str::to_owned),
             agent: request.scope.agent_id().map(str::to_owned),
-            occurred_at: request.as_of.unwrap_or_else(|| memory.now()),
+            occurred_at: request.as_of.unwrap_or_else(|| reader.now()),
         },
         messages: vec![ChatMessage {
             role: "user".into(),
@@ -176,7 +180,7 @@ async fn llm_names(memory: &Memory, request: &SearchRequest) -> Result<Vec<Strin
         }],
         recent: Vec::new(),
         summary: None,
-        entity_types: memory.ontology.entity_types().to_vec(),
+        entity_types: reader.ontology.entity_types().to_vec(),
     };
     let answer = llm.extract_entities(&input).await?;
     tracing::debug!(

@@ -222,7 +222,8 @@ impl Memory {
         let plan = Plan::new(&request, self.now())?;
         let text = query::QueryText::parse(&request.query);
 
-        let retrieved = retrieve::run(self, &request, &plan, &text).await?;
+        let reader = self.reader();
+        let retrieved = retrieve::run(reader, &request, &plan, &text).await?;
         let facts = fuse::facts(
             retrieved.facts.nearest,
             retrieved.facts.full_text,
@@ -240,7 +241,7 @@ impl Memory {
         let reranked = rerank(fused);
         let cut = cut::cut(
             reranked,
-            &*self.tokens,
+            reader.tokens,
             cut::Limits {
                 count: request.limit,
                 tokens: request.token_budget,

@@ -16,10 +16,11 @@ use super::link::{self, Links, Phrase};
 use super::query::{self, QueryText};
 use super::resolve::{Names, as_known_at};
 use super::{Plan, SearchRequest};
+use crate::engine::Reader;
 use crate::ports::{GraphRead, Scored, VectorRead};
 use crate::write::plain_fact_id;
 use crate::{
-    Entity, EntityId, EpisodeId, Fact, FactId, Memory, MemoryError, Relation, RelationId, Scope,
+    Entity, EntityId, EpisodeId, Fact, FactId, MemoryError, Relation, RelationId, Scope,
     StoreError, Visibility, is_visible,
 };
 
@@ -371,16 +372,16 @@ async fn load_hits(
 /// The retrieve stage (see the module doc): one embedding call, linking, the three
 /// retrievers, and the loads that make every result showable.
 pub(crate) async fn run(
-    memory: &Memory,
+    reader: Reader<'_>,
     request: &SearchRequest,
     plan: &Plan,
     text: &QueryText,
 ) -> Result<Retrieved, MemoryError> {
-    let graph: &dyn GraphRead = &*memory.graph;
-    let vectors: &dyn VectorRead = &*memory.vectors;
+    let graph: &dyn GraphRead = reader.graph;
+    let vectors: &dyn VectorRead = reader.vectors;
     let scope = &request.scope;
     let pool = (request.limit * 2).max(20);
-    let (exact, phrases) = link::query_names(memory, request, text, plan.want_graph).await?;
+    let (exact, phrases) = link::query_names(reader, request, text, plan.want_graph).await?;
     let mut texts = Vec::with_capacity(1 + phrases.len());
     texts.push(request.query.clone());
     if plan.want_graph {
@@ -401,7 +402,7 @@ pub(crate) async fn run(
         names.prefetch(ends(&walked.relations, pool)).await?;
         Ok::<_, StoreError>((links, walked, names))
     };
-    let (embedded, early) = tokio::join!(memory.embed(texts), early);
+    let (embedded, early) = tokio::join!(reader.embed(texts), early);
     let mut embedded = embedded?.into_iter();
     let query_vector = embedded.next().unwrap_or_default();
     let phrases: Vec<Phrase> = phrases

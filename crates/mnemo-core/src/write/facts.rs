@@ -16,6 +16,7 @@
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 
+use crate::engine::Reader;
 use crate::llm::{MemoryEdit, MemoryUpdateInput};
 use crate::write::FactChanges;
 use crate::{
@@ -38,10 +39,10 @@ pub(crate) struct FactsPlan {
 /// The episode's facts as the LLM states them (`extract_facts`), trimmed and de-duplicated.
 /// Reads nothing of the scope, so it runs before the scope's write lock is taken.
 pub(crate) async fn extract_facts(
-    memory: &Memory,
+    reader: Reader<'_>,
     input: &crate::llm::ExtractionInput,
 ) -> Result<(Vec<String>, LlmUsage), MemoryError> {
-    let llm = memory.llm()?;
+    let llm = reader.llm()?;
     let extracted = llm.extract_facts(input).await.map_err(MemoryError::Llm)?;
     let mut seen = HashSet::new();
     let texts: Vec<String> = extracted
@@ -57,18 +58,18 @@ pub(crate) async fn extract_facts(
 /// similar facts of the scope. Reads the scope's facts, so it runs under its write lock;
 /// writes nothing.
 pub(crate) async fn plan_facts(
-    memory: &Memory,
+    reader: Reader<'_>,
     scope: &Scope,
     texts: Vec<String>,
 ) -> Result<(FactsPlan, LlmUsage), MemoryError> {
-    let llm = memory.llm()?;
+    let llm = reader.llm()?;
     let mut usage = LlmUsage::default();
     if texts.is_empty() {
         return Ok((FactsPlan::default(), usage));
     }
 
-    let vectors = memory.embed(texts.clone()).await?;
-    let shown = similar_facts(memory, scope, &vectors).await?;
+    let vectors = reader.embed(texts.clone()).await?;
+    let shown = similar_facts(reader, scope, &vectors).await?;
     let answer = llm
         .update_memory(&MemoryUpdateInput {
             existing: shown.iter().map(|f| f.text.clone()).collect(),
@@ -91,17 +92,17 @@ pub(crate) async fn plan_facts(
 /// (every new fact's nearest first), de-duplicated, at most `facts_top_k` in all, so the
 /// prompt stays small however many facts an episode states.
 async fn similar_facts(
-    memory: &Memory,
+    reader: Reader<'_>,
     scope: &Scope,
     vectors: &[Vec<f32>],
 ) -> Result<Vec<Fact>, MemoryError> {
-    let k = memory.settings.facts_top_k;
+    let k = reader.settings.facts_top_k;
     if k == 0 {
         return Ok(Vec::new());
     }
     let mut per_fact = Vec::with_capacity(vectors.len());
     for vector in vectors {
-        per_fact.push(memory.vectors.search_facts(scope, vector, k).await?);
+        per_fact.push(reader.vectors.search_facts(scope, vector, k).await?);
     }
     let mut seen = HashSet::new();
     let mut shown = Vec::new();

@@ -7,6 +7,7 @@
 use std::collections::{HashMap, HashSet};
 
 use super::timeline::{self, TimelineKey};
+use crate::engine::Reader;
 use crate::llm::{
     ConflictDecision, ConflictVerdict, ConflictsInput, ExtractionInput, KnownEntity,
     RelationsInput, TripletText,
@@ -14,7 +15,7 @@ use crate::llm::{
 use crate::ontology::Cardinality;
 use crate::ports::{RelationQuery, WriteOp};
 use crate::{
-    Entity, EntityId, EntityType, Episode, LlmUsage, Memory, MemoryError, Relation, RelationId,
+    Entity, EntityId, EntityType, Episode, LlmUsage, MemoryError, Relation, RelationId,
     RelationTimes, RelationType, Scope, StatedEnd, Timestamp, Visibility, normalize_name,
 };
 
@@ -62,12 +63,12 @@ pub(crate) struct GraphPlan {
 /// not surely, a known one are shown to the relationship generator, which may reuse the
 /// known name (the "LLM only when ambiguous" of entity resolution, without an extra call).
 pub(crate) async fn extract_triplets(
-    memory: &Memory,
+    reader: Reader<'_>,
     episode: &Episode,
     input: &ExtractionInput,
     names: &mut NameVectors,
 ) -> Result<(Vec<TripletIn>, LlmUsage), MemoryError> {
-    let llm = memory.llm()?;
+    let llm = reader.llm()?;
     let mut usage = LlmUsage::default();
     let entities = match llm.extract_entities(input).await {
         Ok(answer) => {
@@ -80,13 +81,13 @@ pub(crate) async fn extract_triplets(
         return Ok((Vec::new(), usage));
     }
 
-    let known_entities = ambiguous_candidates(memory, &episode.scope, &entities, names).await?;
+    let known_entities = ambiguous_candidates(reader, &episode.scope, &entities, names).await?;
     let relations_input = RelationsInput {
         speakers: input.speakers.clone(),
         messages: input.messages.clone(),
         entities: entities.clone(),
         known_entities: known_entities.clone(),
-        relation_types: memory.ontology.relation_hints(),
+        relation_types: reader.ontology.relation_hints(),
     };
     let relations = match llm.establish_relations(&relations_input).await {
         Ok(answer) => {
@@ -131,7 +132,7 @@ pub(crate) async fn extract_triplets(
 /// Known entities an extracted name is close to without an exact match: shown to the
 /// relationship generator so it can reuse the known name.
 async fn ambiguous_candidates(
-    memory: &Memory,
+    reader: Reader<'_>,
     scope: &Scope,
     entities: &[crate::llm::ExtractedEntity],
     names: &mut NameVectors,
@@ -141,19 +142,19 @@ async fn ambiguous_candidates(
         let Ok(key) = normalize_name(&entity.name) else {
             continue;
         };
-        if memory.graph.entity_by_name(scope, &key).await?.is_none() {
+        if reader.graph.entity_by_name(scope, &key).await?.is_none() {
             unmatched.push(entity.name.trim().to_owned());
         }
     }
-    names.embed_missing(memory, &unmatched).await?;
+    names.embed_missing(reader, &unmatched).await?;
     let mut known: Vec<KnownEntity> = Vec::new();
     for vector in unmatched.iter().filter_map(|name| names.get(name)) {
-        let hits = memory
+        let hits = reader
             .graph
             .search_entities_vector(scope, vector, ENTITY_VECTOR_CANDIDATES)
             .await?;
         for hit in hits {
-            if hit.score >= memory.settings.entity_candidate_threshold
+            if hit.score >= reader.settings.entity_candidate_threshold
                 && !known.iter().any(|k| k.name == hit.item.display_name)
             {
                 known.push(KnownEntity {
@@ -180,7 +181,7 @@ impl NameVectors {
 
     async fn embed_missing(
         &mut self,
-        memory: &Memory,
+        reader: Reader<'_>,
         displays: &[String],
     ) -> Result<(), MemoryError> {
         let mut missing: Vec<String> = displays
@@ -190,7 +191,7 @@ impl NameVectors {
             .collect();
         missing.sort();
         missing.dedup();
-        let vectors = memory.embed(missing.clone()).await?;
+        let vectors = reader.embed(missing.clone()).await?;
         self.by_display.extend(missing.into_iter().zip(vectors));
         Ok(())
     }
@@ -199,19 +200,19 @@ impl NameVectors {
 /// Steps 4-6 of §3 for a list of triplets: resolve entities, find conflict candidates,
 /// decide (rules, then one LLM call when an LLM is configured) and plan the ops.
 pub(crate) async fn plan_triplets(
-    memory: &Memory,
+    reader: Reader<'_>,
     episode: &Episode,
     triplets: Vec<TripletIn>,
     names: &mut NameVectors,
 ) -> Result<GraphPlan, MemoryError> {
     let scope = &episode.scope;
-    let now = memory.now();
+    let now = reader.now();
     let mut plan = GraphPlan::default();
     if triplets.is_empty() {
         return Ok(plan);
     }
 
-    let mut resolver = EntityResolver::new(memory, episode, now, names);
+    let mut resolver = EntityResolver::new(reader, episode, now, names);
     resolver.prepare(&triplets).await?;
     let mut new_relations: Vec<Relation> = Vec::new();
     for triplet in triplets {
@@ -263,7 +264,7 @@ pub(crate) async fn plan_triplets(
         }
     }
 
-    let candidates = conflict_candidates(memory, scope, &new_relations).await?;
+    let candidates = conflict_candidates(reader, scope, &new_relations).await?;
     resolver
         .learn_names(candidates.iter().flat_map(|r| [r.source, r.target]))
         .await?;
@@ -279,7 +280,7 @@ pub(crate) async fn plan_triplets(
             if !(same_pair || same_type) {
                 continue;
             }
-            match rule_verdict(memory, existing, new) {
+            match rule_verdict(reader, existing, new) {
                 Some(verdict) => decisions.record(existing_index, new_index, verdict),
                 None => for_llm.push((existing_index, new_index)),
             }
@@ -287,7 +288,7 @@ pub(crate) async fn plan_triplets(
     }
 
     if !for_llm.is_empty()
-        && let Some(llm) = memory.llm.as_deref()
+        && let Ok(llm) = reader.llm()
     {
         let (input, existing_ids, new_ids) =
             conflicts_input(episode, &candidates, &new_relations, &for_llm, &resolver);
@@ -307,7 +308,7 @@ pub(crate) async fn plan_triplets(
                         // On a single-valued type the timeline decides what ends.
                         let verdict = match verdict {
                             ConflictVerdict::Superseded
-                                if memory
+                                if reader
                                     .ontology
                                     .cardinality(&new_relations[pair.1].relation_type)
                                     == Cardinality::One =>
@@ -334,19 +335,19 @@ pub(crate) async fn plan_triplets(
         new_relations,
         &decisions,
     );
-    place_timelines(memory, scope, &candidates, &mut plan).await?;
+    place_timelines(reader, scope, &candidates, &mut plan).await?;
     Ok(plan)
 }
 
 /// Recomputes every single-valued timeline the plan adds to or retracts from, with the
 /// plan's ops played on it, and appends the ops that put each member in its place.
 async fn place_timelines(
-    memory: &Memory,
+    reader: Reader<'_>,
     scope: &Scope,
     candidates: &[Relation],
     plan: &mut GraphPlan,
 ) -> Result<(), MemoryError> {
-    let single = |r: &Relation| memory.ontology.cardinality(&r.relation_type) == Cardinality::One;
+    let single = |r: &Relation| reader.ontology.cardinality(&r.relation_type) == Cardinality::One;
     let mut keys: Vec<TimelineKey> = Vec::new();
     for op in &plan.ops {
         let relation = match op {
@@ -364,9 +365,9 @@ async fn place_timelines(
         }
     }
     for key in keys {
-        let mut members = timeline::load(memory, scope, &key).await?;
+        let mut members = timeline::load(reader, scope, &key).await?;
         timeline::overlay(&mut members, &key, &plan.ops);
-        let ops = timeline::place(memory, scope, &members, &mut plan.ops).await?;
+        let ops = timeline::place(reader, scope, &members, &mut plan.ops).await?;
         for op in ops {
             if let WriteOp::EndRelation { relation, .. } | WriteOp::RestoreRelation { relation, .. } =
                 &op
@@ -389,9 +390,13 @@ fn same_statement(a: &Relation, b: &Relation) -> bool {
 }
 
 /// The verdicts decided without an LLM; `None` = ask the LLM.
-fn rule_verdict(memory: &Memory, existing: &Relation, new: &Relation) -> Option<ConflictVerdict> {
+fn rule_verdict(
+    reader: Reader<'_>,
+    existing: &Relation,
+    new: &Relation,
+) -> Option<ConflictVerdict> {
     let same_triplet = existing.relation_type == new.relation_type && existing.target == new.target;
-    let single = memory.ontology.cardinality(&new.relation_type) == Cardinality::One;
+    let single = reader.ontology.cardinality(&new.relation_type) == Cardinality::One;
     if same_triplet && single && new.times.valid_from < existing.times.valid_from {
         // An earlier stint at the same target: a member of its own in the timeline.
         return Some(ConflictVerdict::Unrelated);
@@ -404,7 +409,7 @@ fn rule_verdict(memory: &Memory, existing: &Relation, new: &Relation) -> Option<
         return None;
     }
     if existing.relation_type == new.relation_type
-        && memory.ontology.cardinality(&new.relation_type) == Cardinality::One
+        && reader.ontology.cardinality(&new.relation_type) == Cardinality::One
     {
         // Interval placement (`timeline.rs`) orders the single-valued timeline.
         return Some(ConflictVerdict::Unrelated);
@@ -447,11 +452,11 @@ impl Decisions {
 /// Visible relations (now) leaving each new relation's source entity: the only relations
 /// a new one can conflict with. Uses the adjacency index, never a scan of the scope.
 async fn conflict_candidates(
-    memory: &Memory,
+    reader: Reader<'_>,
     scope: &Scope,
     new_relations: &[Relation],
 ) -> Result<Vec<Relation>, MemoryError> {
-    let now = Visibility::at(memory.now());
+    let now = Visibility::at(reader.now());
     let mut seen: HashSet<RelationId> = HashSet::new();
     let mut candidates = Vec::new();
     let mut queried: HashSet<(EntityId, RelationType)> = HashSet::new();
@@ -459,7 +464,7 @@ async fn conflict_candidates(
         // Same source and type (e.g. the old LIVES_IN), newest capped.
         let mut found = Vec::new();
         if queried.insert((new.source, new.relation_type.clone())) {
-            found = memory
+            found = reader
                 .graph
                 .relations(
                     scope,
@@ -475,7 +480,7 @@ async fn conflict_candidates(
         }
         // Same source and target, any type: read from the target's side, because the
         // source is usually the scope's hub (the user) and the target is not.
-        let mut same_pair = memory
+        let mut same_pair = reader
             .graph
             .relations(
                 scope,
@@ -635,7 +640,7 @@ fn apply_decisions(
 /// the same type above the match threshold, else a new entity. Remembers what it
 /// created or changed, so the ops carry each entity once.
 struct EntityResolver<'a> {
-    memory: &'a Memory,
+    reader: Reader<'a>,
     episode: &'a Episode,
     now: Timestamp,
     vectors: &'a mut NameVectors,
@@ -652,13 +657,13 @@ struct EntityResolver<'a> {
 
 impl<'a> EntityResolver<'a> {
     fn new(
-        memory: &'a Memory,
+        reader: Reader<'a>,
         episode: &'a Episode,
         now: Timestamp,
         vectors: &'a mut NameVectors,
     ) -> Self {
         EntityResolver {
-            memory,
+            reader,
             episode,
             now,
             vectors,
@@ -688,7 +693,7 @@ impl<'a> EntityResolver<'a> {
             let display = self.display_of(named);
             let key = normalize_name(&display)?;
             if self
-                .memory
+                .reader
                 .graph
                 .entity_by_name(&self.episode.scope, &key)
                 .await?
@@ -697,7 +702,7 @@ impl<'a> EntityResolver<'a> {
                 unknown.push(display);
             }
         }
-        self.vectors.embed_missing(self.memory, &unknown).await
+        self.vectors.embed_missing(self.reader, &unknown).await
     }
 
     /// Loads display names of entities met through conflict candidates.
@@ -709,7 +714,7 @@ impl<'a> EntityResolver<'a> {
             if self.names.contains_key(&id) {
                 continue;
             }
-            if let Some(entity) = self.memory.graph.entity(&self.episode.scope, id).await? {
+            if let Some(entity) = self.reader.graph.entity(&self.episode.scope, id).await? {
                 self.names.insert(id, entity.display_name);
             }
         }
@@ -730,21 +735,21 @@ impl<'a> EntityResolver<'a> {
         if let Some(id) = self.by_key.get(&key) {
             return Ok(*id);
         }
-        let mut found = self.memory.graph.entity_by_name(scope, &key).await?;
+        let mut found = self.reader.graph.entity_by_name(scope, &key).await?;
         let mut vector = None;
         if found.is_none() {
             self.vectors
-                .embed_missing(self.memory, std::slice::from_ref(&display))
+                .embed_missing(self.reader, std::slice::from_ref(&display))
                 .await?;
             let v = self.vectors.get(&display).cloned().unwrap_or_default();
             let hits = self
-                .memory
+                .reader
                 .graph
                 .search_entities_vector(scope, &v, ENTITY_VECTOR_CANDIDATES)
                 .await?;
             found = hits
                 .into_iter()
-                .filter(|hit| hit.score >= self.memory.settings.entity_match_threshold)
+                .filter(|hit| hit.score >= self.reader.settings.entity_match_threshold)
                 // An embedding says nothing about "Room 101" versus "Room 102".
                 .filter(|hit| crate::identity::may_merge(&display, &hit.item.display_name))
                 .find(|hit| {

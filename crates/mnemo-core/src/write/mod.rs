@@ -24,9 +24,10 @@ pub(crate) use plain::plain_fact_id;
 
 use serde::{Deserialize, Serialize};
 
+use crate::engine::Reader;
 use crate::llm::{ChatMessage, ExtractionInput, Speakers};
 use crate::{
-    EntityType, Episode, EpisodeId, EpisodeStatus, Fact, FactId, LlmUsage, Memory, MemoryError,
+    EntityType, Episode, EpisodeId, EpisodeStatus, Fact, FactId, LlmUsage, MemoryError,
     RelationType, RelationView, Scope, Timestamp, ValidationError, normalize_name, time,
 };
 use graph::{NamedEntity, TripletIn};
@@ -302,15 +303,15 @@ pub(crate) fn episode_messages(episode: &crate::Episode) -> Result<Vec<ChatMessa
 /// What the extractors see: the new messages, the scope's recent messages and summary,
 /// and who is speaking when.
 pub(crate) async fn extraction_input(
-    memory: &Memory,
+    reader: Reader<'_>,
     episode: &crate::Episode,
 ) -> Result<ExtractionInput, MemoryError> {
     let messages = episode_messages(episode)?;
-    let wanted = memory.settings.recent_messages;
+    let wanted = reader.settings.recent_messages;
     let mut recent = Vec::new();
     if wanted > 0 {
         // Each episode holds at least one message, so `wanted` episodes are enough.
-        let earlier = memory
+        let earlier = reader
             .graph
             .recent_episodes(&episode.scope, episode.ingested_at, wanted)
             .await?;
@@ -328,7 +329,7 @@ pub(crate) async fn extraction_input(
         }
         recent.reverse();
     }
-    let summary = memory
+    let summary = reader
         .graph
         .scope_summary(&episode.scope)
         .await?
@@ -338,7 +339,7 @@ pub(crate) async fn extraction_input(
         messages,
         recent,
         summary,
-        entity_types: memory.ontology.entity_types().to_vec(),
+        entity_types: reader.ontology.entity_types().to_vec(),
     })
 }
 

@@ -193,7 +193,7 @@ impl Memory {
                     Err(err) => return self.fail_unreadable(&episode, err.into()).await,
                 };
                 let mut names = NameVectors::default();
-                graph::plan_triplets(self, &episode, triplets, &mut names)
+                graph::plan_triplets(self.reader(), &episode, triplets, &mut names)
                     .await
                     .map(|graph| Plans { graph, facts: None })
             }
@@ -233,16 +233,16 @@ impl Memory {
     /// The extraction half of an add (no lock, no write): the graph path's entities and
     /// relations and the facts path's fact texts, concurrently.
     async fn extract_messages(&self, episode: &Episode) -> Result<Extracted, MemoryError> {
-        let input = extraction_input(self, episode).await?;
+        let input = extraction_input(self.reader(), episode).await?;
         let graph_path = async {
             let mut names = NameVectors::default();
             let (triplets, usage) =
-                graph::extract_triplets(self, episode, &input, &mut names).await?;
+                graph::extract_triplets(self.reader(), episode, &input, &mut names).await?;
             Ok::<_, MemoryError>((triplets, names, usage))
         };
         let facts_path = async {
             if self.settings.facts_enabled {
-                facts::extract_facts(self, &input).await.map(Some)
+                facts::extract_facts(self.reader(), &input).await.map(Some)
             } else {
                 Ok(None)
             }
@@ -285,10 +285,10 @@ impl Memory {
             facts,
             usage,
         } = extracted;
-        let graph_path = graph::plan_triplets(self, episode, triplets, &mut names);
+        let graph_path = graph::plan_triplets(self.reader(), episode, triplets, &mut names);
         let facts_path = async {
             match facts {
-                Some(texts) => facts::plan_facts(self, &episode.scope, texts)
+                Some(texts) => facts::plan_facts(self.reader(), &episode.scope, texts)
                     .await
                     .map(Some),
                 None => Ok(None),
@@ -631,9 +631,9 @@ impl Memory {
             }
         }
         for key in keys {
-            let mut members = super::timeline::load(self, scope, &key).await?;
+            let mut members = super::timeline::load(self.reader(), scope, &key).await?;
             super::timeline::overlay(&mut members, &key, &ops);
-            let placed = super::timeline::place(self, scope, &members, &mut []).await?;
+            let placed = super::timeline::place(self.reader(), scope, &members, &mut []).await?;
             ops.extend(placed);
         }
         let mut restored: Vec<crate::RelationId> = Vec::new();

@@ -23,10 +23,11 @@
 
 use std::collections::HashMap;
 
+use crate::engine::Reader;
 use crate::ports::{RelationQuery, WriteOp};
 use crate::{
-    EntityId, EpisodeId, Memory, MemoryError, Relation, RelationId, RelationTimes, RelationType,
-    Scope, Timestamp,
+    EntityId, EpisodeId, MemoryError, Relation, RelationId, RelationTimes, RelationType, Scope,
+    Timestamp,
 };
 
 /// A single-valued timeline: one entity, one relation type.
@@ -69,11 +70,11 @@ impl End {
 
 /// Every member of the timeline, ended or not, from the entity's adjacency.
 pub(crate) async fn load(
-    memory: &Memory,
+    reader: Reader<'_>,
     scope: &Scope,
     (source, relation_type): &TimelineKey,
 ) -> Result<Vec<Relation>, MemoryError> {
-    Ok(memory
+    Ok(reader
         .graph
         .relations(
             scope,
@@ -154,12 +155,12 @@ fn target(op: &WriteOp) -> Option<RelationId> {
 /// The ops that bring every member to its place in the chain. Members added by the batch
 /// (`fresh`) are rewritten in place instead: their `AddRelation` carries the end.
 pub(crate) async fn place(
-    memory: &Memory,
+    reader: Reader<'_>,
     scope: &Scope,
     members: &[Relation],
     fresh: &mut [WriteOp],
 ) -> Result<Vec<WriteOp>, MemoryError> {
-    let names = tie_names(memory, scope, members, fresh).await?;
+    let names = tie_names(reader, scope, members, fresh).await?;
     let mut order: Vec<&Relation> = members.iter().collect();
     order.sort_by(|a, b| {
         let name = |r: &Relation| names.get(&r.target).cloned().unwrap_or_default();
@@ -243,7 +244,7 @@ fn end_op(member: &Relation, wanted: End) -> WriteOp {
 /// Target names, loaded only for members that share a `valid_from` (the tie-break);
 /// entities the batch creates are named by its upserts.
 async fn tie_names(
-    memory: &Memory,
+    reader: Reader<'_>,
     scope: &Scope,
     members: &[Relation],
     batch: &[WriteOp],
@@ -261,7 +262,7 @@ async fn tie_names(
         .collect();
     for member in members {
         if starts[&member.times.valid_from] > 1 && !names.contains_key(&member.target) {
-            let name = memory
+            let name = reader
                 .graph
                 .entity(scope, member.target)
                 .await?
