@@ -3,7 +3,7 @@
 //! The binary builds one `Memory` from its configuration; handlers and the CLI call its
 //! methods (`add`, `search`, …), each of which is one pipeline.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use crate::clock::{Clock, SystemClock};
@@ -63,6 +63,23 @@ pub struct Memory {
     /// One writer per scope at a time in this process, so two adds never race to create
     /// the same entity or end the same relation.
     scope_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Scopes whose summary is being refreshed, so two refreshes never run at once.
+    summaries_refreshing: Arc<Mutex<HashSet<String>>>,
+}
+
+/// A scope's summary refresh in progress; dropping it lets the next one start.
+pub(crate) struct SummaryRefresh {
+    scopes: Arc<Mutex<HashSet<String>>>,
+    scope: String,
+}
+
+impl Drop for SummaryRefresh {
+    fn drop(&mut self) {
+        self.scopes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&self.scope);
+    }
 }
 
 /// The read capability of a [`Memory`]: the read ports, the embedder, the LLM, the
@@ -132,6 +149,7 @@ impl Memory {
             settings: parts.settings,
             clock: Arc::new(SystemClock),
             scope_locks: Mutex::new(HashMap::new()),
+            summaries_refreshing: Arc::default(),
         }
     }
 
@@ -171,6 +189,20 @@ impl Memory {
             settings: &self.settings,
             clock: &*self.clock,
         }
+    }
+
+    /// Marks a summary refresh of `scope` running, or `None` when one already runs.
+    pub(crate) fn start_summary_refresh(&self, scope: &Scope) -> Option<SummaryRefresh> {
+        let key = scope.key();
+        let inserted = self
+            .summaries_refreshing
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key.clone());
+        inserted.then(|| SummaryRefresh {
+            scopes: Arc::clone(&self.summaries_refreshing),
+            scope: key,
+        })
     }
 
     /// Holds the scope's write lock until the guard is dropped.

@@ -21,6 +21,7 @@ mod timeline;
 
 pub use pipeline::ResumeReport;
 pub(crate) use plain::plain_fact_id;
+pub use summary::SUMMARY_EVERY;
 
 use serde::{Deserialize, Serialize};
 

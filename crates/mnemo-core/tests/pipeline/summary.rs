@@ -218,3 +218,54 @@ async fn deleting_an_episode_drops_the_summary_that_read_it_and_the_rebuild_omit
         "the deleted episode is not re-read: {input}"
     );
 }
+
+/// The refresh policy: due once `SUMMARY_EVERY` inferred episodes are done that the summary
+/// has not read; `infer: false` episodes do not count; after a refresh the count starts
+/// again.
+#[tokio::test]
+async fn a_refresh_is_due_after_every_fifth_inferred_episode() {
+    use mnemo_core::write::SUMMARY_EVERY;
+    use mnemo_testkit::scripted_llm::ScriptedRequest;
+    let h = harness().await;
+    h.llm()
+        .respond_with(|request: &ScriptedRequest| match request.tool.as_str() {
+            "extract_entities" => Reply::json(json!({"entities": []})),
+            "extract_facts" => Reply::json(json!({"facts": []})),
+            "summarize_conversation" => Reply::json(json!({"summary": "the gist"})),
+            _ => Reply::status(400),
+        });
+    let scope = fresh_scope("policy");
+    let infer = |n: usize| AddRequest {
+        scope: scope.clone(),
+        messages: messages(&[&format!("inferred message {n}")]),
+        occurred_at: None,
+        metadata: json!({}),
+        infer: true,
+        idempotency_key: None,
+    };
+    for round in 0..2 {
+        for n in 0..SUMMARY_EVERY {
+            // Plain episodes in between never make a refresh due.
+            say(&h, &scope, &["a plain message"]).await;
+            assert_eq!(
+                h.memory.refresh_summary_if_due(&scope).await.unwrap(),
+                None,
+                "round {round}: after {n} inferred episodes and a plain one"
+            );
+            let outcome = h.memory.add(infer(n)).await.unwrap();
+            assert_eq!(outcome.status, EpisodeStatus::Done);
+        }
+        let calls = h.llm().calls("summarize_conversation");
+        let refreshed = h.memory.refresh_summary_if_due(&scope).await.unwrap();
+        assert!(
+            refreshed.is_some(),
+            "round {round}: due after {SUMMARY_EVERY}"
+        );
+        assert_eq!(h.llm().calls("summarize_conversation"), calls + 1);
+        assert_eq!(
+            h.memory.refresh_summary_if_due(&scope).await.unwrap(),
+            None,
+            "round {round}: nothing unread right after a refresh"
+        );
+    }
+}
