@@ -7,8 +7,7 @@ use std::time::Duration;
 use clap::{Args, Subcommand};
 use mnemo_embed::EmbedConfig;
 
-use crate::chat::ChatConfig;
-use crate::locomo::{self, LlmOptions, LocomoOptions, Mode};
+use crate::locomo::{self, LocomoOptions, Mode};
 use crate::scale::{self, ScaleOptions};
 
 /// `mnemo eval …`: measure retrieval quality and speed.
@@ -80,15 +79,12 @@ pub struct ScaleArgs {
 impl LocomoArgs {
     pub fn options(&self) -> LocomoOptions {
         let llm = match (self.llm, &self.base_url, &self.model) {
-            (true, Some(base_url), Some(model)) => Some(LlmOptions {
-                chat: ChatConfig {
-                    base_url: base_url.clone(),
-                    model: model.clone(),
-                    api_key: self.api_key.clone(),
-                    timeout: Duration::from_secs(self.llm_timeout_s),
-                    max_retries: 3,
-                },
+            (true, Some(base_url), Some(model)) => Some(mnemo_llm::LlmConfig {
+                api_key: self.api_key.clone(),
                 output: self.llm_output,
+                timeout: Duration::from_secs(self.llm_timeout_s),
+                max_retries: 3,
+                ..mnemo_llm::LlmConfig::new(base_url, model)
             }),
             _ => None,
         };

@@ -5,10 +5,9 @@
 //! - [`locomo`]: the LOCOMO benchmark (retrieval offline; answers with `--llm`);
 //! - [`scale`]: the synthetic scale benchmark;
 //! - [`metrics`], [`bm25`]: the scores and the lexical baseline; [`report`], [`plot`]: the
-//!   outputs; [`chat`]: the answer and judge calls; [`synthetic`]: benchmark data.
+//!   outputs; [`synthetic`]: benchmark data.
 
 pub mod bm25;
-pub mod chat;
 pub mod cli;
 pub mod locomo;
 pub mod metrics;

@@ -39,7 +39,7 @@ fn command_lines() {
         EvalCommand::Locomo(args) => {
             let llm = args.options().llm.unwrap();
             assert_eq!(
-                (llm.chat.model.as_str(), llm.chat.api_key.as_deref()),
+                (llm.model.as_str(), llm.api_key.as_deref()),
                 ("m", Some("k"))
             );
         }
