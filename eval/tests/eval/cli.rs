@@ -46,7 +46,7 @@ fn command_lines() {
         other => panic!("{other:?}"),
     }
     match parse("scale --relations 1000 --out o").unwrap() {
-        EvalCommand::Scale(args) => assert_eq!(args.options().relations, 1000),
+        EvalCommand::Scale(args) => assert_eq!(args.options(None).relations, 1000),
         other => panic!("{other:?}"),
     }
     // --llm needs an endpoint and a model; a mode must be known; --out is required.
