@@ -29,10 +29,11 @@ use mnemo_core::{EpisodeStatus, Memory, MemoryParts, MemorySettings, Ontology, S
 use mnemo_embed::{EmbedConfig, TokenizerCounter};
 use mnemo_embedded::EmbeddedStore;
 use mnemo_llm::{LlmConfig, OpenAiLlm};
+use rand::RngCore as _;
 use serde_json::{Value, json};
 
 use crate::synthetic::{Timed, World, build_scope, move_message};
-use crate::{Rng, summarize};
+use crate::{Rng, seeded, summarize};
 
 /// Relations per scope on average; the number of scopes follows from it.
 const RELATIONS_PER_SCOPE: usize = 5_000;
@@ -118,7 +119,7 @@ pub async fn run(options: &ScaleOptions, embed: &EmbedConfig) -> anyhow::Result<
     let (embedder, tokens) = crate::synthetic::load_models(embed).await?;
     let store_dir = tempfile::tempdir()?;
     let store = EmbeddedStore::open(store_dir.path(), mnemo_embed::DIMENSION)?;
-    let mut rng = Rng(0x5ca1e);
+    let mut rng = seeded(0x5ca1e);
 
     let scopes = (options.relations / RELATIONS_PER_SCOPE).clamp(2, MAX_SCOPES);
     let sizes = scope_sizes(options.relations, scopes);
@@ -282,7 +283,7 @@ async fn ingest(
             ..MemorySettings::default()
         },
     });
-    let mut rng = Rng(0xadd5);
+    let mut rng = seeded(0xadd5);
     let mut latencies = Vec::with_capacity(options.adds);
     let (mut relations, mut ended, mut llm_calls) = (0usize, 0usize, 0u32);
     let started = Instant::now();

@@ -22,7 +22,9 @@ use mnemo_core::{
 use mnemo_embed::FastEmbedder;
 use mnemo_embedded::EmbeddedStore;
 
-use crate::Rng;
+use rand::RngCore as _;
+
+use crate::{Rng, unit_vector};
 
 const DIMENSION: usize = mnemo_embed::DIMENSION;
 /// Records per store transaction while building.
@@ -335,7 +337,7 @@ pub async fn build_scope(
             id: relation.id,
             scope: scope.clone(),
             times,
-            vector: rng.unit(DIMENSION),
+            vector: unit_vector(rng, DIMENSION),
         });
         ops.push(WriteOp::AddRelation(relation));
         if ops.len() == WRITE_BATCH || i + 1 == n {
@@ -365,7 +367,9 @@ pub async fn build_scope(
             at: now,
             episode: None,
         };
-        store.put_fact(&fact, &rng.unit(DIMENSION), &event).await?;
+        store
+            .put_fact(&fact, &unit_vector(rng, DIMENSION), &event)
+            .await?;
     }
 
     Ok(World {

@@ -24,7 +24,7 @@ use mnemo_core::{Memory, MemoryParts, MemorySettings, Ontology, Scope};
 use mnemo_embed::{EmbedConfig, FastEmbedder, TokenizerCounter};
 use mnemo_embedded::EmbeddedStore;
 use mnemo_eval::synthetic::build_scope;
-use mnemo_eval::{Rng, summarize};
+use mnemo_eval::{seeded, summarize};
 use mnemo_server::AppState;
 use serde::Deserialize;
 use serde::de::IgnoredAny;
@@ -124,7 +124,7 @@ async fn main() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let store = EmbeddedStore::open(dir.path(), mnemo_embed::DIMENSION)?;
     let scope = Scope::user(USER)?;
-    let mut rng = Rng(0x5eed_4774);
+    let mut rng = seeded(0x5eed_4774);
     let started = Instant::now();
     let world = build_scope(&store, &scope, options.relations, &embedder, &mut rng).await?;
     println!(

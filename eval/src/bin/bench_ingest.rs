@@ -20,8 +20,9 @@ use mnemo_core::{Memory, MemoryParts, MemorySettings, Ontology, Scope};
 use mnemo_embed::{EmbedConfig, FastEmbedder, TokenizerCounter};
 use mnemo_embedded::EmbeddedStore;
 use mnemo_eval::synthetic::move_message;
-use mnemo_eval::{Rng, summarize};
+use mnemo_eval::{seeded, summarize};
 use mnemo_llm::{LlmConfig, OpenAiLlm};
+use rand::RngCore as _;
 use serde_json::json;
 
 const PEOPLE: u64 = 400;
@@ -64,7 +65,7 @@ async fn main() -> anyhow::Result<()> {
         preload(&memory, &scope, existing).await?;
 
         let calls_before = llm.requests().len();
-        let mut rng = Rng(0x5eed ^ existing as u64);
+        let mut rng = seeded(0x5eed ^ existing as u64);
         let mut latencies = Vec::with_capacity(ADDS);
         let mut relations = 0usize;
         let started = Instant::now();
@@ -115,7 +116,7 @@ async fn main() -> anyhow::Result<()> {
 
 /// Fills the scope with `count` relations through the direct-triplet path (no LLM).
 async fn preload(memory: &Memory, scope: &Scope, count: usize) -> anyhow::Result<()> {
-    let mut rng = Rng(count as u64);
+    let mut rng = seeded(count as u64);
     let kinds = [
         ("LIKES", "Food", "Dish"),
         ("VISITED", "City", "City"),

@@ -8,7 +8,7 @@ use mnemo_core::{
 };
 use mnemo_embedded::EmbeddedStore;
 
-use crate::support::{DIM, Rng, day, entity, relation, relation_vector, scope};
+use crate::support::{DIM, RandomData, day, entity, relation, relation_vector, scope, seeded};
 
 #[tokio::test]
 async fn reopening_migrates_once_and_keeps_data() {
@@ -171,7 +171,7 @@ async fn version_1_data_is_migrated() {
 #[tokio::test]
 async fn memory_is_rebuilt_on_reopen() {
     let dir = tempfile::tempdir().unwrap();
-    let mut rng = Rng(3);
+    let mut rng = seeded(3);
     let (a, b, erased) = (scope("a"), scope("b"), scope("erased"));
     let store = EmbeddedStore::open(dir.path(), DIM).unwrap();
 
