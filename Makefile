@@ -25,4 +25,5 @@ lint-cypher:
 test: setup lint-cypher
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
+	cargo clippy -p mnemo-eval --all-targets --features scripted-llm -- -D warnings
 	cargo test --workspace

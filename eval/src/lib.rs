@@ -5,10 +5,9 @@
 //! - [`locomo`]: the LOCOMO benchmark (retrieval offline; answers with `--llm`);
 //! - [`scale`]: the synthetic scale benchmark;
 //! - [`metrics`], [`bm25`]: the scores and the lexical baseline; [`report`], [`plot`]: the
-//!   outputs; [`chat`]: the answer and judge calls; [`synthetic`]: benchmark data.
+//!   outputs; [`synthetic`]: benchmark data.
 
 pub mod bm25;
-pub mod chat;
 pub mod cli;
 pub mod locomo;
 pub mod metrics;
@@ -21,29 +20,23 @@ pub use cli::{EvalCommand, LocomoArgs, ScaleArgs, run};
 
 use std::time::Duration;
 
-/// xorshift64*: deterministic benchmark data without a dependency.
-#[derive(Debug, Clone)]
-pub struct Rng(pub u64);
+/// The benchmarks' random source: `rand`'s small generator, from a fixed seed
+/// ([`seeded`]), so every run draws the same data.
+pub type Rng = rand::rngs::SmallRng;
 
-impl Rng {
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
+/// The same draws for the same seed, every run.
+pub fn seeded(seed: u64) -> Rng {
+    rand::SeedableRng::seed_from_u64(seed)
+}
 
-    /// Uniform in [-1, 1).
-    pub fn next_f32(&mut self) -> f32 {
-        (self.next_u64() >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0
-    }
-
-    /// A random unit vector.
-    pub fn unit(&mut self, dimension: usize) -> Vec<f32> {
-        let v: Vec<f32> = (0..dimension).map(|_| self.next_f32()).collect();
-        let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
-        v.into_iter().map(|x| x / norm).collect()
-    }
+/// A random unit vector: components uniform in [-1, 1), normalised.
+pub fn unit_vector(rng: &mut Rng, dimension: usize) -> Vec<f32> {
+    use rand::Rng as _;
+    let v: Vec<f32> = (0..dimension)
+        .map(|_| rng.random_range(-1.0..1.0))
+        .collect();
+    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    v.into_iter().map(|x| x / norm).collect()
 }
 
 /// Percentiles of a set of durations.
@@ -99,9 +92,9 @@ mod tests {
 
     #[test]
     fn unit_vectors_have_unit_length() {
-        let mut rng = Rng(1);
+        let mut rng = seeded(1);
         for d in [1, 3, 384] {
-            let v = rng.unit(d);
+            let v = unit_vector(&mut rng, d);
             let n: f32 = v.iter().map(|x| x * x).sum();
             assert!((n - 1.0).abs() < 1e-4, "d={d} n={n}");
         }

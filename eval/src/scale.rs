@@ -5,7 +5,11 @@
 //!   depths 1, 2 and 3, the searched scope drawn in proportion to its size, split into the
 //!   one embedding call and the rest ("engine");
 //! - ingest throughput: adds through the full write path (`infer: true`) into the largest
-//!   scope, against a zero-latency scripted LLM on a real socket, facts path off;
+//!   scope, against the zero-latency scripted LLM of `mnemo_testkit::zero_latency_llm` on
+//!   a real socket, facts path off. That model is test code, so the `mnemo` binary does
+//!   not ship it: only a caller that starts it (the `eval` bench binary, built with the
+//!   `scripted-llm` feature; the tests) gets this number, and the report says how to get
+//!   it otherwise ([`INGEST_NOT_MEASURED`]);
 //! - the store's size on disk and the process's peak resident memory (`VmHWM`).
 //!
 //! Writes `report.json` (`search_p50_ms`, `search_p95_ms`, `ingest_relations_per_s`,
@@ -25,11 +29,11 @@ use mnemo_core::{EpisodeStatus, Memory, MemoryParts, MemorySettings, Ontology, S
 use mnemo_embed::{EmbedConfig, TokenizerCounter};
 use mnemo_embedded::EmbeddedStore;
 use mnemo_llm::{LlmConfig, OpenAiLlm};
-use mnemo_testkit::scripted_llm::ScriptedLlm;
+use rand::RngCore as _;
 use serde_json::{Value, json};
 
-use crate::synthetic::{Timed, World, build_scope, zero_latency_llm};
-use crate::{Rng, summarize};
+use crate::synthetic::{Timed, World, build_scope, move_message};
+use crate::{Rng, seeded, summarize};
 
 /// Relations per scope on average; the number of scopes follows from it.
 const RELATIONS_PER_SCOPE: usize = 5_000;
@@ -40,6 +44,12 @@ const WARMUP_QUERIES: usize = 20;
 const LIMIT: usize = 10;
 const TOKEN_BUDGET: usize = 400;
 
+/// What a run without the zero-latency model reports instead of the ingest numbers.
+pub const INGEST_NOT_MEASURED: &str = "ingest not measured: the zero-latency scripted LLM \
+     it needs is test code, left out of the mnemo binary; run `cargo run --release -p \
+     mnemo-eval --features scripted-llm --bin eval -- scale …` (same options) or \
+     `cargo run --release -p mnemo-eval --features scripted-llm --bin bench_ingest`";
+
 /// One run.
 #[derive(Clone, Debug)]
 pub struct ScaleOptions {
@@ -49,6 +59,9 @@ pub struct ScaleOptions {
     pub queries: usize,
     /// Adds measured for the ingest rate.
     pub adds: usize,
+    /// The OpenAI-compatible endpoint of the zero-latency model the measured adds call
+    /// (`mnemo_testkit::zero_latency_llm`); `None` skips the ingest measurement.
+    pub ingest_llm_url: Option<String>,
     pub progress: bool,
 }
 
@@ -106,7 +119,7 @@ pub async fn run(options: &ScaleOptions, embed: &EmbedConfig) -> anyhow::Result<
     let (embedder, tokens) = crate::synthetic::load_models(embed).await?;
     let store_dir = tempfile::tempdir()?;
     let store = EmbeddedStore::open(store_dir.path(), mnemo_embed::DIMENSION)?;
-    let mut rng = Rng(0x5ca1e);
+    let mut rng = seeded(0x5ca1e);
 
     let scopes = (options.relations / RELATIONS_PER_SCOPE).clamp(2, MAX_SCOPES);
     let sizes = scope_sizes(options.relations, scopes);
@@ -251,9 +264,12 @@ async fn ingest(
     if options.adds == 0 {
         return Ok(json!({"adds": 0, "relations_per_s": null}));
     }
-    let llm = ScriptedLlm::start().await;
-    llm.respond_with(zero_latency_llm);
-    let mut config = LlmConfig::new(llm.base_url(), "scripted");
+    let Some(url) = &options.ingest_llm_url else {
+        return Ok(
+            json!({"adds": 0, "relations_per_s": null, "not_measured": INGEST_NOT_MEASURED}),
+        );
+    };
+    let mut config = LlmConfig::new(url, "scripted");
     config.retry_base_delay = Duration::from_millis(1);
     let memory = Memory::new(MemoryParts {
         graph: Arc::new(store.clone()),
@@ -267,9 +283,9 @@ async fn ingest(
             ..MemorySettings::default()
         },
     });
-    let mut rng = Rng(0xadd5);
+    let mut rng = seeded(0xadd5);
     let mut latencies = Vec::with_capacity(options.adds);
-    let (mut relations, mut ended) = (0usize, 0usize);
+    let (mut relations, mut ended, mut llm_calls) = (0usize, 0usize, 0u32);
     let started = Instant::now();
     for i in 0..options.adds {
         let (p, c, o) = (
@@ -283,7 +299,7 @@ async fn ingest(
                 scope: scope.clone(),
                 messages: vec![ChatMessage {
                     role: "user".into(),
-                    content: format!("Person-{p} moved to City-{c} and works at Org-{o} (#{i})"),
+                    content: move_message(p, c, o, i),
                 }],
                 occurred_at: None,
                 metadata: json!({}),
@@ -299,6 +315,7 @@ async fn ingest(
         );
         relations += outcome.relations.added.len() + outcome.relations.updated.len();
         ended += outcome.relations.invalidated.len();
+        llm_calls += outcome.llm_usage.calls;
         bar.inc(1);
     }
     let elapsed = started.elapsed();
@@ -312,7 +329,7 @@ async fn ingest(
         "relations_per_s": round(relations as f64 / elapsed.as_secs_f64(), 1),
         "add_p50_ms": ms(summary.p50),
         "add_p95_ms": ms(summary.p95),
-        "llm_calls_per_add": round(llm.requests().len() as f64 / options.adds as f64, 2),
+        "llm_calls_per_add": round(llm_calls as f64 / options.adds as f64, 2),
     }))
 }
 
@@ -375,6 +392,10 @@ pub fn markdown(report: &Value) -> String {
         );
     }
     let i = &report["ingest"];
+    if let Some(reason) = i["not_measured"].as_str() {
+        let _ = writeln!(md, "\n## Ingest\n\n{reason}.");
+        return md;
+    }
     let _ = writeln!(
         md,
         "\n## Ingest (full write path, zero-latency scripted LLM, facts path off, largest \
@@ -417,6 +438,21 @@ mod tests {
         check(120, 4, 30, 30);
         check(130, 4, 34, 32);
         check(100_000, 20, 27_577, 1_425);
+    }
+
+    #[test]
+    fn a_run_without_the_zero_latency_model_says_how_to_measure_the_ingest() {
+        let report = json!({
+            "relations": 600,
+            "search_depth": {},
+            "ingest": {"adds": 0, "relations_per_s": null, "not_measured": INGEST_NOT_MEASURED},
+        });
+        let md = markdown(&report);
+        assert!(
+            md.contains("## Ingest\n\ningest not measured")
+                && md.contains("--features scripted-llm --bin eval -- scale"),
+            "{md}"
+        );
     }
 
     #[test]

@@ -2,8 +2,8 @@
 //! `bench_ingest`): people, organisations, cities and topics with realistic names (embedded
 //! for real, so entity linking behaves as in production), relations of seven types whose
 //! ends are drawn with a heavy skew (a few hubs with thousands of relations, most entities
-//! with a handful), a fifth of them ended over time and a few retracted, plain facts, and a
-//! zero-latency scripted LLM for the write path.
+//! with a handful), a fifth of them ended over time and a few retracted, plain facts, and the
+//! text of the write-path benchmarks' adds ([`move_message`]).
 //!
 //! Relation and fact vectors are random unit vectors (embedding 100k sentences would take
 //! long and changes no cost); queries still go through the real embedder.
@@ -21,10 +21,10 @@ use mnemo_core::{
 };
 use mnemo_embed::FastEmbedder;
 use mnemo_embedded::EmbeddedStore;
-use mnemo_testkit::scripted_llm::{Reply, ScriptedRequest};
-use serde_json::{Value, json};
 
-use crate::Rng;
+use rand::RngCore as _;
+
+use crate::{Rng, unit_vector};
 
 const DIMENSION: usize = mnemo_embed::DIMENSION;
 /// Records per store transaction while building.
@@ -338,7 +338,7 @@ pub async fn build_scope(
             id: relation.id,
             scope: scope.clone(),
             times,
-            vector: rng.unit(DIMENSION),
+            vector: unit_vector(rng, DIMENSION),
         });
         ops.push(WriteOp::AddRelation(relation));
         if ops.len() == WRITE_BATCH || i + 1 == n {
@@ -368,7 +368,9 @@ pub async fn build_scope(
             at: now,
             episode: None,
         };
-        store.put_fact(&fact, &rng.unit(DIMENSION), &event).await?;
+        store
+            .put_fact(&fact, &unit_vector(rng, DIMENSION), &event)
+            .await?;
     }
 
     Ok(World {
@@ -381,77 +383,9 @@ pub async fn build_scope(
     })
 }
 
-/// The zero-latency model of the write-path benchmarks, for adds that say "Person-p moved
-/// to City-c and works at Org-o": entities and relations from the names in the new
-/// messages (LIVES_IN supersedes by the ontology rule, WORKS_AT may go to
-/// `resolve_conflicts`, answered `unrelated`).
-pub fn zero_latency_llm(request: &ScriptedRequest) -> Reply {
-    let after = |marker: &str| {
-        request
-            .input
-            .rsplit_once(marker)
-            .map_or("", |(_, rest)| rest)
-            .to_owned()
-    };
-    let names = |text: &str, prefix: &str| -> Vec<String> {
-        text.split(|c: char| !(c.is_alphanumeric() || c == '-'))
-            .filter(|w| w.starts_with(prefix))
-            .map(str::to_owned)
-            .collect()
-    };
-    match request.tool.as_str() {
-        "extract_entities" => {
-            let text = after("## New messages");
-            let mut entities: Vec<Value> = Vec::new();
-            for (prefix, kind) in [
-                ("Person-", "Person"),
-                ("City-", "City"),
-                ("Org-", "Organization"),
-            ] {
-                for name in names(&text, prefix) {
-                    entities.push(json!({"name": name, "type": kind}));
-                }
-            }
-            Reply::json(json!({ "entities": entities }))
-        }
-        "establish_relations" => {
-            let text = after("## Messages");
-            let person = names(&text, "Person-")
-                .into_iter()
-                .next()
-                .unwrap_or_default();
-            let mut relations = Vec::new();
-            for city in names(&text, "City-") {
-                relations.push(json!({"source": person, "relation": "LIVES_IN", "target": city,
-                    "fact": format!("{person} lives in {city}"), "valid_from": null, "valid_to": null}));
-            }
-            for org in names(&text, "Org-") {
-                relations.push(json!({"source": person, "relation": "WORKS_AT", "target": org,
-                    "fact": format!("{person} works at {org}"), "valid_from": null, "valid_to": null}));
-            }
-            Reply::json(json!({ "relations": relations }))
-        }
-        "resolve_conflicts" => {
-            let count = |section: &str, next: Option<&str>| {
-                let text = after(section);
-                let text = next
-                    .and_then(|n| text.split(n).next())
-                    .unwrap_or(&text)
-                    .to_owned();
-                text.lines().filter(|l| l.starts_with('[')).count()
-            };
-            let existing = count("## Existing relations", Some("## New relations"));
-            let new = count("## New relations", None);
-            let decisions: Vec<Value> = (0..existing)
-                .flat_map(|e| {
-                    (0..new).map(move |n| json!({"existing": e, "new": n, "verdict": "unrelated"}))
-                })
-                .collect();
-            Reply::json(json!({ "decisions": decisions }))
-        }
-        other => {
-            eprintln!("zero-latency LLM: unexpected tool {other}");
-            Reply::status(500)
-        }
-    }
+/// The text of one add of the write-path benchmarks: two relations, LIVES_IN (superseding
+/// by the ontology rule) and WORKS_AT (possibly sent to `resolve_conflicts`). The
+/// zero-latency model (`mnemo_testkit::zero_latency_llm`) reads these names back.
+pub fn move_message(person: u64, city: u64, org: u64, n: usize) -> String {
+    format!("Person-{person} moved to City-{city} and works at Org-{org} (#{n})")
 }

@@ -451,22 +451,7 @@ impl<T: Ord> TopK<T> {
 mod tests {
     use super::*;
 
-    /// xorshift64*, enough randomness for test data without a dependency.
-    struct Rng(u64);
-    impl Rng {
-        fn next(&mut self) -> f32 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            let x = self.0.wrapping_mul(0x2545_f491_4f6c_dd1d);
-            (x >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0
-        }
-        fn unit(&mut self, d: usize) -> Vec<f32> {
-            let v: Vec<f32> = (0..d).map(|_| self.next()).collect();
-            let n = norm(&v);
-            v.into_iter().map(|x| x / n).collect()
-        }
-    }
+    use mnemo_testkit::fixtures::{RandomData as _, seeded};
 
     /// The reference: score every row in f32, sort, keep k.
     fn brute_force(
@@ -489,7 +474,7 @@ mod tests {
     /// checks search against the brute-force reference for several k, with and without
     /// the filter.
     fn check(n: usize, d: usize, visible_every: u32, seed: u64) {
-        let mut rng = Rng(seed);
+        let mut rng = seeded(seed);
         let mut set: VectorSet<u32, bool> = VectorSet::new(d);
         let mut rows = Vec::new();
         for id in 0..n as u32 {
@@ -533,7 +518,7 @@ mod tests {
 
     #[test]
     fn search_returns_k_visible_hits_when_few_are_visible() {
-        let mut rng = Rng(7);
+        let mut rng = seeded(7);
         let mut set: VectorSet<u32, bool> = VectorSet::new(32);
         for id in 0..2_000 {
             set.upsert(id, id % 400 == 0, &rng.unit(32));
@@ -560,7 +545,7 @@ mod tests {
 
     #[test]
     fn dot_products_match_naive() {
-        let mut rng = Rng(9);
+        let mut rng = seeded(9);
         for d in [1, 15, 16, 33, 384] {
             let (a, b) = (rng.unit(d), rng.unit(d));
             let naive: f32 = a.iter().zip(&b).map(|(x, y)| x * y).sum();

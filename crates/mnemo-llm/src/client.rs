@@ -6,7 +6,6 @@
 //! every attempt is counted here, and so that HTTP failures keep their status and
 //! `retry-after` headers instead of becoming opaque errors.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use async_openai::Client;
@@ -28,6 +27,7 @@ use mnemo_core::llm::{
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
 use secrecy::SecretString;
 use serde::Deserialize;
+use serde_json::Value;
 
 use crate::config::{LlmConfig, LlmSetupError, OutputMode};
 use crate::prompts::Prompts;
@@ -56,6 +56,17 @@ impl std::fmt::Debug for OpenAiLlm {
             .field("output", &self.config.output)
             .finish_non_exhaustive()
     }
+}
+
+/// A structured call outside the extraction contract; see [`OpenAiLlm::call_json_schema`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct JsonSchemaCall {
+    /// The schema's name, which also names the call in errors and logs.
+    pub name: &'static str,
+    /// The JSON schema of the answer object.
+    pub schema: Value,
+    pub system: String,
+    pub user: String,
 }
 
 impl OpenAiLlm {
@@ -90,7 +101,7 @@ impl OpenAiLlm {
         let prompts = Prompts::load(config.prompts_dir.as_deref())?;
 
         let http = reqwest::Client::builder()
-            .tls_backend_preconfigured(tls_config(https)?)
+            .tls_backend_preconfigured(crate::tls::client_config(https)?)
             .build()
             .map_err(|e| LlmSetupError::Http(e.to_string()))?;
         let transport = {
@@ -110,8 +121,41 @@ impl OpenAiLlm {
         })
     }
 
-    /// One tool call: builds the request once, then attempts it until it yields a valid
-    /// answer, a non-retryable refusal, or `max_retries` retries are spent.
+    /// A structured call outside the extraction contract, such as the answer and judge
+    /// calls of `mnemo eval locomo --llm`: `call.system` and `call.user` as the two
+    /// messages, at temperature 0, the answer forced into `call.schema` through
+    /// `response_format: json_schema` (strict) whatever [`LlmConfig::output`] says, with
+    /// the timeout, retries and usage accounting of the tools. The answer is the JSON
+    /// object the model returned; anything else is malformed (and retried).
+    pub async fn call_json_schema(&self, call: &JsonSchemaCall) -> Result<Answer<Value>, LlmError> {
+        let mut request = CreateChatCompletionRequest {
+            model: self.config.model.clone(),
+            messages: messages(call.system.clone(), call.user.clone()),
+            temperature: Some(0.0),
+            ..Default::default()
+        };
+        request.response_format = Some(ResponseFormat::JsonSchema {
+            json_schema: ResponseFormatJsonSchema {
+                description: None,
+                name: call.name.to_owned(),
+                schema: call.schema.clone(),
+                strict: Some(true),
+            },
+        });
+        self.attempts(
+            call.name,
+            OutputMode::JsonSchema,
+            &request,
+            |text| match serde_json::from_str::<Value>(text) {
+                Ok(value) if value.is_object() => Ok(value),
+                Ok(_) => Err("the answer is not a JSON object".to_owned()),
+                Err(err) => Err(format!("the answer is not JSON: {err}")),
+            },
+        )
+        .await
+    }
+
+    /// One tool call: builds the request once, then attempts it (see [`Self::attempts`]).
     async fn call<T>(
         &self,
         tool: Tool,
@@ -119,12 +163,25 @@ impl OpenAiLlm {
         parse: impl Fn(&str) -> Result<T, String> + Send + Sync,
     ) -> Result<Answer<T>, LlmError> {
         let request = self.request(tool, input);
+        self.attempts(tool.name(), self.config.output, &request, parse)
+            .await
+    }
+
+    /// Attempts the call `name` until it yields a valid answer, a non-retryable refusal,
+    /// or `max_retries` retries are spent.
+    async fn attempts<T>(
+        &self,
+        name: &'static str,
+        output: OutputMode,
+        request: &CreateChatCompletionRequest,
+        parse: impl Fn(&str) -> Result<T, String> + Send + Sync,
+    ) -> Result<Answer<T>, LlmError> {
         let mut usage = LlmUsage::default();
         let mut attempts = 0;
         loop {
             attempts += 1;
             usage.calls += 1;
-            let (spent, text) = self.attempt(tool, &request).await;
+            let (spent, text) = self.attempt(name, output, request).await;
             usage += spent;
             let parsed = text.and_then(|text| {
                 parse(&text).map_err(|reason| {
@@ -138,11 +195,11 @@ impl OpenAiLlm {
             let retry_after = match failure {
                 Failure::Rejected(reason) => return Err(LlmError::Rejected { reason, usage }),
                 _ if attempts > self.config.max_retries => {
-                    return Err(failure.into_error(tool, attempts, usage));
+                    return Err(failure.into_error(name, attempts, usage));
                 }
                 Failure::Malformed(ref reason) => {
                     tracing::warn!(
-                        tool = tool.name(),
+                        tool = name,
                         attempt = attempts,
                         %reason,
                         "malformed LLM answer; retrying"
@@ -154,7 +211,7 @@ impl OpenAiLlm {
                     retry_after,
                 } => {
                     tracing::warn!(
-                        tool = tool.name(),
+                        tool = name,
                         attempt = attempts,
                         %reason,
                         "LLM call failed; retrying"
@@ -173,7 +230,8 @@ impl OpenAiLlm {
     /// unusable answer still cost them) and the answer's JSON text.
     async fn attempt(
         &self,
-        tool: Tool,
+        name: &str,
+        output: OutputMode,
         request: &CreateChatCompletionRequest,
     ) -> (LlmUsage, Result<String, Failure>) {
         let chat = self.client.chat();
@@ -197,24 +255,14 @@ impl OpenAiLlm {
                 prompt_tokens: u.prompt_tokens,
                 completion_tokens: u.completion_tokens,
             });
-        let text = answer_text(tool, self.config.output, completion).map_err(Failure::Malformed);
+        let text = answer_text(name, output, completion).map_err(Failure::Malformed);
         (usage, text)
     }
 
     fn request(&self, tool: Tool, input: String) -> CreateChatCompletionRequest {
-        let messages = vec![
-            ChatCompletionRequestMessage::System(ChatCompletionRequestSystemMessage {
-                content: self.prompts.get(tool).to_owned().into(),
-                name: None,
-            }),
-            ChatCompletionRequestMessage::User(ChatCompletionRequestUserMessage {
-                content: input.into(),
-                name: None,
-            }),
-        ];
         let mut request = CreateChatCompletionRequest {
             model: self.config.model.clone(),
-            messages,
+            messages: messages(self.prompts.get(tool).to_owned(), input),
             ..Default::default()
         };
         match self.config.output {
@@ -321,6 +369,20 @@ impl LanguageModel for OpenAiLlm {
     }
 }
 
+/// The system prompt and the user message of one call.
+fn messages(system: String, user: String) -> Vec<ChatCompletionRequestMessage> {
+    vec![
+        ChatCompletionRequestMessage::System(ChatCompletionRequestSystemMessage {
+            content: system.into(),
+            name: None,
+        }),
+        ChatCompletionRequestMessage::User(ChatCompletionRequestUserMessage {
+            content: user.into(),
+            name: None,
+        }),
+    ]
+}
+
 /// Why one attempt gave nothing usable.
 enum Failure {
     /// The answer does not fit the tool (retried).
@@ -335,10 +397,10 @@ enum Failure {
 }
 
 impl Failure {
-    fn into_error(self, tool: Tool, attempts: u32, usage: LlmUsage) -> LlmError {
+    fn into_error(self, name: &'static str, attempts: u32, usage: LlmUsage) -> LlmError {
         match self {
             Failure::Malformed(reason) => LlmError::Malformed {
-                tool: tool.name(),
+                tool: name,
                 attempts,
                 reason,
                 usage,
@@ -362,7 +424,7 @@ fn backoff(base: Duration, retry: u32) -> Duration {
 /// The JSON text of the answer: the forced tool call's arguments, or the message content
 /// in `json_schema` mode.
 fn answer_text(
-    tool: Tool,
+    name: &str,
     output: OutputMode,
     completion: WireCompletion,
 ) -> Result<String, String> {
@@ -390,8 +452,8 @@ fn answer_text(
                 });
             };
             match first.name.as_deref() {
-                Some(name) if name != tool.name() => {
-                    Err(format!("called `{name}` instead of `{}`", tool.name()))
+                Some(called) if called != name => {
+                    Err(format!("called `{called}` instead of `{name}`"))
                 }
                 _ => first
                     .arguments
@@ -497,30 +559,6 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     number("retry-after-ms")
         .map(|ms| Duration::from_secs_f64(ms / 1000.0))
         .or_else(|| number("retry-after").map(Duration::from_secs_f64))
-}
-
-fn tls_config(https: bool) -> Result<rustls::ClientConfig, LlmSetupError> {
-    use rustls_platform_verifier::BuilderVerifierExt;
-
-    let tls_error = |e: rustls::Error| LlmSetupError::Http(format!("TLS setup: {e}"));
-    let builder = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .map_err(tls_error)?;
-    let config = if https {
-        builder
-            .with_platform_verifier()
-            .map_err(tls_error)?
-            .with_no_client_auth()
-    } else {
-        // A plain-HTTP endpoint never uses TLS, so it needs no system certificates (a slim
-        // container may have none); any TLS connection would fail verification.
-        builder
-            .with_root_certificates(rustls::RootCertStore::empty())
-            .with_no_client_auth()
-    };
-    Ok(config)
 }
 
 fn error_chain(err: &dyn std::error::Error) -> String {

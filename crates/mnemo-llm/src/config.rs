@@ -98,4 +98,6 @@ pub enum LlmSetupError {
     EmptyPrompt { path: PathBuf },
     #[error("cannot build the HTTP client: {0}")]
     Http(String),
+    #[error("cannot build the HTTP client: {0}")]
+    Tls(#[from] crate::tls::TlsSetupError),
 }

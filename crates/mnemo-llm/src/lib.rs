@@ -12,7 +12,8 @@ mod config;
 mod parse;
 mod prompts;
 mod render;
+pub mod tls;
 mod tools;
 
-pub use client::OpenAiLlm;
+pub use client::{JsonSchemaCall, OpenAiLlm};
 pub use config::{LlmConfig, LlmSetupError, OutputMode};

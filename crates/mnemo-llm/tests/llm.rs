@@ -10,7 +10,7 @@ use mnemo_core::llm::{
     MemoryUpdateInput, RelationTypeHint, RelationsInput, Speakers, SummaryInput, TripletText,
 };
 use mnemo_core::{EntityType, FactEventKind, LlmUsage, RelationType};
-use mnemo_llm::{LlmConfig, LlmSetupError, OpenAiLlm, OutputMode};
+use mnemo_llm::{JsonSchemaCall, LlmConfig, LlmSetupError, OpenAiLlm, OutputMode};
 use mnemo_testkit::scripted_llm::{Reply, ScriptedLlm, ScriptedMode, count_words};
 use serde_json::{Value, json};
 
@@ -1104,4 +1104,57 @@ async fn the_scripted_server_matches_rules_in_order() {
         server.calls("extract_facts"),
         3 + (MAX_RETRIES + 1) as usize + 1
     );
+}
+
+fn judge_call() -> JsonSchemaCall {
+    JsonSchemaCall {
+        name: "judge_answer",
+        schema: json!({
+            "type": "object",
+            "properties": {"label": {"type": "string"}},
+            "required": ["label"],
+            "additionalProperties": false,
+        }),
+        system: "Label the answer CORRECT or WRONG.".to_owned(),
+        user: "## Gold answer\nTom".to_owned(),
+    }
+}
+
+/// A call outside the six tools asks in `json_schema` mode whatever `output` says, at
+/// temperature 0, and gets back the object; a non-object is retried like a malformed tool
+/// answer, and counted.
+#[tokio::test]
+async fn a_json_schema_call_returns_the_object_and_retries_anything_else() {
+    let (server, llm) = setup(OutputMode::Tools).await;
+    server
+        .on("judge_answer")
+        .containing("never")
+        .reply(Reply::raw("not json"));
+    server
+        .on("judge_answer")
+        .once()
+        .reply(Reply::raw("[\"CORRECT\"]"));
+    server
+        .on("judge_answer")
+        .reply(Reply::json(json!({"label": "CORRECT"})));
+    let answer = llm.call_json_schema(&judge_call()).await.unwrap();
+    assert_eq!(answer.value, json!({"label": "CORRECT"}));
+    assert_eq!(answer.usage.calls, 2);
+    let requests = server.requests_to("judge_answer");
+    assert!(requests.iter().all(|r| r.mode == ScriptedMode::JsonSchema
+        && r.system == "Label the answer CORRECT or WRONG."
+        && r.input == "## Gold answer\nTom"
+        && r.body["temperature"] == 0.0
+        && r.body["response_format"]["json_schema"]["strict"] == true));
+
+    let call = JsonSchemaCall {
+        user: "never".to_owned(),
+        ..judge_call()
+    };
+    match llm.call_json_schema(&call).await {
+        Err(LlmError::Malformed { tool, attempts, .. }) => {
+            assert_eq!((tool, attempts), ("judge_answer", MAX_RETRIES + 1));
+        }
+        other => panic!("{other:?}"),
+    }
 }

@@ -103,21 +103,39 @@ pub fn towards(from: &[f32], to: &[f32], weight: f32) -> Vec<f32> {
     normalized(from.iter().zip(to).map(|(a, b)| a + weight * b).collect())
 }
 
-/// A deterministic pseudo-random unit vector of [`CONTRACT_DIMENSION`] (splitmix64 of `seed`).
+/// A deterministic pseudo-random unit vector of [`CONTRACT_DIMENSION`], drawn from `seed`.
 pub fn unit(seed: u64) -> Vec<f32> {
-    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0xD1B5_4A32_D192_ED03;
-    let v = (0..CONTRACT_DIMENSION)
-        .map(|_| {
-            state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = state;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            z ^= z >> 31;
-            // Top 24 bits to [-1, 1).
-            ((z >> 40) as f32 / (1u64 << 23) as f32) - 1.0
-        })
-        .collect();
-    normalized(v)
+    seeded(seed).unit(CONTRACT_DIMENSION)
+}
+
+/// The tests' random source: `rand`'s small generator, from a fixed seed ([`seeded`]).
+pub type Rng = rand::rngs::SmallRng;
+
+/// The same draws for the same seed, every run.
+pub fn seeded(seed: u64) -> Rng {
+    rand::SeedableRng::seed_from_u64(seed)
+}
+
+/// Random test data from any generator.
+pub trait RandomData {
+    /// A unit vector of `dimension` components drawn uniformly from [-1, 1), normalised.
+    fn unit(&mut self, dimension: usize) -> Vec<f32>;
+    /// Uniform in `0..n`.
+    fn below(&mut self, n: u32) -> u32;
+}
+
+impl<R: rand::Rng + ?Sized> RandomData for R {
+    fn unit(&mut self, dimension: usize) -> Vec<f32> {
+        normalized(
+            (0..dimension)
+                .map(|_| self.random_range(-1.0..1.0))
+                .collect(),
+        )
+    }
+
+    fn below(&mut self, n: u32) -> u32 {
+        self.random_range(0..n)
+    }
 }
 
 /// Cosine similarity of two vectors of equal length.

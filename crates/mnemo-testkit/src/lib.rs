@@ -11,6 +11,7 @@ pub mod contract;
 pub mod fixtures;
 pub mod scripted_llm;
 mod split_store;
+pub mod zero_latency_llm;
 
 pub use split_store::SplitStore;
 

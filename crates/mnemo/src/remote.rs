@@ -2,7 +2,6 @@
 //! readable messages (`422 invalid_scope: …`).
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context as _, anyhow, bail};
@@ -51,7 +50,7 @@ impl Remote {
             })
             .transpose()?;
         let http = reqwest::Client::builder()
-            .tls_backend_preconfigured(tls_config(base.scheme() == "https")?)
+            .tls_backend_preconfigured(mnemo_llm::tls::client_config(base.scheme() == "https")?)
             .timeout(REQUEST_TIMEOUT)
             .connect_timeout(CONNECT_TIMEOUT)
             .build()
@@ -119,28 +118,6 @@ fn default_url(addr: SocketAddr) -> anyhow::Result<String> {
         });
     }
     Ok(format!("http://{addr}"))
-}
-
-/// rustls with ring, as mnemo-llm does: system roots for https, none for plain http (a
-/// slim container may have no certificates, and plain http never uses them).
-fn tls_config(https: bool) -> anyhow::Result<rustls::ClientConfig> {
-    use rustls_platform_verifier::BuilderVerifierExt as _;
-
-    let builder = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .context("TLS setup")?;
-    Ok(if https {
-        builder
-            .with_platform_verifier()
-            .context("TLS setup: system certificates")?
-            .with_no_client_auth()
-    } else {
-        builder
-            .with_root_certificates(rustls::RootCertStore::empty())
-            .with_no_client_auth()
-    })
 }
 
 fn error_chain(err: &dyn std::error::Error) -> String {

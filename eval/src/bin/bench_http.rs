@@ -24,7 +24,7 @@ use mnemo_core::{Memory, MemoryParts, MemorySettings, Ontology, Scope};
 use mnemo_embed::{EmbedConfig, FastEmbedder, TokenizerCounter};
 use mnemo_embedded::EmbeddedStore;
 use mnemo_eval::synthetic::build_scope;
-use mnemo_eval::{Rng, summarize};
+use mnemo_eval::{seeded, summarize};
 use mnemo_server::AppState;
 use serde::Deserialize;
 use serde::de::IgnoredAny;
@@ -103,9 +103,6 @@ impl Options {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let options = Options::parse()?;
-    // reqwest is built with `rustls-no-provider`: a provider must exist before any client
-    // is built, even one that only speaks plain HTTP.
-    let _ = rustls::crypto::ring::default_provider().install_default();
     println!(
         "bench_http: POST /v1/search, {} relations, {} keep-alive clients, {} s \
          (warm-up {:.1} s not counted), limit {LIMIT}, token_budget {TOKEN_BUDGET}, \
@@ -127,7 +124,7 @@ async fn main() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let store = EmbeddedStore::open(dir.path(), mnemo_embed::DIMENSION)?;
     let scope = Scope::user(USER)?;
-    let mut rng = Rng(0x5eed_4774);
+    let mut rng = seeded(0x5eed_4774);
     let started = Instant::now();
     let world = build_scope(&store, &scope, options.relations, &embedder, &mut rng).await?;
     println!(
@@ -216,7 +213,7 @@ async fn heavy_load(url: String, clients: usize, run: Duration) -> String {
     for _ in 0..clients {
         let (url, body) = (url.clone(), body.clone());
         tasks.push(tokio::spawn(async move {
-            let http = reqwest::Client::new();
+            let http = http_client().build().expect("an HTTP client");
             let mut statuses = std::collections::BTreeMap::<String, usize>::new();
             while Instant::now() < end {
                 let status = match http
@@ -278,7 +275,7 @@ async fn generate_load(
         let queries = Arc::clone(&queries);
         tasks.push(tokio::spawn(async move {
             // One connection per client, kept alive between requests.
-            let http = reqwest::Client::builder()
+            let http = http_client()
                 .pool_max_idle_per_host(1)
                 .timeout(Duration::from_secs(30))
                 .build()?;
@@ -403,4 +400,11 @@ fn report(results: &[ClientResults], options: &Options) -> anyhow::Result<()> {
         bail!("no request finished in the measured window");
     }
     Ok(())
+}
+
+/// A client for plain `http://` on loopback. reqwest is built with `rustls-no-provider`,
+/// so even a client that never speaks TLS gets the one TLS setup (`mnemo_llm::tls`).
+fn http_client() -> reqwest::ClientBuilder {
+    let tls = mnemo_llm::tls::client_config(false).expect("TLS setup for plain HTTP");
+    reqwest::Client::builder().tls_backend_preconfigured(tls)
 }

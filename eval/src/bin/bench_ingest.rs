@@ -2,7 +2,7 @@
 //! zero-latency scripted LLM, at 1k and 10k existing relations in the scope, and LLM calls
 //! per add. Prints numbers; it is not a test.
 //!
-//! `cargo run --release -p mnemo-eval --bin bench_ingest`
+//! `cargo run --release -p mnemo-eval --features scripted-llm --bin bench_ingest`
 //!
 //! Each add says "Person-p moved to City-c and works at Org-o": two relations, one of them
 //! superseding by the ontology rule (LIVES_IN), one possibly sent to `resolve_conflicts`
@@ -19,10 +19,10 @@ use mnemo_core::write::{AddRequest, EntityInput, RelationsRequest, TripletReques
 use mnemo_core::{Memory, MemoryParts, MemorySettings, Ontology, Scope};
 use mnemo_embed::{EmbedConfig, FastEmbedder, TokenizerCounter};
 use mnemo_embedded::EmbeddedStore;
-use mnemo_eval::synthetic::zero_latency_llm;
-use mnemo_eval::{Rng, summarize};
+use mnemo_eval::synthetic::move_message;
+use mnemo_eval::{seeded, summarize};
 use mnemo_llm::{LlmConfig, OpenAiLlm};
-use mnemo_testkit::scripted_llm::ScriptedLlm;
+use rand::RngCore as _;
 use serde_json::json;
 
 const PEOPLE: u64 = 400;
@@ -37,8 +37,7 @@ async fn main() -> anyhow::Result<()> {
     let config = EmbedConfig::repo_default(&root);
     let embedder = Arc::new(FastEmbedder::load(&config).context("run `make setup` first")?);
     let tokens = Arc::new(TokenizerCounter::load(&config)?);
-    let llm = ScriptedLlm::start().await;
-    llm.respond_with(zero_latency_llm);
+    let llm = mnemo_testkit::zero_latency_llm::start().await;
 
     println!("write path, zero-latency scripted LLM, real embedder, {ADDS} adds per size");
     println!(
@@ -66,7 +65,7 @@ async fn main() -> anyhow::Result<()> {
         preload(&memory, &scope, existing).await?;
 
         let calls_before = llm.requests().len();
-        let mut rng = Rng(0x5eed ^ existing as u64);
+        let mut rng = seeded(0x5eed ^ existing as u64);
         let mut latencies = Vec::with_capacity(ADDS);
         let mut relations = 0usize;
         let started = Instant::now();
@@ -76,7 +75,7 @@ async fn main() -> anyhow::Result<()> {
                 rng.next_u64() % CITIES,
                 rng.next_u64() % ORGS,
             );
-            let text = format!("Person-{p} moved to City-{c} and works at Org-{o} (#{i})");
+            let text = move_message(p, c, o, i);
             let one = Instant::now();
             let outcome = memory
                 .add(AddRequest {
@@ -117,7 +116,7 @@ async fn main() -> anyhow::Result<()> {
 
 /// Fills the scope with `count` relations through the direct-triplet path (no LLM).
 async fn preload(memory: &Memory, scope: &Scope, count: usize) -> anyhow::Result<()> {
-    let mut rng = Rng(count as u64);
+    let mut rng = seeded(count as u64);
     let kinds = [
         ("LIKES", "Food", "Dish"),
         ("VISITED", "City", "City"),

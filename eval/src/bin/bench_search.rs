@@ -24,7 +24,7 @@ use mnemo_core::{Memory, MemoryParts, MemorySettings, Ontology, Scope, Visibilit
 use mnemo_embed::{EmbedConfig, FastEmbedder, TokenizerCounter};
 use mnemo_embedded::EmbeddedStore;
 use mnemo_eval::synthetic::{Timed, build_scope, pick};
-use mnemo_eval::{Rng, Summary, summarize};
+use mnemo_eval::{Summary, seeded, summarize};
 
 const DIMENSION: usize = mnemo_embed::DIMENSION;
 const QUERIES: usize = 200;
@@ -47,7 +47,7 @@ async fn main() -> anyhow::Result<()> {
     let config = EmbedConfig::repo_default(&repo);
     let embedder = Arc::new(Timed::new(FastEmbedder::load(&config)?));
     let tokens = Arc::new(TokenizerCounter::load(&config)?);
-    let mut rng = Rng(0x5eed_5ea7c);
+    let mut rng = seeded(0x5eed_5ea7c);
 
     let args: Vec<String> = std::env::args().collect();
     let sizes: Vec<usize> = match args.iter().position(|a| a == "--sizes") {

@@ -18,7 +18,8 @@ use mnemo_core::{
     Visibility,
 };
 use mnemo_embedded::EmbeddedStore;
-use mnemo_eval::{Rng, Summary, summarize};
+use mnemo_eval::{Rng, Summary, seeded, summarize, unit_vector};
+use rand::RngCore as _;
 
 const DIMENSION: usize = 384;
 const TOP_K: usize = 10;
@@ -39,7 +40,7 @@ async fn main() -> anyhow::Result<()> {
     if let Ok(load) = std::fs::read_to_string("/proc/loadavg") {
         println!("load average at start: {}", load.trim());
     }
-    let mut rng = Rng(0x5eed);
+    let mut rng = seeded(0x5eed);
 
     for n in [10_000 / scale, 100_000 / scale] {
         let dir = tempfile::tempdir()?;
@@ -159,7 +160,7 @@ async fn insert_relation_vectors(
             id: RelationId::new(),
             scope: scope.clone(),
             times: times(i),
-            vector: rng.unit(DIMENSION),
+            vector: unit_vector(rng, DIMENSION),
         });
         if batch.len() == WRITE_BATCH || i + 1 == n {
             store.upsert_relation_vectors(&batch).await?;
@@ -177,7 +178,7 @@ async fn search_latencies(
 ) -> anyhow::Result<Vec<Duration>> {
     let mut samples = Vec::with_capacity(QUERIES);
     for q in 0..WARMUP_QUERIES + QUERIES {
-        let query = rng.unit(DIMENSION);
+        let query = unit_vector(rng, DIMENSION);
         let started = Instant::now();
         let hits = store.search_relations(scope, &query, TOP_K, at).await?;
         let elapsed = started.elapsed();
@@ -207,7 +208,7 @@ async fn build_graph(store: &EmbeddedStore, relations: usize, rng: &mut Rng) -> 
             display_name: format!("Person {i}"),
             entity_type: person.clone(),
             aliases: vec![format!("p{i}")],
-            embedding: rng.unit(DIMENSION),
+            embedding: unit_vector(rng, DIMENSION),
             mentions: 1,
             created_at: now,
             updated_at: now,
@@ -240,7 +241,7 @@ async fn build_graph(store: &EmbeddedStore, relations: usize, rng: &mut Rng) -> 
             id: relation.id,
             scope: scope.clone(),
             times: relation.times,
-            vector: rng.unit(DIMENSION),
+            vector: unit_vector(rng, DIMENSION),
         });
         ops.push(WriteOp::AddRelation(relation));
         if ops.len() == WRITE_BATCH || i + 1 == relations {

@@ -1,7 +1,8 @@
-//! `eval`: the `mnemo eval …` subcommands on their own, with the embedding model files where
-//! `make setup` installs them, until the `mnemo` binary embeds [`mnemo_eval::EvalCommand`].
+//! `eval`: the `mnemo eval …` subcommands with the zero-latency scripted LLM built in, so
+//! `eval scale` also measures the ingest rate (the `mnemo` binary ships no test code and
+//! reports it as not measured). Model files where `make setup` installs them.
 //!
-//! `cargo run --release -p mnemo-eval --bin eval -- locomo --data FILE --out DIR`
+//! `cargo run --release -p mnemo-eval --features scripted-llm --bin eval -- scale --out DIR`
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -17,10 +18,13 @@ struct Cli {
     command: EvalCommand,
 }
 
-fn main() -> ExitCode {
+#[tokio::main]
+async fn main() -> ExitCode {
     let cli = Cli::parse();
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    match mnemo_eval::run(cli.command, &EmbedConfig::repo_default(&repo)) {
+    let ingest_llm = mnemo_testkit::zero_latency_llm::start().await;
+    let embed = EmbedConfig::repo_default(&repo);
+    match mnemo_eval::cli::execute(cli.command, &embed, Some(ingest_llm.base_url())).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {err:#}");

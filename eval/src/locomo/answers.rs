@@ -4,13 +4,13 @@
 //! on the normalised answers. The system prompts are `eval/prompts/answer.md` and
 //! `eval/prompts/judge.md`.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use mnemo_core::LlmUsage;
+use mnemo_llm::{JsonSchemaCall, OpenAiLlm};
 use serde_json::json;
 
 use super::Question;
-use crate::chat::{Chat, ChatConfig};
 use crate::metrics;
 use crate::report::AnswerRecord;
 
@@ -22,16 +22,16 @@ pub const ANSWER_CALL: &str = "answer_question";
 pub const JUDGE_CALL: &str = "judge_answer";
 
 pub(crate) struct Answerer {
-    chat: Chat,
+    llm: Arc<OpenAiLlm>,
     usage: Mutex<LlmUsage>,
 }
 
 impl Answerer {
-    pub(crate) fn new(config: ChatConfig) -> anyhow::Result<Answerer> {
-        Ok(Answerer {
-            chat: Chat::new(config)?,
+    pub(crate) fn new(llm: Arc<OpenAiLlm>) -> Answerer {
+        Answerer {
+            llm,
             usage: Mutex::new(LlmUsage::default()),
-        })
+        }
     }
 
     pub(crate) fn usage(&self) -> LlmUsage {
@@ -54,21 +54,21 @@ impl Answerer {
             context
         };
         let answer = self
-            .chat
-            .structured(
-                ANSWER_CALL,
-                json!({
+            .llm
+            .call_json_schema(&JsonSchemaCall {
+                name: ANSWER_CALL,
+                schema: json!({
                     "type": "object",
                     "properties": {"answer": {"type": "string"}},
                     "required": ["answer"],
                     "additionalProperties": false,
                 }),
-                ANSWER_PROMPT,
-                &format!(
+                system: ANSWER_PROMPT.to_owned(),
+                user: format!(
                     "## Memories\n{context}\n\n## Question\n{}",
                     question.question.trim()
                 ),
-            )
+            })
             .await?;
         self.spend(answer.usage);
         let generated = answer.value["answer"]
@@ -78,10 +78,10 @@ impl Answerer {
             .to_owned();
 
         let verdict = self
-            .chat
-            .structured(
-                JUDGE_CALL,
-                json!({
+            .llm
+            .call_json_schema(&JsonSchemaCall {
+                name: JUDGE_CALL,
+                schema: json!({
                     "type": "object",
                     "properties": {
                         "reasoning": {"type": "string"},
@@ -90,13 +90,13 @@ impl Answerer {
                     "required": ["reasoning", "label"],
                     "additionalProperties": false,
                 }),
-                JUDGE_PROMPT,
-                &format!(
+                system: JUDGE_PROMPT.to_owned(),
+                user: format!(
                     "## Question\n{}\n\n## Gold answer\n{}\n\n## Generated answer\n{generated}",
                     question.question.trim(),
                     question.answer.trim()
                 ),
-            )
+            })
             .await?;
         self.spend(verdict.usage);
         let correct = verdict.value["label"]

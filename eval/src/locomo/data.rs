@@ -1,10 +1,13 @@
 //! The LOCOMO data set (snap-research/LoCoMo, `locomo10.json` format): conversations made
 //! of dated sessions of turns, their questions with evidence ids, and the extracted
 //! observations. See `shared/eval/locomo/README.md` for the format notes followed here.
+//!
+//! The one reader of the format: `mnemo eval locomo` ingests what it reads, and
+//! `mnemo import --format locomo` turns it into add requests ([`conversations`]).
 
 use std::path::Path;
 
-use anyhow::{Context as _, bail};
+use anyhow::Context as _;
 use chrono::{NaiveDate, NaiveTime, TimeZone as _, Utc};
 use mnemo_core::Timestamp;
 use serde_json::Value;
@@ -15,7 +18,6 @@ use crate::metrics::{dia_id, normalize_evidence};
 #[derive(Clone, Debug, PartialEq)]
 pub struct Conversation {
     pub sample_id: String,
-    pub speakers: [String; 2],
     /// In session order.
     pub sessions: Vec<Session>,
     pub questions: Vec<Question>,
@@ -34,6 +36,7 @@ pub struct Session {
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Turn {
+    /// Trimmed, never empty.
     pub speaker: String,
     /// Normalised (`D1:3`).
     pub dia_id: String,
@@ -84,18 +87,37 @@ pub fn category_name(category: u8) -> &'static str {
     }
 }
 
+/// What makes a value not a LOCOMO file.
+#[derive(Debug, thiserror::Error)]
+pub enum LocomoError {
+    #[error("a LOCOMO file is a JSON list of conversations")]
+    NotAList,
+    #[error("conversation {index} has no sample_id")]
+    NoSampleId { index: usize },
+    #[error("{sample_id}: {problem}")]
+    Conversation { sample_id: String, problem: String },
+}
+
 /// Reads a LOCOMO JSON file (a list of conversations).
 pub fn load(path: &Path) -> anyhow::Result<Vec<Conversation>> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read LOCOMO data {}", path.display()))?;
     let value: Value =
         serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))?;
-    let Some(list) = value.as_array() else {
-        bail!("{}: expected a list of conversations", path.display());
-    };
+    conversations(&value).with_context(|| format!("{} is not a LOCOMO file", path.display()))
+}
+
+/// The conversations of a LOCOMO file's JSON, in file order. A conversation without `qa`
+/// has no questions.
+pub fn conversations(value: &Value) -> Result<Vec<Conversation>, LocomoError> {
+    let list = value.as_array().ok_or(LocomoError::NotAList)?;
     list.iter()
         .enumerate()
-        .map(|(i, c)| conversation(c).with_context(|| format!("conversation {i}")))
+        .map(|(index, c)| {
+            let sample_id = text(&c["sample_id"]).ok_or(LocomoError::NoSampleId { index })?;
+            conversation(c, &sample_id)
+                .map_err(|problem| LocomoError::Conversation { sample_id, problem })
+        })
         .collect()
 }
 
@@ -107,13 +129,11 @@ fn text(value: &Value) -> Option<String> {
     }
 }
 
-fn conversation(value: &Value) -> anyhow::Result<Conversation> {
-    let sample_id = text(&value["sample_id"]).context("no sample_id")?;
+/// One conversation; the error is what is wrong with it.
+fn conversation(value: &Value, sample_id: &str) -> Result<Conversation, String> {
     let conv = value["conversation"]
         .as_object()
-        .context("no conversation object")?;
-    let speaker = |key: &str| text(&conv[key]).with_context(|| format!("no {key}"));
-    let speakers = [speaker("speaker_a")?, speaker("speaker_b")?];
+        .ok_or("no conversation object")?;
     let observations = &value["observation"];
 
     let mut numbers: Vec<u32> = conv
@@ -124,27 +144,38 @@ fn conversation(value: &Value) -> anyhow::Result<Conversation> {
     let mut sessions = Vec::with_capacity(numbers.len());
     for number in numbers {
         let key = format!("session_{number}");
+        let date_key = format!("{key}_date_time");
         let when = conv
-            .get(&format!("{key}_date_time"))
+            .get(&date_key)
             .and_then(text)
-            .with_context(|| format!("{key} has no date_time"))?;
-        let occurred_at =
-            parse_date_time(&when).with_context(|| format!("{key}_date_time `{when}`"))?;
+            .ok_or_else(|| format!("session {number} has no {date_key}"))?;
+        let occurred_at = parse_date_time(&when).ok_or_else(|| {
+            format!("{date_key} {when:?} is not a session time such as \"1:56 pm on 8 May, 2023\"")
+        })?;
         let turns = conv[&key]
             .as_array()
-            .with_context(|| format!("{key} is not a list"))?
+            .ok_or_else(|| format!("{key} is not a list"))?
             .iter()
             .map(|t| {
-                let raw_id = text(&t["dia_id"]).context("turn without dia_id")?;
+                let raw_id = text(&t["dia_id"]);
+                let speaker = text(&t["speaker"])
+                    .map(|s| s.trim().to_owned())
+                    .filter(|s| !s.is_empty())
+                    .ok_or_else(|| {
+                        let id = raw_id.as_deref().unwrap_or("?");
+                        format!("session {number}: turn {id} has no speaker")
+                    })?;
+                let raw_id =
+                    raw_id.ok_or_else(|| format!("session {number}: a turn has no dia_id"))?;
                 Ok(Turn {
-                    speaker: text(&t["speaker"]).context("turn without speaker")?,
+                    speaker,
                     dia_id: dia_id(&raw_id)
-                        .with_context(|| format!("malformed turn id `{raw_id}`"))?,
+                        .ok_or_else(|| format!("malformed turn id `{raw_id}`"))?,
                     text: text(&t["text"]).unwrap_or_default(),
                     caption: text(&t["blip_caption"]).filter(|c| !c.trim().is_empty()),
                 })
             })
-            .collect::<anyhow::Result<Vec<Turn>>>()?;
+            .collect::<Result<Vec<Turn>, String>>()?;
         let observations = session_observations(&observations[format!("{key}_observation")]);
         sessions.push(Session {
             number,
@@ -156,12 +187,10 @@ fn conversation(value: &Value) -> anyhow::Result<Conversation> {
 
     let questions = value["qa"]
         .as_array()
-        .context("no qa list")?
-        .iter()
+        .into_iter()
+        .flatten()
         .map(|q| {
-            let category = q["category"]
-                .as_u64()
-                .context("question without category")?;
+            let category = q["category"].as_u64().ok_or("question without category")?;
             let answer = text(&q["answer"])
                 .or_else(|| text(&q["adversarial_answer"]))
                 .unwrap_or_default();
@@ -172,16 +201,15 @@ fn conversation(value: &Value) -> anyhow::Result<Conversation> {
                 .filter_map(text)
                 .collect();
             Ok(Question {
-                question: text(&q["question"]).context("question without text")?,
+                question: text(&q["question"]).ok_or("question without text")?,
                 answer,
                 evidence: normalize_evidence(&evidence),
-                category: u8::try_from(category).context("category out of range")?,
+                category: u8::try_from(category).map_err(|_| "category out of range")?,
             })
         })
-        .collect::<anyhow::Result<Vec<Question>>>()?;
+        .collect::<Result<Vec<Question>, &str>>()?;
     Ok(Conversation {
-        sample_id,
-        speakers,
+        sample_id: sample_id.to_owned(),
         sessions,
         questions,
     })
@@ -281,6 +309,20 @@ mod tests {
         check("1:56 pm on 31 February, 2023", None);
         check("1:56 pm 8 May 2023", None);
         check("", None);
+        // The forms `mnemo import --format locomo` was tested on.
+        check(
+            "12:09 am on 1 January, 2024",
+            Some("2024-01-01T00:09:00+00:00"),
+        );
+        check(
+            "12:30 pm on 13 August, 2023",
+            Some("2023-08-13T12:30:00+00:00"),
+        );
+        check(
+            " 7:05 PM on 3 Sep, 2023 ",
+            Some("2023-09-03T19:05:00+00:00"),
+        );
+        check("8 May 2023", None);
     }
 
     #[test]
@@ -319,8 +361,7 @@ mod tests {
                  "adversarial_answer": "none"}
             ]
         });
-        let c = conversation(&value).unwrap();
-        assert_eq!(c.speakers, ["Ann".to_owned(), "Bo".to_owned()]);
+        let c = conversation(&value, "conv-x").unwrap();
         let numbers: Vec<u32> = c.sessions.iter().map(|s| s.number).collect();
         assert_eq!(numbers, [2, 10]);
         assert_eq!(c.sessions[1].turns[0].dia_id, "D10:1");

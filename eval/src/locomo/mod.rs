@@ -37,7 +37,6 @@ use mnemo_embedded::EmbeddedStore;
 use serde_json::{Value, json};
 
 use crate::bm25::Bm25;
-use crate::chat::ChatConfig;
 use crate::metrics::Item;
 use crate::report::{self, KS, QuestionRecord, Scores, System};
 use crate::synthetic::Timed;
@@ -62,21 +61,15 @@ impl Mode {
     }
 }
 
-/// The LLM of `--llm` mode: ingestion (through mnemo-llm), answers and judgements.
-#[derive(Clone, Debug)]
-pub struct LlmOptions {
-    pub chat: ChatConfig,
-    /// `tools` or `json_schema` for the ingestion calls.
-    pub output: mnemo_llm::OutputMode,
-}
-
 /// One run of the benchmark.
 #[derive(Clone, Debug)]
 pub struct LocomoOptions {
     pub data: PathBuf,
     pub mode: Mode,
     pub out: PathBuf,
-    pub llm: Option<LlmOptions>,
+    /// The model of `--llm` mode: ingestion (in its `output` mode), answers and
+    /// judgements (always `json_schema`).
+    pub llm: Option<mnemo_llm::LlmConfig>,
     /// Keep the store here (reused by a later run) instead of in a temporary folder.
     pub store: Option<PathBuf>,
     /// Draw a progress bar on stderr (when it is a terminal).
@@ -96,16 +89,7 @@ pub async fn run(options: &LocomoOptions, embed: &EmbedConfig) -> anyhow::Result
     let store_dir = options.store.as_deref().unwrap_or(temporary.path());
     let store = EmbeddedStore::open(store_dir, mnemo_embed::DIMENSION)?;
     let llm = match &options.llm {
-        Some(llm) => {
-            let mut config = mnemo_llm::LlmConfig::new(&llm.chat.base_url, &llm.chat.model);
-            config.api_key = llm.chat.api_key.clone();
-            config.output = llm.output;
-            config.timeout = llm.chat.timeout;
-            config.max_retries = llm.chat.max_retries;
-            let client: Arc<dyn mnemo_core::llm::LanguageModel> =
-                Arc::new(mnemo_llm::OpenAiLlm::new(config)?);
-            Some(client)
-        }
+        Some(config) => Some(Arc::new(mnemo_llm::OpenAiLlm::new(config.clone())?)),
         None => None,
     };
     let memory = Memory::new(MemoryParts {
@@ -113,14 +97,13 @@ pub async fn run(options: &LocomoOptions, embed: &EmbedConfig) -> anyhow::Result
         vectors: Arc::new(store.clone()),
         embedder: embedder.clone(),
         tokens: tokens.clone(),
-        llm,
+        llm: llm
+            .clone()
+            .map(|llm| llm as Arc<dyn mnemo_core::llm::LanguageModel>),
         ontology: Ontology::builtin(),
         settings: MemorySettings::default(),
     });
-    let answerer = match &options.llm {
-        Some(llm) => Some(answers::Answerer::new(llm.chat.clone())?),
-        None => None,
-    };
+    let answerer = llm.map(answers::Answerer::new);
 
     let sessions: usize = conversations.iter().map(|c| c.sessions.len()).sum();
     let questions: usize = conversations.iter().map(|c| c.questions.len()).sum();
@@ -184,7 +167,7 @@ pub async fn run(options: &LocomoOptions, embed: &EmbedConfig) -> anyhow::Result
     let mut report = report::build(&report::Run {
         data: &options.data,
         mode: options.mode.as_str(),
-        llm: options.llm.as_ref().map(|l| l.chat.model.as_str()),
+        llm: options.llm.as_ref().map(|l| l.model.as_str()),
         records: &records,
         conversations: &conversation_stats,
     });

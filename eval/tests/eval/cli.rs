@@ -39,14 +39,14 @@ fn command_lines() {
         EvalCommand::Locomo(args) => {
             let llm = args.options().llm.unwrap();
             assert_eq!(
-                (llm.chat.model.as_str(), llm.chat.api_key.as_deref()),
+                (llm.model.as_str(), llm.api_key.as_deref()),
                 ("m", Some("k"))
             );
         }
         other => panic!("{other:?}"),
     }
     match parse("scale --relations 1000 --out o").unwrap() {
-        EvalCommand::Scale(args) => assert_eq!(args.options().relations, 1000),
+        EvalCommand::Scale(args) => assert_eq!(args.options(None).relations, 1000),
         other => panic!("{other:?}"),
     }
     // --llm needs an endpoint and a model; a mode must be known; --out is required.

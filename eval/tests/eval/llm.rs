@@ -3,8 +3,7 @@
 
 use std::time::Duration;
 
-use mnemo_eval::chat::ChatConfig;
-use mnemo_eval::locomo::{self, LlmOptions, LocomoOptions, Mode};
+use mnemo_eval::locomo::{self, LocomoOptions, Mode};
 use mnemo_testkit::scripted_llm::{Reply, ScriptedLlm, ScriptedRequest};
 use serde_json::{Value, json};
 
@@ -77,15 +76,12 @@ async fn answers_are_generated_judged_and_scored_per_category() {
         data,
         mode: Mode::Turns,
         out: out.clone(),
-        llm: Some(LlmOptions {
-            chat: ChatConfig {
-                base_url: llm.base_url(),
-                model: "scripted".into(),
-                api_key: Some("test-key".into()),
-                timeout: Duration::from_secs(30),
-                max_retries: 1,
-            },
+        llm: Some(mnemo_llm::LlmConfig {
+            api_key: Some("test-key".into()),
             output: mnemo_llm::OutputMode::Tools,
+            timeout: Duration::from_secs(30),
+            max_retries: 1,
+            ..mnemo_llm::LlmConfig::new(llm.base_url(), "scripted")
         }),
         store: None,
         progress: false,

@@ -7,11 +7,13 @@ use crate::support::embed_config;
 #[tokio::test]
 async fn a_small_scale_run_reports_latency_throughput_size_and_memory() {
     let dir = tempfile::tempdir().unwrap();
+    let llm = mnemo_testkit::zero_latency_llm::start().await;
     let options = ScaleOptions {
         relations: 600,
         out: dir.path().to_path_buf(),
         queries: 5,
         adds: 4,
+        ingest_llm_url: Some(llm.base_url()),
         progress: false,
     };
     let report = scale::run(&options, &embed_config())

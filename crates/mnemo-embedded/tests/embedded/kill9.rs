@@ -21,7 +21,7 @@ use mnemo_embedded::EmbeddedStore;
 
 use mnemo_testkit::fixtures::walk;
 
-use crate::support::{DIM, Rng, entity, episode, relation, scope};
+use crate::support::{DIM, RandomData, Rng, entity, episode, relation, scope, seeded};
 
 const CHILD_DIR_ENV: &str = "MNEMO_EMBEDDED_KILL9_CHILD_DIR";
 const TEST_NAME: &str = "kill9::committed_batches_survive_sigkill";
@@ -181,7 +181,7 @@ async fn check_after_crash(dir: &Path, committed: &[Batch], max_unreported: usiz
     }
 
     // And the store takes writes again.
-    write_batch(&store, &mut Rng(7)).await
+    write_batch(&store, &mut seeded(7)).await
 }
 
 /// The child: batches forever, reporting each one after it committed.
@@ -192,7 +192,7 @@ fn write_until_killed(dir: &Path) -> ! {
         .unwrap();
     rt.block_on(async {
         let store = EmbeddedStore::open(dir, DIM).unwrap();
-        let mut rng = Rng(42);
+        let mut rng = seeded(42);
         loop {
             let (episode, relation) = write_batch(&store, &mut rng).await;
             println!("committed {episode} {relation}");

@@ -10,7 +10,7 @@ use mnemo_embedded::EmbeddedStore;
 
 use mnemo_testkit::fixtures::walk;
 
-use crate::support::{DIM, Rng, day, entity, relation, relation_vector, scope};
+use crate::support::{DIM, RandomData, day, entity, relation, relation_vector, scope, seeded};
 
 #[tokio::test]
 async fn reopening_migrates_once_and_keeps_data() {
@@ -246,7 +246,7 @@ async fn version_3_relations_get_their_stated_end() {
 #[tokio::test]
 async fn memory_is_rebuilt_on_reopen() {
     let dir = tempfile::tempdir().unwrap();
-    let mut rng = Rng(3);
+    let mut rng = seeded(3);
     let (a, b, erased) = (scope("a"), scope("b"), scope("erased"));
     let store = EmbeddedStore::open(dir.path(), DIM).unwrap();
 

@@ -5,7 +5,9 @@ use mnemo_core::ports::{GraphRead, GraphWrite, VectorRead, VectorWrite, WriteOp}
 use mnemo_core::{Fact, FactEvent, FactEventKind, FactId, RelationTimes, Visibility, is_visible};
 use mnemo_embedded::EmbeddedStore;
 
-use crate::support::{DIM, Rng, axis, day, entity, relation, relation_vector, scope};
+use crate::support::{
+    DIM, RandomData, Rng, axis, day, entity, relation, relation_vector, scope, seeded,
+};
 
 /// Random relation times around January 2024: some ended, some retracted, some recorded late.
 fn random_times(rng: &mut Rng) -> RelationTimes {
@@ -28,7 +30,7 @@ async fn relation_search_is_the_exact_visible_top_k() {
     let dir = tempfile::tempdir().unwrap();
     let store = EmbeddedStore::open(dir.path(), DIM).unwrap();
     let s = scope("alice");
-    let mut rng = Rng(11);
+    let mut rng = seeded(11);
     let people: Vec<_> = (0..2)
         .map(|i| entity(&s, &format!("p{i}"), &[], rng.unit(DIM)))
         .collect();

@@ -18,28 +18,7 @@ pub fn day(d: u32) -> Timestamp {
     Utc.with_ymd_and_hms(2024, 1, d, 0, 0, 0).unwrap()
 }
 
-/// xorshift64*, deterministic test data without a dependency.
-pub struct Rng(pub u64);
-
-impl Rng {
-    pub fn next_f32(&mut self) -> f32 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        let x = self.0.wrapping_mul(0x2545_f491_4f6c_dd1d);
-        (x >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0
-    }
-
-    pub fn unit(&mut self, d: usize) -> Vec<f32> {
-        let v: Vec<f32> = (0..d).map(|_| self.next_f32()).collect();
-        let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
-        v.into_iter().map(|x| x / n).collect()
-    }
-
-    pub fn below(&mut self, n: u32) -> u32 {
-        ((self.next_f32() + 1.0) / 2.0 * n as f32).min(n as f32 - 1.0) as u32
-    }
-}
+pub use mnemo_testkit::fixtures::{RandomData, Rng, seeded};
 
 /// A unit vector that is mostly axis `i` (so tests can aim queries at it).
 pub fn axis(i: usize) -> Vec<f32> {

@@ -12,7 +12,9 @@ use mnemo_embedded::EmbeddedStore;
 
 use mnemo_testkit::fixtures::walk;
 
-use crate::support::{DIM, Rng, axis, day, entity, episode, relation, relation_vector, scope};
+use crate::support::{
+    DIM, RandomData, axis, day, entity, episode, relation, relation_vector, scope, seeded,
+};
 
 #[tokio::test]
 async fn a_failing_batch_writes_nothing_and_leaves_memory_unchanged() {
@@ -384,7 +386,7 @@ async fn delete_entity_leaves_no_rows_behind() {
 async fn erase_scope_removes_every_row_and_nothing_else() {
     let dir = tempfile::tempdir().unwrap();
     let store = EmbeddedStore::open(dir.path(), DIM).unwrap();
-    let mut rng = Rng(5);
+    let mut rng = seeded(5);
     for (i, s) in [scope("gone"), scope("kept")].iter().enumerate() {
         let ep = episode(s, Some("k"));
         store.insert_episode(&ep).await.unwrap();
@@ -678,7 +680,7 @@ async fn concurrent_writers_and_readers() {
         let store = store.clone();
         tasks.push(tokio::spawn(async move {
             let s = scope(&format!("user{}", w % 2));
-            let mut rng = Rng(100 + w);
+            let mut rng = seeded(100 + w);
             for i in 0..25 {
                 let a = entity(&s, &format!("w{w} a{i}"), &[], rng.unit(DIM));
                 let b = entity(&s, &format!("w{w} b{i}"), &[], rng.unit(DIM));

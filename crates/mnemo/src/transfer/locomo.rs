@@ -1,10 +1,10 @@
-//! The LOCOMO benchmark's JSON as add requests: each conversation into its own scope
-//! (`user_id` = `sample_id`), each session one add whose `occurred_at` is the session's
-//! date; turns become messages whose role is the speaker's name.
+//! LOCOMO conversations (read by `mnemo_eval::locomo::data`, the one reader of the format)
+//! as add requests: each conversation into its own scope (`user_id` = `sample_id`), each
+//! session one add whose `occurred_at` is the session's date; turns become messages whose
+//! role is the speaker's name.
 
-use anyhow::{Context as _, anyhow, bail};
-use mnemo_core::Timestamp;
 use mnemo_core::llm::ChatMessage;
+use mnemo_eval::locomo::data::{self, LocomoError, Turn};
 use serde_json::{Value, json};
 
 use crate::cli::AddBody;
@@ -12,48 +12,20 @@ use crate::cli::AddBody;
 /// One add per session, conversations in file order, sessions in number order. Each add
 /// carries an idempotency key (`locomo:SAMPLE:session_N`), so importing the file again
 /// adds nothing twice.
-pub fn adds(data: &Value, infer: bool) -> anyhow::Result<Vec<AddBody>> {
-    let samples = data
-        .as_array()
-        .ok_or_else(|| anyhow!("a LOCOMO file is a JSON list of conversations"))?;
+pub fn adds(data: &Value, infer: bool) -> Result<Vec<AddBody>, LocomoError> {
     let mut adds = Vec::new();
-    for (i, sample) in samples.iter().enumerate() {
-        let sample_id = sample
-            .get("sample_id")
-            .and_then(Value::as_str)
-            .ok_or_else(|| anyhow!("conversation {i} has no sample_id"))?;
-        let conversation = sample
-            .get("conversation")
-            .and_then(Value::as_object)
-            .ok_or_else(|| anyhow!("{sample_id}: no conversation object"))?;
-        let mut sessions: Vec<(u32, &Vec<Value>)> = conversation
-            .iter()
-            .filter_map(|(key, turns)| {
-                let n = key.strip_prefix("session_")?.parse().ok()?;
-                Some((n, turns.as_array()?))
-            })
-            .collect();
-        sessions.sort_by_key(|(n, _)| *n);
-        for (n, turns) in sessions {
-            let date_key = format!("session_{n}_date_time");
-            let date = conversation
-                .get(&date_key)
-                .and_then(Value::as_str)
-                .ok_or_else(|| anyhow!("{sample_id}: session {n} has no {date_key}"))?;
-            let occurred_at =
-                parse_session_time(date).with_context(|| format!("{sample_id}: {date_key}"))?;
-            let messages: Vec<ChatMessage> = turns
-                .iter()
-                .filter_map(message)
-                .collect::<anyhow::Result<_>>()
-                .with_context(|| format!("{sample_id}: session {n}"))?;
+    for conversation in data::conversations(data)? {
+        let sample_id = &conversation.sample_id;
+        for session in &conversation.sessions {
+            let messages: Vec<ChatMessage> = session.turns.iter().filter_map(message).collect();
             if messages.is_empty() {
                 continue;
             }
+            let n = session.number;
             adds.push(AddBody {
                 messages,
-                user_id: Some(sample_id.to_owned()),
-                occurred_at: Some(occurred_at),
+                user_id: Some(sample_id.clone()),
+                occurred_at: Some(session.occurred_at),
                 metadata: Some(json!({"source": "locomo", "sample_id": sample_id, "session": n})),
                 infer: Some(infer),
                 idempotency_key: Some(format!("locomo:{sample_id}:session_{n}")),
@@ -66,74 +38,23 @@ pub fn adds(data: &Value, infer: bool) -> anyhow::Result<Vec<AddBody>> {
 
 /// A turn as a message: the speaker as role, the text, and a shared image's caption.
 /// `None` for a turn with nothing to say.
-fn message(turn: &Value) -> Option<anyhow::Result<ChatMessage>> {
-    let speaker = turn.get("speaker").and_then(Value::as_str).unwrap_or("");
-    let text = turn
-        .get("text")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .trim();
-    let caption = turn
-        .get("blip_caption")
-        .and_then(Value::as_str)
-        .map(str::trim);
-    let content = match caption {
-        Some(caption) if !caption.is_empty() && text.is_empty() => {
-            format!("[shares an image: {caption}]")
-        }
-        Some(caption) if !caption.is_empty() => format!("{text} [shares an image: {caption}]"),
-        _ if text.is_empty() => return None,
-        _ => text.to_owned(),
+fn message(turn: &Turn) -> Option<ChatMessage> {
+    let text = turn.text.trim();
+    let content = match turn.caption.as_deref().map(str::trim) {
+        Some(caption) if text.is_empty() => format!("[shares an image: {caption}]"),
+        Some(caption) => format!("{text} [shares an image: {caption}]"),
+        None if text.is_empty() => return None,
+        None => text.to_owned(),
     };
-    if speaker.trim().is_empty() {
-        let id = turn.get("dia_id").and_then(Value::as_str).unwrap_or("?");
-        return Some(Err(anyhow!("turn {id} has no speaker")));
-    }
-    Some(Ok(ChatMessage {
-        role: speaker.trim().to_owned(),
+    Some(ChatMessage {
+        role: turn.speaker.clone(),
         content,
-    }))
-}
-
-/// "1:56 pm on 8 May, 2023" (the dataset's format), as UTC.
-pub fn parse_session_time(text: &str) -> anyhow::Result<Timestamp> {
-    let normal = text.trim().to_ascii_uppercase();
-    match chrono::NaiveDateTime::parse_from_str(&normal, "%I:%M %p ON %d %B, %Y") {
-        Ok(time) => Ok(time.and_utc()),
-        Err(_) => bail!("{text:?} is not a session time such as \"1:56 pm on 8 May, 2023\""),
-    }
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn session_times() {
-        let check = |text: &str, expected: Option<&str>| {
-            let got = parse_session_time(text).ok().map(|t| t.to_rfc3339());
-            assert_eq!(got.as_deref(), expected, "{text}");
-        };
-        check("1:56 pm on 8 May, 2023", Some("2023-05-08T13:56:00+00:00"));
-        check(
-            "10:37 am on 27 June, 2023",
-            Some("2023-06-27T10:37:00+00:00"),
-        );
-        check(
-            "12:09 am on 1 January, 2024",
-            Some("2024-01-01T00:09:00+00:00"),
-        );
-        check(
-            "12:30 pm on 13 August, 2023",
-            Some("2023-08-13T12:30:00+00:00"),
-        );
-        check(
-            " 7:05 PM on 3 Sep, 2023 ",
-            Some("2023-09-03T19:05:00+00:00"),
-        );
-        check("8 May 2023", None);
-        check("", None);
-    }
 
     #[test]
     fn conversations_become_adds() {
