@@ -51,6 +51,59 @@ pub fn distinguishing_tokens(name: &str) -> Vec<String> {
     tokens
 }
 
+/// Honorifics and titles that do not change who a name names ("Dr. Ana Silva").
+const TITLES: &[&str] = &[
+    "dr",
+    "doctor",
+    "prof",
+    "professor",
+    "mr",
+    "mrs",
+    "ms",
+    "miss",
+    "mx",
+    "sir",
+    "dame",
+    "madam",
+    "mme",
+    "mlle",
+    "herr",
+    "frau",
+];
+
+/// The letter without its accent, for the accented Latin letters names use most.
+fn fold_accent(c: char) -> char {
+    const FROM: &str = "àáâãäåāăąçćčďèéêëēėęěìíîïīįłñńňòóôõöøōőŕřśšşťùúûüūůűųýÿźżž";
+    const TO: &str = "aaaaaaaaacccdeeeeeeeeiiiiiilnnnoooooooorrssstuuuuuuuuyyzzz";
+    FROM.chars()
+        .position(|f| f == c)
+        .and_then(|i| TO.chars().nth(i))
+        .unwrap_or(c)
+}
+
+/// The words of a name that say who it is: lower case, accents folded, punctuation and
+/// leading titles dropped ("Dr. José Álvarez" → `jose alvarez`).
+fn identity_words(name: &str) -> Vec<String> {
+    let words: Vec<String> = name
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(|w| w.to_lowercase().chars().map(fold_accent).collect())
+        .collect();
+    let titles = words
+        .iter()
+        .take_while(|w| TITLES.contains(&w.as_str()))
+        .count();
+    // A title alone is a name of its own ("Doctor").
+    words[titles.min(words.len().saturating_sub(1))..].to_vec()
+}
+
+/// Whether the two names are one name written two ways (case, accents, punctuation,
+/// titles): enough to merge on a weaker vector match than [`may_merge`] needs.
+pub fn same_name(a: &str, b: &str) -> bool {
+    let (a, b) = (identity_words(a), identity_words(b));
+    !a.is_empty() && a == b
+}
+
 /// Whether a vector match between the two names may be taken as the same entity.
 pub fn may_merge(a: &str, b: &str) -> bool {
     distinguishing_tokens(a) == distinguishing_tokens(b)
@@ -58,7 +111,24 @@ pub fn may_merge(a: &str, b: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::may_merge;
+    use super::{may_merge, same_name};
+
+    #[test]
+    fn one_name_written_two_ways() {
+        let cases: &[(&str, &str, bool)] = &[
+            ("Dr. Ana Silva", "Ana Silva", true),
+            ("Prof. José Álvarez", "jose alvarez", true),
+            ("Mrs Smith", "Smith", true),
+            ("Zoë", "Zoe", true),
+            ("Doctor", "Dr", false),
+            ("Ana Silva", "Ana Silvas", false),
+            ("St. Louis", "Louis", false),
+            ("Dr. John A. Smith", "John B. Smith", false),
+        ];
+        for (a, b, same) in cases {
+            assert_eq!(same_name(a, b), *same, "{a} / {b}");
+        }
+    }
 
     #[test]
     fn look_alike_names_do_not_merge_and_variants_do() {

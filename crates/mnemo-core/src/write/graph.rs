@@ -747,11 +747,19 @@ impl<'a> EntityResolver<'a> {
                 .graph
                 .search_entities_vector(scope, &v, ENTITY_VECTOR_CANDIDATES)
                 .await?;
+            let settings = self.reader.settings;
             found = hits
                 .into_iter()
-                .filter(|hit| hit.score >= self.reader.settings.entity_match_threshold)
-                // An embedding says nothing about "Room 101" versus "Room 102".
-                .filter(|hit| crate::identity::may_merge(&display, &hit.item.display_name))
+                .filter(|hit| {
+                    let known = &hit.item.display_name;
+                    // An embedding says nothing about "Room 101" versus "Room 102"; and
+                    // one name written two ways ("Dr. Ana Silva") is the same entity on a
+                    // weaker match than a look-alike needs.
+                    (hit.score >= settings.entity_match_threshold
+                        && crate::identity::may_merge(&display, known))
+                        || (hit.score >= settings.entity_candidate_threshold
+                            && crate::identity::same_name(&display, known))
+                })
                 .find(|hit| {
                     named
                         .entity_type

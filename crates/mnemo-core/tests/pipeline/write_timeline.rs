@@ -364,6 +364,8 @@ async fn look_alike_names_stay_different_entities() {
         ("Q3 2024", "Q4 2024", false),
         ("Ana Silva", "ana silva", true),
         ("New York City", "NEW YORK CITY", true),
+        ("Maria Santos", "Dr. Maria Santos", true),
+        ("José Álvarez", "Jose Alvarez", true),
     ];
     let mut wrong = Vec::new();
     for (a, b, same) in cases {
