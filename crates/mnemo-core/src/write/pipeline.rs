@@ -515,11 +515,13 @@ impl Memory {
         }
     }
 
-    /// An episode by id (any scope; callers holding a scoped key check `scope`).
-    pub async fn episode(&self, id: EpisodeId) -> Result<Episode, MemoryError> {
+    /// An episode of `scope` by id; an episode of another scope is not found, exactly
+    /// like one that does not exist (ids are never confirmed across scopes).
+    pub async fn episode(&self, scope: &Scope, id: EpisodeId) -> Result<Episode, MemoryError> {
         self.graph
             .episode(id)
             .await?
+            .filter(|episode| episode.scope == *scope)
             .ok_or_else(|| MemoryError::NotFound {
                 kind: "episode",
                 id: id.to_string(),
@@ -529,9 +531,13 @@ impl Memory {
     /// Reverts an episode: relations only it stated are deleted, its restatements lose
     /// its provenance, relations it ended or retracted are restored, entities only it
     /// mentioned (and left without relations) are deleted, its fact events are undone.
-    pub async fn delete_episode(&self, id: EpisodeId) -> Result<Episode, MemoryError> {
-        let episode = self.episode(id).await?;
-        let scope = &episode.scope;
+    /// An episode of another scope is not found.
+    pub async fn delete_episode(
+        &self,
+        scope: &Scope,
+        id: EpisodeId,
+    ) -> Result<Episode, MemoryError> {
+        let episode = self.episode(scope, id).await?;
         let _guard = self.lock_scope(scope).await;
         let footprint = self.graph.episode_footprint(scope, id).await?;
 

@@ -36,7 +36,7 @@ async fn writes_are_stamped_and_searches_read_at_the_clock_time() {
         idempotency_key: None,
     };
     let outcome = h.memory.add_relations(request).await.unwrap();
-    let episode = h.memory.episode(outcome.episode_id).await.unwrap();
+    let episode = h.memory.episode(&scope, outcome.episode_id).await.unwrap();
     assert_eq!(
         episode.ingested_at,
         date(2020, 6, 1),

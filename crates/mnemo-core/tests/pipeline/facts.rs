@@ -210,7 +210,7 @@ async fn check(steps: &[Step], delete: &[usize], facts: &[&str], history: &[&str
         .collect();
     for n in delete {
         h.memory
-            .delete_episode(outcomes[n - 1].episode_id)
+            .delete_episode(&scope, outcomes[n - 1].episode_id)
             .await
             .unwrap();
     }

@@ -305,7 +305,10 @@ async fn deleting_a_plain_episode_removes_its_facts() {
     let scope = fresh_scope("alice");
     let kept = add_plain(&h, &scope, &[("user", "We ate sushi")]).await;
     let gone = add_plain(&h, &scope, &[("user", "I met Carla Mendes")]).await;
-    h.memory.delete_episode(gone.episode_id).await.unwrap();
+    h.memory
+        .delete_episode(&scope, gone.episode_id)
+        .await
+        .unwrap();
     let texts: Vec<String> = h
         .store
         .facts(&scope, PAGE)
@@ -317,4 +320,43 @@ async fn deleting_a_plain_episode_removes_its_facts() {
     assert_eq!(texts, vec!["We ate sushi"]);
     assert_eq!(kept.facts.added[0].text, "We ate sushi");
     assert!(entities(&h, &scope).await.is_empty());
+}
+
+/// Reading or deleting an episode by id is scoped in core: another scope's episode is not
+/// found (exactly like a missing one), and its deletion leaves it in place.
+#[tokio::test]
+async fn an_episode_of_another_scope_is_not_found() {
+    let h = harness_without_llm().await;
+    let (owner, other) = (fresh_scope("owner"), fresh_scope("other"));
+    let added = h
+        .memory
+        .add(mnemo_core::write::AddRequest {
+            scope: owner.clone(),
+            messages: crate::support::messages(&["I keep bees"]),
+            occurred_at: None,
+            metadata: serde_json::json!({}),
+            infer: false,
+            idempotency_key: None,
+        })
+        .await
+        .unwrap();
+    let id = added.episode_id;
+    for result in [
+        h.memory.episode(&other, id).await.map(|_| ()),
+        h.memory.delete_episode(&other, id).await.map(|_| ()),
+    ] {
+        assert!(
+            matches!(
+                result,
+                Err(mnemo_core::MemoryError::NotFound {
+                    kind: "episode",
+                    ..
+                })
+            ),
+            "{result:?}"
+        );
+    }
+    assert_eq!(h.memory.episode(&owner, id).await.unwrap().id, id);
+    h.memory.delete_episode(&owner, id).await.unwrap();
+    assert!(h.memory.episode(&owner, id).await.is_err());
 }

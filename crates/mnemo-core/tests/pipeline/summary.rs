@@ -151,7 +151,10 @@ async fn a_deleted_last_episode_is_left_out_of_the_rebuilt_summary() {
         .on("summarize_conversation")
         .reply(Reply::json(json!({"summary": "Moved, has a cat"})));
     h.memory.refresh_summary(&scope).await.unwrap().unwrap();
-    h.memory.delete_episode(last.episode_id).await.unwrap();
+    h.memory
+        .delete_episode(&scope, last.episode_id)
+        .await
+        .unwrap();
     h.memory.refresh_summary(&scope).await.unwrap().unwrap();
     let requests = h.llm().requests_to("summarize_conversation");
     assert_eq!(requests.len(), 2);
@@ -192,7 +195,10 @@ async fn deleting_an_episode_drops_the_summary_that_read_it_and_the_rebuild_omit
         .unwrap()
         .expect("a summary");
 
-    h.memory.delete_episode(secret.episode_id).await.unwrap();
+    h.memory
+        .delete_episode(&scope, secret.episode_id)
+        .await
+        .unwrap();
     assert_eq!(
         h.store.scope_summary(&scope).await.unwrap(),
         None,

@@ -79,13 +79,13 @@ fn an_add_killed_mid_episode_resumes_on_restart() {
         let h = open(dir.path().to_owned(), None, Some(llm), settings()).await;
         let scope = mnemo_core::Scope::user(SCOPE_USER).unwrap();
         assert_eq!(
-            h.memory.episode(episode).await.unwrap().status,
+            h.memory.episode(&scope, episode).await.unwrap().status,
             EpisodeStatus::Pending
         );
         let report = h.memory.resume_pending().await.unwrap();
         assert_eq!(report.done, 1, "{report:?}");
         assert_eq!(
-            h.memory.episode(episode).await.unwrap().status,
+            h.memory.episode(&scope, episode).await.unwrap().status,
             EpisodeStatus::Done
         );
         assert_eq!(
@@ -188,7 +188,7 @@ async fn an_episode_applied_but_not_mirrored_is_reconciled_without_the_llm() {
     assert_eq!(report.done, 1, "{report:?}");
     assert_eq!(found().await, vec![lives.id]);
     assert_eq!(
-        h.memory.episode(episode.id).await.unwrap().status,
+        h.memory.episode(&scope, episode.id).await.unwrap().status,
         EpisodeStatus::Done
     );
     assert!(h.llm().requests().is_empty(), "reconciling calls no LLM");
@@ -225,7 +225,7 @@ async fn an_unreadable_pending_episode_is_failed_and_resuming_goes_on() {
     let report = h.memory.resume_pending().await.unwrap();
     assert!(report.failed >= 2 && report.done >= 1, "{report:?}");
     for episode in [&unreadable, &stale] {
-        match h.memory.episode(episode.id).await.unwrap().status {
+        match h.memory.episode(&scope, episode.id).await.unwrap().status {
             EpisodeStatus::Failed { reason } => {
                 assert!(reason.starts_with("unreadable journal entry"), "{reason}")
             }
@@ -233,7 +233,7 @@ async fn an_unreadable_pending_episode_is_failed_and_resuming_goes_on() {
         }
     }
     assert_eq!(
-        h.memory.episode(readable.id).await.unwrap().status,
+        h.memory.episode(&scope, readable.id).await.unwrap().status,
         EpisodeStatus::Done
     );
     let page = Page {
@@ -248,7 +248,11 @@ async fn an_unreadable_pending_episode_is_failed_and_resuming_goes_on() {
     // Resuming again finds nothing left of these.
     h.memory.resume_pending().await.unwrap();
     assert!(matches!(
-        h.memory.episode(unreadable.id).await.unwrap().status,
+        h.memory
+            .episode(&scope, unreadable.id)
+            .await
+            .unwrap()
+            .status,
         EpisodeStatus::Failed { .. }
     ));
 }

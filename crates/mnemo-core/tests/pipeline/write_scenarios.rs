@@ -523,7 +523,7 @@ async fn a_malformed_answer_is_retried_then_the_episode_fails_with_nothing_appli
     assert!(reason.contains("establish_relations"), "{reason}");
     assert_eq!(llm.calls("establish_relations"), 3, "max_retries = 2");
     assert_eq!(outcome.llm_usage.calls, 4);
-    let stored = h.memory.episode(outcome.episode_id).await.unwrap();
+    let stored = h.memory.episode(&scope, outcome.episode_id).await.unwrap();
     assert_eq!(stored.status, outcome.status);
     assert_eq!(stored.llm_usage.calls, 4);
     assert!(
@@ -567,7 +567,10 @@ async fn deleting_an_episode_restores_what_it_ended() {
     play(&h, &scope, &steps[0]).await;
     let moved = play(&h, &scope, &steps[1]).await;
     assert_eq!(moved.relations.invalidated.len(), 1);
-    h.memory.delete_episode(moved.episode_id).await.unwrap();
+    h.memory
+        .delete_episode(&scope, moved.episode_id)
+        .await
+        .unwrap();
 
     let user = scope.user_id().unwrap();
     assert_eq!(
@@ -582,7 +585,7 @@ async fn deleting_an_episode_restores_what_it_ended() {
         "only the deleted episode knew Lisbon"
     );
     assert_eq!(h.entity(&scope, user).await.unwrap().mentions, 1);
-    assert!(h.memory.episode(moved.episode_id).await.is_err());
+    assert!(h.memory.episode(&scope, moved.episode_id).await.is_err());
     // Vector search sees Boston as current again.
     let vector = mnemo_core::ports::Embedder::embed(
         crate::support::embedder().as_ref(),

@@ -337,7 +337,10 @@ async fn deleting_an_episode_in_the_middle_of_a_chain_restores_its_neighbours() 
         .await
         .unwrap();
     assert_eq!(members(&h, &scope).await.len(), 6);
-    h.memory.delete_episode(between.episode_id).await.unwrap();
+    h.memory
+        .delete_episode(&scope, between.episode_id)
+        .await
+        .unwrap();
     assert_eq!(
         ends(&members(&h, &scope).await),
         before,
@@ -347,7 +350,10 @@ async fn deleting_an_episode_in_the_middle_of_a_chain_restores_its_neighbours() 
     assert_eq!(vectors_disagree(&h, &scope).await, Vec::<String>::new());
 
     // Deleting a member that was there all along closes the gap: 1 ends where 3 starts.
-    h.memory.delete_episode(episodes[2].unwrap()).await.unwrap();
+    h.memory
+        .delete_episode(&scope, episodes[2].unwrap())
+        .await
+        .unwrap();
     assert_eq!(
         vectors_disagree(&h, &scope).await,
         Vec::<String>::new(),
@@ -505,7 +511,10 @@ async fn a_superseded_verdict_on_a_many_valued_type_chains_the_pair_and_reverts(
             vec!["Acme [2020-01-01 → -]", "Initech [2018-01-01 → 2020-01-01]"],
             "{label}"
         );
-        h.memory.delete_episode(two.episode_id).await.unwrap();
+        h.memory
+            .delete_episode(&scope, two.episode_id)
+            .await
+            .unwrap();
         assert_eq!(
             works_at(&h, &scope).await,
             before,
@@ -524,7 +533,10 @@ async fn a_superseded_verdict_on_a_many_valued_type_chains_the_pair_and_reverts(
         .add_relations(job(&scope, "Initech", 2018))
         .await
         .unwrap();
-    h.memory.delete_episode(acme.episode_id).await.unwrap();
+    h.memory
+        .delete_episode(&scope, acme.episode_id)
+        .await
+        .unwrap();
     assert_eq!(works_at(&h, &scope).await, vec!["Initech [2018-01-01 → -]"]);
 }
 
@@ -577,7 +589,10 @@ async fn deleting_an_episode_removes_the_aliases_it_added() {
         .unwrap();
     assert!(first_footprint.aliases.is_empty());
 
-    h.memory.delete_episode(second.episode_id).await.unwrap();
+    h.memory
+        .delete_episode(&scope, second.episode_id)
+        .await
+        .unwrap();
     let after = h.entity(&scope, "New York City").await.unwrap();
     assert_eq!(after.id, city.id);
     assert!(after.aliases.is_empty(), "{:?}", after.aliases);
@@ -669,7 +684,7 @@ async fn deleting_a_cut_members_successor_gives_it_back_its_stated_end() {
             "{label}: London cuts Paris"
         );
         h.memory
-            .delete_episode(successor.expect("London added"))
+            .delete_episode(&scope, successor.expect("London added"))
             .await
             .unwrap();
         assert_eq!(
@@ -718,13 +733,13 @@ async fn a_restated_end_survives_a_cut_and_goes_with_its_episode() {
         timeline_text(&h, &scope).await,
         vec!["Paris [2010-01-01 → 2012-01-01]", "London [2012-01-01 → -]"]
     );
-    h.memory.delete_episode(london).await.unwrap();
+    h.memory.delete_episode(&scope, london).await.unwrap();
     assert_eq!(
         ends(&members(&h, &scope).await),
         restated,
         "Paris's end, its transaction time and its episode come back exactly"
     );
-    h.memory.delete_episode(restatement).await.unwrap();
+    h.memory.delete_episode(&scope, restatement).await.unwrap();
     assert_eq!(
         timeline_text(&h, &scope).await,
         vec!["Paris [2010-01-01 → -]"]

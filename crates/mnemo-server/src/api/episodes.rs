@@ -3,25 +3,13 @@
 
 use axum::Json;
 use axum::extract::State;
-use mnemo_core::{Episode, EpisodeId, Scope};
+use mnemo_core::EpisodeId;
 
 use super::ScopeQuery;
 use super::types::{Deleted, EpisodeOut};
 use crate::auth::Caller;
 use crate::extract::{PathId, QueryParams};
 use crate::{ApiError, AppState};
-
-/// The episode when it belongs to the request's scope; else it is not found.
-fn in_scope(episode: Episode, scope: &Scope) -> Result<Episode, ApiError> {
-    if episode.scope == *scope {
-        Ok(episode)
-    } else {
-        Err(ApiError::NotFound {
-            kind: "episode",
-            id: episode.id.to_string(),
-        })
-    }
-}
 
 /// One episode.
 #[utoipa::path(
@@ -39,8 +27,7 @@ pub(crate) async fn get(
     PathId(id): PathId<EpisodeId>,
 ) -> Result<Json<EpisodeOut>, ApiError> {
     let scope = caller.scope(query.user_id, query.agent_id, query.run_id)?;
-    let episode = state.memory()?.episode(id).await?;
-    Ok(Json(in_scope(episode, &scope)?.into()))
+    Ok(Json(state.memory()?.episode(&scope, id).await?.into()))
 }
 
 /// Delete an episode, reverting its effects.
@@ -62,10 +49,7 @@ pub(crate) async fn delete(
     PathId(id): PathId<EpisodeId>,
 ) -> Result<Json<Deleted>, ApiError> {
     let scope = caller.scope(query.user_id, query.agent_id, query.run_id)?;
-    let memory = state.memory()?;
-    // The episode is looked up first: deleting is only for its own scope.
-    in_scope(memory.episode(id).await?, &scope)?;
-    memory.delete_episode(id).await?;
+    state.memory()?.delete_episode(&scope, id).await?;
     Ok(Json(Deleted {
         id: Some(id.as_uuid()),
         deleted: true,

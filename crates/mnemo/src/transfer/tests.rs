@@ -209,7 +209,10 @@ async fn populate(memory: &Memory, stores: &Stores) -> (Scope, Scope) {
         .add(messages(&alice, &["Alice owns a boat named Nautilus."]))
         .await
         .unwrap();
-    memory.delete_episode(reverted.episode_id).await.unwrap();
+    memory
+        .delete_episode(&alice, reverted.episode_id)
+        .await
+        .unwrap();
 
     // Journaled, never processed: stays pending.
     let pending = memory
