@@ -84,10 +84,9 @@ fn fold_accent(c: char) -> char {
 /// The words of a name that say who it is: lower case, accents folded, punctuation and
 /// leading titles dropped ("Dr. José Álvarez" → `jose alvarez`).
 fn identity_words(name: &str) -> Vec<String> {
-    let words: Vec<String> = name
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .map(|w| w.to_lowercase().chars().map(fold_accent).collect())
+    let words: Vec<String> = crate::text::words(name)
+        .into_iter()
+        .map(|w| w.chars().map(fold_accent).collect())
         .collect();
     let titles = words
         .iter()
