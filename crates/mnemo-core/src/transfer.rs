@@ -384,6 +384,10 @@ impl Memory {
             && self.graph.scope_summary(scope).await?.is_none())
     }
 
+    /// Writes one checked scope batch: episodes first, then entities, relations and
+    /// mentions in one graph `apply`, the relations' vectors, the facts with their
+    /// history, and the summary. In merge mode, records already stored are skipped and
+    /// counted, and the rest point at the stored episodes and entities they merged into.
     async fn write_batch(
         &self,
         scope: &Scope,
@@ -395,11 +399,49 @@ impl Memory {
             scopes: 1,
             ..ImportReport::default()
         };
-        // Imported id → stored id, for records merged into stored ones.
-        let mut episode_ids: HashMap<EpisodeId, EpisodeId> = HashMap::new();
-        let mut entity_ids: HashMap<EntityId, EntityId> = HashMap::new();
+        let episodes = self
+            .insert_episodes(scope, batch.episodes, merge, &mut report)
+            .await?;
+        let mut ops = Vec::new();
+        let entities = self
+            .entity_ops(scope, batch.entities, merge, &mut report, &mut ops)
+            .await?;
+        let merged = Merged { episodes, entities };
+        let added = self
+            .relation_ops(
+                scope,
+                batch.relations,
+                merge,
+                &merged,
+                &mut report,
+                &mut ops,
+            )
+            .await?;
+        mention_ops(batch.mentions, &merged, &mut report, &mut ops);
+        if !ops.is_empty() {
+            self.graph.apply(scope, ops).await?;
+        }
+        self.embed_relations(scope, &added).await?;
+        self.import_facts(scope, batch.facts, merge, &merged, &mut report)
+            .await?;
+        if let Some(summary) = batch.summary {
+            self.import_summary(scope, summary, merge, &merged, &mut report)
+                .await?;
+        }
+        Ok(report)
+    }
 
-        for episode in batch.episodes {
+    /// Inserts the episodes not stored yet; the imported ids of those merged into a stored
+    /// episode by their idempotency key, mapped to the stored ids.
+    async fn insert_episodes(
+        &self,
+        scope: &Scope,
+        episodes: Vec<Episode>,
+        merge: bool,
+        report: &mut ImportReport,
+    ) -> Result<HashMap<EpisodeId, EpisodeId>, MemoryError> {
+        let mut merged = HashMap::new();
+        for episode in episodes {
             if merge && let Some(stored) = self.graph.episode(episode.id).await? {
                 if stored.scope != *scope {
                     return Err(conflict(format!(
@@ -413,7 +455,7 @@ impl Memory {
             match self.graph.insert_episode(&episode).await? {
                 EpisodeInsert::Inserted => report.episodes += 1,
                 EpisodeInsert::Duplicate(stored) if merge => {
-                    episode_ids.insert(episode.id, stored.id);
+                    merged.insert(episode.id, stored.id);
                     report.skipped += 1;
                 }
                 EpisodeInsert::Duplicate(stored) => {
@@ -424,65 +466,59 @@ impl Memory {
                 }
             }
         }
-        let episode = |id: EpisodeId| episode_ids.get(&id).copied().unwrap_or(id);
+        Ok(merged)
+    }
 
-        let mut ops = Vec::new();
-        for entity in batch.entities {
+    /// Adds an upsert to `ops` for each entity not stored yet; the imported ids of the
+    /// others, mapped to the stored entities they are the same as.
+    async fn entity_ops(
+        &self,
+        scope: &Scope,
+        entities: Vec<Entity>,
+        merge: bool,
+        report: &mut ImportReport,
+        ops: &mut Vec<WriteOp>,
+    ) -> Result<HashMap<EntityId, EntityId>, MemoryError> {
+        let mut merged = HashMap::new();
+        for entity in entities {
             if merge && let Some(stored) = self.stored_entity(scope, &entity).await? {
-                entity_ids.insert(entity.id, stored);
+                merged.insert(entity.id, stored);
                 report.skipped += 1;
                 continue;
             }
             report.entities += 1;
             ops.push(WriteOp::UpsertEntity(entity));
         }
-        let entity = |id: EntityId| entity_ids.get(&id).copied().unwrap_or(id);
+        Ok(merged)
+    }
 
+    /// Adds each relation not stored yet to `ops`, pointing at the stored episodes and
+    /// entities; the relations added.
+    async fn relation_ops(
+        &self,
+        scope: &Scope,
+        relations: Vec<Relation>,
+        merge: bool,
+        merged: &Merged,
+        report: &mut ImportReport,
+        ops: &mut Vec<WriteOp>,
+    ) -> Result<Vec<Relation>, MemoryError> {
         let mut added = Vec::new();
-        for mut relation in batch.relations {
+        for relation in relations {
             if merge && self.graph.relation(scope, relation.id).await?.is_some() {
                 report.skipped += 1;
                 continue;
             }
-            relation.source = entity(relation.source);
-            relation.target = entity(relation.target);
-            // An export from before `stated_end` existed: presumed as the migration does.
-            relation.stated_end = relation
-                .stated_end
-                .or_else(|| crate::StatedEnd::presumed(&relation));
-            relation.invalidated_in = relation.invalidated_in.map(episode);
-            if let Some(stated) = relation.stated_end.as_mut() {
-                stated.episode = stated.episode.map(episode);
-            }
-            let mut seen = HashSet::new();
-            relation.episodes = relation
-                .episodes
-                .into_iter()
-                .map(episode)
-                .filter(|id| seen.insert(*id))
-                .collect();
+            let relation = merged.relation(relation);
             report.relations += 1;
             added.push(relation.clone());
             ops.push(WriteOp::AddRelation(relation));
         }
-        for mention in batch.mentions {
-            report.mentions += 1;
-            ops.push(WriteOp::Mention {
-                episode: episode(mention.episode),
-                entity: entity(mention.entity),
-            });
-            for alias in mention.aliases {
-                ops.push(WriteOp::RecordAlias {
-                    episode: episode(mention.episode),
-                    entity: entity(mention.entity),
-                    alias,
-                });
-            }
-        }
-        if !ops.is_empty() {
-            self.graph.apply(scope, ops).await?;
-        }
+        Ok(added)
+    }
 
+    /// Embeds the facts of the relations added and stores their vectors.
+    async fn embed_relations(&self, scope: &Scope, added: &[Relation]) -> Result<(), MemoryError> {
         for chunk in added.chunks(EMBED_BATCH) {
             let vectors = self
                 .embed(chunk.iter().map(|r| r.fact.clone()).collect())
@@ -499,9 +535,20 @@ impl Memory {
                 .collect();
             self.vectors.upsert_relation_vectors(&items).await?;
         }
+        Ok(())
+    }
 
+    /// Replays the history of each fact not stored yet, embedded in chunks.
+    async fn import_facts(
+        &self,
+        scope: &Scope,
+        facts: Vec<FactHistory>,
+        merge: bool,
+        merged: &Merged,
+        report: &mut ImportReport,
+    ) -> Result<(), MemoryError> {
         let mut histories = Vec::new();
-        for history in batch.facts {
+        for history in facts {
             // A deleted fact is known by its history alone.
             if merge
                 && !self
@@ -515,6 +562,7 @@ impl Memory {
             }
             histories.push(history);
         }
+        let episode = |id: EpisodeId| merged.episode(id);
         for chunk in histories.chunks(EMBED_BATCH) {
             let vectors = self
                 .embed(chunk.iter().map(FactHistory::text).collect())
@@ -525,17 +573,26 @@ impl Memory {
                 report.fact_events += events;
             }
         }
+        Ok(())
+    }
 
-        if let Some(mut summary) = batch.summary {
-            if merge && self.graph.scope_summary(scope).await?.is_some() {
-                report.skipped += 1;
-            } else {
-                summary.through_episode = episode(summary.through_episode);
-                self.graph.put_scope_summary(&summary).await?;
-                report.summaries += 1;
-            }
+    /// Stores the summary unless, merging, the scope already has one.
+    async fn import_summary(
+        &self,
+        scope: &Scope,
+        mut summary: ScopeSummary,
+        merge: bool,
+        merged: &Merged,
+        report: &mut ImportReport,
+    ) -> Result<(), MemoryError> {
+        if merge && self.graph.scope_summary(scope).await?.is_some() {
+            report.skipped += 1;
+        } else {
+            summary.through_episode = merged.episode(summary.through_episode);
+            self.graph.put_scope_summary(&summary).await?;
+            report.summaries += 1;
         }
-        Ok(report)
+        Ok(())
     }
 
     /// The stored entity an imported one is the same as: same id, or its name or an
@@ -589,6 +646,69 @@ impl Memory {
             )));
         }
         Ok((usize::from(stored), history.events.len()))
+    }
+}
+
+/// A mention op for each mention, and an alias op for each alias it added.
+fn mention_ops(
+    mentions: Vec<Mention>,
+    merged: &Merged,
+    report: &mut ImportReport,
+    ops: &mut Vec<WriteOp>,
+) {
+    for mention in mentions {
+        report.mentions += 1;
+        ops.push(WriteOp::Mention {
+            episode: merged.episode(mention.episode),
+            entity: merged.entity(mention.entity),
+        });
+        for alias in mention.aliases {
+            ops.push(WriteOp::RecordAlias {
+                episode: merged.episode(mention.episode),
+                entity: merged.entity(mention.entity),
+                alias,
+            });
+        }
+    }
+}
+
+/// Imported id → stored id, for records merged into stored ones; every other id is its
+/// own.
+struct Merged {
+    episodes: HashMap<EpisodeId, EpisodeId>,
+    entities: HashMap<EntityId, EntityId>,
+}
+
+impl Merged {
+    fn episode(&self, id: EpisodeId) -> EpisodeId {
+        self.episodes.get(&id).copied().unwrap_or(id)
+    }
+
+    fn entity(&self, id: EntityId) -> EntityId {
+        self.entities.get(&id).copied().unwrap_or(id)
+    }
+
+    /// An imported relation pointing at the stored episodes and entities, its
+    /// provenance without repeats.
+    fn relation(&self, mut relation: Relation) -> Relation {
+        relation.source = self.entity(relation.source);
+        relation.target = self.entity(relation.target);
+        // An export from before `stated_end` existed: presumed as the migration does.
+        relation.stated_end = relation
+            .stated_end
+            .or_else(|| crate::StatedEnd::presumed(&relation));
+        relation.invalidated_in = relation.invalidated_in.map(|e| self.episode(e));
+        if let Some(stated) = relation.stated_end.as_mut() {
+            stated.episode = stated.episode.map(|e| self.episode(e));
+        }
+        let mut seen = HashSet::new();
+        relation.episodes = relation
+            .episodes
+            .into_iter()
+            .map(|e| self.episode(e))
+            .filter(|id| seen.insert(*id))
+            .collect();
+        relation
     }
 }
 

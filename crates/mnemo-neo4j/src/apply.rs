@@ -189,285 +189,332 @@ fn check_deleted(rows: &[Row], expected: usize, kind: &'static str) -> Result<()
     }
 }
 
+/// Writes one run: one function per kind of op (the four that set a relation's times
+/// share one, each with its statement).
 async fn write_run(
     tx: &mut Tx,
     scope: &Scope,
     kind: Kind,
     run: Vec<WriteOp>,
 ) -> Result<(), StoreError> {
-    let base = || Props::new().set("scope_key", scope.key());
     match kind {
         Kind::UpsertEntity => upsert_entities(tx, scope, run).await,
         Kind::AddRelation => add_relations(tx, scope, run).await,
-        Kind::AddProvenance | Kind::RemoveProvenance => {
-            let mut refs = Refs::default();
-            let mut items = Vec::new();
-            // Each (relation, episode) pair once, in order.
-            let mut pairs: Vec<(RelationId, EpisodeId)> = Vec::new();
-            for op in run {
-                if let WriteOp::AddProvenance { relation, episode }
-                | WriteOp::RemoveProvenance { relation, episode } = op
-                {
-                    if !pairs.contains(&(relation, episode)) {
-                        pairs.push((relation, episode));
-                    }
-                    refs.relations.push(relation);
-                    if kind == Kind::AddProvenance {
-                        refs.episodes.push(episode);
-                    }
-                    items.push(
-                        Props::new()
-                            .set("relation", relation.to_string())
-                            .set("episode", episode.to_string()),
-                    );
-                }
+        Kind::AddProvenance => add_provenance(tx, scope, run).await,
+        Kind::RemoveProvenance => remove_provenance(tx, scope, run).await,
+        Kind::EndRelation => set_relation_times(tx, scope, END_RELATIONS, run).await,
+        Kind::RetractRelation => set_relation_times(tx, scope, RETRACT_RELATIONS, run).await,
+        Kind::RestoreRelation => set_relation_times(tx, scope, RESTORE_RELATIONS, run).await,
+        Kind::SetStatedEnd => set_relation_times(tx, scope, SET_STATED_END, run).await,
+        Kind::DeleteRelation => delete_relations(tx, scope, run).await,
+        Kind::DeleteEntity => delete_entities(tx, scope, run).await,
+        Kind::Mention => mention(tx, scope, run).await,
+        Kind::RecordAlias => record_aliases(tx, scope, run).await,
+        Kind::DropScopeSummary => drop_scope_summary(tx, scope).await,
+        Kind::SetEpisodeStatus => set_episode_status(tx, scope, run).await,
+        Kind::DeleteEpisode => delete_episodes(tx, scope, run).await,
+    }
+}
+
+/// The parameters every run's query starts from.
+fn scoped(scope: &Scope) -> Props {
+    Props::new().set("scope_key", scope.key())
+}
+
+/// Checks what a run refers to, then writes its `items` with `text`.
+async fn write_items(
+    tx: &mut Tx,
+    scope: &Scope,
+    refs: Refs,
+    text: &'static str,
+    items: Vec<Props>,
+) -> Result<(), StoreError> {
+    check(tx, scope, refs).await?;
+    tx.rows(query(text, scoped(scope).set("items", list(items))))
+        .await?;
+    Ok(())
+}
+
+/// `NotFound` unless what a run of deletes refers to is in the scope, each id once.
+async fn check_once<T: Copy + Eq + std::hash::Hash + ToString>(
+    tx: &mut Tx,
+    scope: &Scope,
+    refs: Refs,
+    targets: &[T],
+    kind: &'static str,
+) -> Result<(), StoreError> {
+    check(tx, scope, refs).await?;
+    once(targets, kind)
+}
+
+/// Deletes `targets` with `text`; `NotFound` unless every one was deleted.
+async fn delete_ids<T: std::fmt::Display>(
+    tx: &mut Tx,
+    scope: &Scope,
+    text: &'static str,
+    targets: &[T],
+    kind: &'static str,
+) -> Result<(), StoreError> {
+    let rows = tx
+        .rows(query(text, scoped(scope).set("ids", ids(targets))))
+        .await?;
+    check_deleted(&rows, targets.len(), kind)
+}
+
+fn provenance_item(relation: RelationId, episode: EpisodeId) -> Props {
+    Props::new()
+        .set("relation", relation.to_string())
+        .set("episode", episode.to_string())
+}
+
+/// A run of provenance ops: what it refers to (its episodes only when `adding`), one item
+/// per op, and each (relation, episode) pair once, in order.
+fn provenance_run(
+    run: Vec<WriteOp>,
+    adding: bool,
+) -> (Refs, Vec<Props>, Vec<(RelationId, EpisodeId)>) {
+    let mut refs = Refs::default();
+    let mut items = Vec::new();
+    let mut pairs: Vec<(RelationId, EpisodeId)> = Vec::new();
+    for op in run {
+        if let WriteOp::AddProvenance { relation, episode }
+        | WriteOp::RemoveProvenance { relation, episode } = op
+        {
+            if !pairs.contains(&(relation, episode)) {
+                pairs.push((relation, episode));
             }
-            check(tx, scope, refs).await?;
-            if kind == Kind::AddProvenance {
-                tx.rows(query(ADD_PROVENANCE, base().set("items", list(items))))
-                    .await?;
-                return Ok(());
+            refs.relations.push(relation);
+            if adding {
+                refs.episodes.push(episode);
             }
-            tx.rows(query(REMOVE_PROVENANCE, base().set("items", list(items))))
-                .await?;
-            let unlink: Vec<Props> = pairs
-                .into_iter()
-                .map(|(relation, episode)| {
-                    Props::new()
-                        .set("relation", relation.to_string())
-                        .set("episode", episode.to_string())
-                })
-                .collect();
-            tx.rows(query(
-                UNLINK_PROVENANCE,
-                Props::new().set("items", list(unlink)),
-            ))
-            .await?;
-            Ok(())
-        }
-        Kind::EndRelation | Kind::RetractRelation | Kind::RestoreRelation | Kind::SetStatedEnd => {
-            let mut refs = Refs::default();
-            let mut items = Vec::new();
-            for op in run {
-                let (relation, episode, item) = match op {
-                    WriteOp::EndRelation {
-                        relation,
-                        valid_to,
-                        invalidated_at,
-                        invalidated_by,
-                        episode,
-                    } => (
-                        relation,
-                        episode,
-                        Props::new()
-                            .set("valid_to", valid_to)
-                            .set("invalidated_at", invalidated_at)
-                            .set("invalidated_by", invalidated_by.map(|r| r.to_string()))
-                            .set("episode", episode.map(|e| e.to_string())),
-                    ),
-                    WriteOp::RetractRelation {
-                        relation,
-                        retracted_at,
-                        episode,
-                    } => (
-                        relation,
-                        episode,
-                        Props::new()
-                            .set("retracted_at", retracted_at)
-                            .set("episode", episode.map(|e| e.to_string())),
-                    ),
-                    WriteOp::RestoreRelation { relation, times } => (
-                        relation,
-                        None,
-                        Props::new()
-                            .set("valid_from", times.valid_from)
-                            .set("valid_to", times.valid_to)
-                            .set("recorded_at", times.recorded_at)
-                            .set("invalidated_at", times.invalidated_at)
-                            .set("retracted_at", times.retracted_at)
-                            .set("status", codec::relation_status(&times)),
-                    ),
-                    WriteOp::SetStatedEnd {
-                        relation,
-                        stated_end,
-                    } => (
-                        relation,
-                        stated_end.and_then(|s| s.episode),
-                        Props::new().stated_end(stated_end),
-                    ),
-                    _ => continue,
-                };
-                refs.relations.push(relation);
-                refs.episodes.extend(episode);
-                items.push(item.set("relation", relation.to_string()));
-            }
-            check(tx, scope, refs).await?;
-            let text = match kind {
-                Kind::EndRelation => END_RELATIONS,
-                Kind::RetractRelation => RETRACT_RELATIONS,
-                Kind::SetStatedEnd => SET_STATED_END,
-                _ => RESTORE_RELATIONS,
-            };
-            tx.rows(query(text, base().set("items", list(items))))
-                .await?;
-            Ok(())
-        }
-        Kind::DeleteRelation => {
-            let relations: Vec<RelationId> = run
-                .iter()
-                .filter_map(|op| match op {
-                    WriteOp::DeleteRelation { relation } => Some(*relation),
-                    _ => None,
-                })
-                .collect();
-            check(
-                tx,
-                scope,
-                Refs {
-                    relations: relations.clone(),
-                    ..Refs::default()
-                },
-            )
-            .await?;
-            once(&relations, "relation")?;
-            let rows = tx
-                .rows(query(DELETE_RELATIONS, base().set("ids", ids(&relations))))
-                .await?;
-            check_deleted(&rows, relations.len(), "relation")
-        }
-        Kind::DeleteEntity => {
-            let entities: Vec<EntityId> = run
-                .iter()
-                .filter_map(|op| match op {
-                    WriteOp::DeleteEntity { entity } => Some(*entity),
-                    _ => None,
-                })
-                .collect();
-            check(
-                tx,
-                scope,
-                Refs {
-                    entities: entities.clone(),
-                    ..Refs::default()
-                },
-            )
-            .await?;
-            once(&entities, "entity")?;
-            let touched = tx
-                .rows(query(ENTITIES_TOUCHED, base().set("ids", ids(&entities))))
-                .await?;
-            if let Some(row) = touched.first() {
-                return Err(StoreError::Conflict(format!(
-                    "entity {} is still touched by relation {}",
-                    string(row, "id")?,
-                    string(row, "relation")?
-                )));
-            }
-            let rows = tx
-                .rows(query(DELETE_ENTITIES, base().set("ids", ids(&entities))))
-                .await?;
-            check_deleted(&rows, entities.len(), "entity")
-        }
-        Kind::Mention => {
-            let mut refs = Refs::default();
-            let mut items = Vec::new();
-            for op in run {
-                if let WriteOp::Mention { episode, entity } = op {
-                    refs.episodes.push(episode);
-                    refs.entities.push(entity);
-                    items.push(
-                        Props::new()
-                            .set("episode", episode.to_string())
-                            .set("entity", entity.to_string()),
-                    );
-                }
-            }
-            check(tx, scope, refs).await?;
-            tx.rows(query(MENTION, base().set("items", list(items))))
-                .await?;
-            Ok(())
-        }
-        Kind::RecordAlias => {
-            let items: Vec<Props> = run
-                .into_iter()
-                .filter_map(|op| match op {
-                    WriteOp::RecordAlias {
-                        episode,
-                        entity,
-                        alias,
-                    } => Some(
-                        Props::new()
-                            .set("episode", episode.to_string())
-                            .set("entity", entity.to_string())
-                            .set("alias", alias),
-                    ),
-                    _ => None,
-                })
-                .collect();
-            let expected = items.len();
-            let rows = tx
-                .rows(query(RECORD_ALIASES, base().set("items", list(items))))
-                .await?;
-            // An alias is recorded on the episode's mention of the entity: none, NotFound.
-            check_deleted(&rows, expected, "mention")
-        }
-        Kind::DropScopeSummary => {
-            tx.rows(query(DROP_SCOPE_SUMMARY, base())).await?;
-            Ok(())
-        }
-        Kind::SetEpisodeStatus => {
-            let mut refs = Refs::default();
-            let mut items = Vec::new();
-            for op in run {
-                if let WriteOp::SetEpisodeStatus {
-                    episode,
-                    status,
-                    llm_usage,
-                } = op
-                {
-                    refs.episodes.push(episode);
-                    let (status, reason) = codec::status_fields(&status);
-                    let (calls, prompt, completion) = codec::usage_fields(&llm_usage);
-                    items.push(
-                        Props::new()
-                            .set("episode", episode.to_string())
-                            .set("status", status)
-                            .set("reason", reason)
-                            .set("llm_calls", calls)
-                            .set("llm_prompt_tokens", prompt)
-                            .set("llm_completion_tokens", completion),
-                    );
-                }
-            }
-            check(tx, scope, refs).await?;
-            tx.rows(query(SET_EPISODE_STATUS, base().set("items", list(items))))
-                .await?;
-            Ok(())
-        }
-        Kind::DeleteEpisode => {
-            let episodes: Vec<EpisodeId> = run
-                .iter()
-                .filter_map(|op| match op {
-                    WriteOp::DeleteEpisode { episode } => Some(*episode),
-                    _ => None,
-                })
-                .collect();
-            check(
-                tx,
-                scope,
-                Refs {
-                    episodes: episodes.clone(),
-                    ..Refs::default()
-                },
-            )
-            .await?;
-            once(&episodes, "episode")?;
-            let rows = tx
-                .rows(query(DELETE_EPISODES, base().set("ids", ids(&episodes))))
-                .await?;
-            check_deleted(&rows, episodes.len(), "episode")
+            items.push(provenance_item(relation, episode));
         }
     }
+    (refs, items, pairs)
+}
+
+async fn add_provenance(tx: &mut Tx, scope: &Scope, run: Vec<WriteOp>) -> Result<(), StoreError> {
+    let (refs, items, _) = provenance_run(run, true);
+    write_items(tx, scope, refs, ADD_PROVENANCE, items).await
+}
+
+/// One mention less per op, then each (relation, episode) pair's provenance link removed.
+async fn remove_provenance(
+    tx: &mut Tx,
+    scope: &Scope,
+    run: Vec<WriteOp>,
+) -> Result<(), StoreError> {
+    let (refs, items, pairs) = provenance_run(run, false);
+    write_items(tx, scope, refs, REMOVE_PROVENANCE, items).await?;
+    let unlink = pairs
+        .into_iter()
+        .map(|(relation, episode)| provenance_item(relation, episode));
+    tx.rows(query(
+        UNLINK_PROVENANCE,
+        Props::new().set("items", list(unlink)),
+    ))
+    .await?;
+    Ok(())
+}
+
+/// An op that sets a relation's times: the relation, the episode it names, and its item
+/// (without the relation).
+fn relation_times_item(op: WriteOp) -> Option<(RelationId, Option<EpisodeId>, Props)> {
+    Some(match op {
+        WriteOp::EndRelation {
+            relation,
+            valid_to,
+            invalidated_at,
+            invalidated_by,
+            episode,
+        } => (
+            relation,
+            episode,
+            Props::new()
+                .set("valid_to", valid_to)
+                .set("invalidated_at", invalidated_at)
+                .set("invalidated_by", invalidated_by.map(|r| r.to_string()))
+                .set("episode", episode.map(|e| e.to_string())),
+        ),
+        WriteOp::RetractRelation {
+            relation,
+            retracted_at,
+            episode,
+        } => (
+            relation,
+            episode,
+            Props::new()
+                .set("retracted_at", retracted_at)
+                .set("episode", episode.map(|e| e.to_string())),
+        ),
+        WriteOp::RestoreRelation { relation, times } => (
+            relation,
+            None,
+            Props::new()
+                .set("valid_from", times.valid_from)
+                .set("valid_to", times.valid_to)
+                .set("recorded_at", times.recorded_at)
+                .set("invalidated_at", times.invalidated_at)
+                .set("retracted_at", times.retracted_at)
+                .set("status", codec::relation_status(&times)),
+        ),
+        WriteOp::SetStatedEnd {
+            relation,
+            stated_end,
+        } => (
+            relation,
+            stated_end.and_then(|s| s.episode),
+            Props::new().stated_end(stated_end),
+        ),
+        _ => return None,
+    })
+}
+
+/// End, retract, restore or set the stated end of relations, with `text`.
+async fn set_relation_times(
+    tx: &mut Tx,
+    scope: &Scope,
+    text: &'static str,
+    run: Vec<WriteOp>,
+) -> Result<(), StoreError> {
+    let mut refs = Refs::default();
+    let mut items = Vec::new();
+    for (relation, episode, item) in run.into_iter().filter_map(relation_times_item) {
+        refs.relations.push(relation);
+        refs.episodes.extend(episode);
+        items.push(item.set("relation", relation.to_string()));
+    }
+    write_items(tx, scope, refs, text, items).await
+}
+
+/// What a run of deletes names (a run holds one kind of delete).
+fn deleted(run: &[WriteOp]) -> Refs {
+    let mut refs = Refs::default();
+    for op in run {
+        match op {
+            WriteOp::DeleteRelation { relation } => refs.relations.push(*relation),
+            WriteOp::DeleteEntity { entity } => refs.entities.push(*entity),
+            WriteOp::DeleteEpisode { episode } => refs.episodes.push(*episode),
+            _ => {}
+        }
+    }
+    refs
+}
+
+async fn delete_relations(tx: &mut Tx, scope: &Scope, run: Vec<WriteOp>) -> Result<(), StoreError> {
+    let refs = deleted(&run);
+    let relations = refs.relations.clone();
+    check_once(tx, scope, refs, &relations, "relation").await?;
+    delete_ids(tx, scope, DELETE_RELATIONS, &relations, "relation").await
+}
+
+/// A `Conflict` while a relation still touches one of the entities.
+async fn delete_entities(tx: &mut Tx, scope: &Scope, run: Vec<WriteOp>) -> Result<(), StoreError> {
+    let refs = deleted(&run);
+    let entities = refs.entities.clone();
+    check_once(tx, scope, refs, &entities, "entity").await?;
+    let touched = tx
+        .rows(query(
+            ENTITIES_TOUCHED,
+            scoped(scope).set("ids", ids(&entities)),
+        ))
+        .await?;
+    if let Some(row) = touched.first() {
+        return Err(StoreError::Conflict(format!(
+            "entity {} is still touched by relation {}",
+            string(row, "id")?,
+            string(row, "relation")?
+        )));
+    }
+    delete_ids(tx, scope, DELETE_ENTITIES, &entities, "entity").await
+}
+
+async fn mention(tx: &mut Tx, scope: &Scope, run: Vec<WriteOp>) -> Result<(), StoreError> {
+    let mut refs = Refs::default();
+    let mut items = Vec::new();
+    for op in run {
+        if let WriteOp::Mention { episode, entity } = op {
+            refs.episodes.push(episode);
+            refs.entities.push(entity);
+            items.push(
+                Props::new()
+                    .set("episode", episode.to_string())
+                    .set("entity", entity.to_string()),
+            );
+        }
+    }
+    write_items(tx, scope, refs, MENTION, items).await
+}
+
+/// An alias is recorded on the episode's mention of the entity: none, `NotFound`.
+async fn record_aliases(tx: &mut Tx, scope: &Scope, run: Vec<WriteOp>) -> Result<(), StoreError> {
+    let items: Vec<Props> = run
+        .into_iter()
+        .filter_map(|op| match op {
+            WriteOp::RecordAlias {
+                episode,
+                entity,
+                alias,
+            } => Some(
+                Props::new()
+                    .set("episode", episode.to_string())
+                    .set("entity", entity.to_string())
+                    .set("alias", alias),
+            ),
+            _ => None,
+        })
+        .collect();
+    let expected = items.len();
+    let rows = tx
+        .rows(query(
+            RECORD_ALIASES,
+            scoped(scope).set("items", list(items)),
+        ))
+        .await?;
+    check_deleted(&rows, expected, "mention")
+}
+
+async fn drop_scope_summary(tx: &mut Tx, scope: &Scope) -> Result<(), StoreError> {
+    tx.rows(query(DROP_SCOPE_SUMMARY, scoped(scope))).await?;
+    Ok(())
+}
+
+async fn set_episode_status(
+    tx: &mut Tx,
+    scope: &Scope,
+    run: Vec<WriteOp>,
+) -> Result<(), StoreError> {
+    let mut refs = Refs::default();
+    let mut items = Vec::new();
+    for op in run {
+        if let WriteOp::SetEpisodeStatus {
+            episode,
+            status,
+            llm_usage,
+        } = op
+        {
+            refs.episodes.push(episode);
+            let (status, reason) = codec::status_fields(&status);
+            let (calls, prompt, completion) = codec::usage_fields(&llm_usage);
+            items.push(
+                Props::new()
+                    .set("episode", episode.to_string())
+                    .set("status", status)
+                    .set("reason", reason)
+                    .set("llm_calls", calls)
+                    .set("llm_prompt_tokens", prompt)
+                    .set("llm_completion_tokens", completion),
+            );
+        }
+    }
+    write_items(tx, scope, refs, SET_EPISODE_STATUS, items).await
+}
+
+async fn delete_episodes(tx: &mut Tx, scope: &Scope, run: Vec<WriteOp>) -> Result<(), StoreError> {
+    let refs = deleted(&run);
+    let episodes = refs.episodes.clone();
+    check_once(tx, scope, refs, &episodes, "episode").await?;
+    delete_ids(tx, scope, DELETE_EPISODES, &episodes, "episode").await
 }
 
 /// Entities are written, then the names they dropped released, then their names claimed
