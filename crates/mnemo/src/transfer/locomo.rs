@@ -51,7 +51,7 @@ pub fn adds(data: &Value, infer: bool) -> anyhow::Result<Vec<AddBody>> {
                 continue;
             }
             adds.push(AddBody {
-                messages,
+                messages: messages.into_iter().map(Into::into).collect(),
                 user_id: Some(sample_id.to_owned()),
                 occurred_at: Some(occurred_at),
                 metadata: Some(json!({"source": "locomo", "sample_id": sample_id, "session": n})),
