@@ -41,7 +41,7 @@ pub const BACKGROUND_DRAIN_TIMEOUT: Duration = Duration::from_secs(20);
 /// `tower::ServiceExt::oneshot`.
 pub fn router(state: AppState) -> Router {
     let body_limit = state.settings().body_limit_bytes;
-    Router::new()
+    let routes = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::metrics))
@@ -59,9 +59,8 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(
             state.clone(),
             metrics::track,
-        ))
-        .layer(middleware::from_fn(request_id::request_id))
-        .with_state(state)
+        ));
+    request_id::around(routes).with_state(state)
 }
 
 /// Serves [`router`] on `listener` until `shutdown` completes, then stops accepting
