@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use mnemo_core::write::AddOutcome;
 use mnemo_core::{Episode, EpisodeStatus, Memory, Scope};
-use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use tokio_util::task::TaskTracker;
 use tracing::Instrument as _;
 
 use crate::{ApiError, AppState};
@@ -19,27 +19,10 @@ use crate::{ApiError, AppState};
 /// A scope's summary is refreshed after every this many `done` episodes with `infer: true`.
 pub const SUMMARY_EVERY: u64 = 5;
 
-/// Counts the tasks it spawned until each ends (also by panicking).
-#[derive(Clone)]
+/// Tracks the tasks it spawned until each ends (also by panicking).
+#[derive(Clone, Default)]
 pub(crate) struct Background {
-    running: Arc<watch::Sender<usize>>,
-}
-
-impl Default for Background {
-    fn default() -> Self {
-        Background {
-            running: Arc::new(watch::Sender::new(0)),
-        }
-    }
-}
-
-/// Decrements the count when the task is done or dropped.
-struct Running(Arc<watch::Sender<usize>>);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        self.0.send_modify(|n| *n -= 1);
-    }
+    tasks: TaskTracker,
 }
 
 impl Background {
@@ -48,25 +31,19 @@ impl Background {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        self.running.send_modify(|n| *n += 1);
-        let running = Running(Arc::clone(&self.running));
         // In the span of the request that started it, so its logs carry the request id.
-        let task = task.instrument(tracing::Span::current());
-        tokio::spawn(async move {
-            let _running = running;
-            task.await
-        })
+        self.tasks.spawn(task.instrument(tracing::Span::current()))
     }
 
     pub(crate) fn running(&self) -> usize {
-        *self.running.borrow()
+        self.tasks.len()
     }
 
-    /// Waits until no task runs or `timeout` passes; how many still run.
+    /// Waits until no task runs or `timeout` passes; how many still run. Tasks spawned
+    /// afterwards are tracked as before (closing only lets `wait` finish when none runs).
     pub(crate) async fn wait(&self, timeout: Duration) -> usize {
-        let mut idle = self.running.subscribe();
-        // The sender lives in `self`, so `wait_for` cannot fail.
-        let _ = tokio::time::timeout(timeout, idle.wait_for(|n| *n == 0)).await;
+        self.tasks.close();
+        let _ = tokio::time::timeout(timeout, self.tasks.wait()).await;
         self.running()
     }
 }
