@@ -13,6 +13,7 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, header};
 use mnemo_core::Scope;
+use subtle::ConstantTimeEq as _;
 
 use crate::{ApiError, AppState};
 
@@ -165,15 +166,9 @@ fn presented_key(headers: &HeaderMap) -> Result<&[u8], ApiError> {
 }
 
 /// Equality whose running time depends on the lengths only, never on where the inputs
-/// differ.
+/// differ (`subtle`).
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    let mut difference = u8::from(a.len() != b.len());
-    for i in 0..a.len().max(b.len()) {
-        let x = a.get(i).copied().unwrap_or(0);
-        let y = b.get(i).copied().unwrap_or(0);
-        difference |= x ^ y;
-    }
-    std::hint::black_box(difference) == 0
+    a.ct_eq(b).into()
 }
 
 #[cfg(test)]

@@ -1,45 +1,24 @@
 //! Work that outlives the request that started it: adds run on tracked tasks (a client
 //! that hangs up cancels nothing, and shutdown waits for them), `wait=false` episodes are
-//! processed in the background, and every fifth inferred episode of a scope refreshes the
-//! scope's rolling summary.
+//! processed in the background, and after an inferred episode the scope's rolling summary
+//! is refreshed when core's policy says it is due (`Memory::refresh_summary_if_due`).
 
-use std::collections::HashMap;
 use std::future::Future;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use mnemo_core::write::AddOutcome;
 use mnemo_core::{Episode, EpisodeStatus, Memory, Scope};
-use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use tokio_util::task::TaskTracker;
 use tracing::Instrument as _;
 
 use crate::{ApiError, AppState};
 
-/// A scope's summary is refreshed after every this many `done` episodes with `infer: true`.
-pub const SUMMARY_EVERY: u64 = 5;
-
-/// Counts the tasks it spawned until each ends (also by panicking).
-#[derive(Clone)]
+/// Tracks the tasks it spawned until each ends (also by panicking).
+#[derive(Clone, Default)]
 pub(crate) struct Background {
-    running: Arc<watch::Sender<usize>>,
-}
-
-impl Default for Background {
-    fn default() -> Self {
-        Background {
-            running: Arc::new(watch::Sender::new(0)),
-        }
-    }
-}
-
-/// Decrements the count when the task is done or dropped.
-struct Running(Arc<watch::Sender<usize>>);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        self.0.send_modify(|n| *n -= 1);
-    }
+    tasks: TaskTracker,
 }
 
 impl Background {
@@ -48,61 +27,20 @@ impl Background {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        self.running.send_modify(|n| *n += 1);
-        let running = Running(Arc::clone(&self.running));
         // In the span of the request that started it, so its logs carry the request id.
-        let task = task.instrument(tracing::Span::current());
-        tokio::spawn(async move {
-            let _running = running;
-            task.await
-        })
+        self.tasks.spawn(task.instrument(tracing::Span::current()))
     }
 
     pub(crate) fn running(&self) -> usize {
-        *self.running.borrow()
+        self.tasks.len()
     }
 
-    /// Waits until no task runs or `timeout` passes; how many still run.
+    /// Waits until no task runs or `timeout` passes; how many still run. Tasks spawned
+    /// afterwards are tracked as before (closing only lets `wait` finish when none runs).
     pub(crate) async fn wait(&self, timeout: Duration) -> usize {
-        let mut idle = self.running.subscribe();
-        // The sender lives in `self`, so `wait_for` cannot fail.
-        let _ = tokio::time::timeout(timeout, idle.wait_for(|n| *n == 0)).await;
+        self.tasks.close();
+        let _ = tokio::time::timeout(timeout, self.tasks.wait()).await;
         self.running()
-    }
-}
-
-/// Per scope: inferred episodes done so far, and whether a refresh runs now.
-#[derive(Default)]
-pub(crate) struct SummaryCounters {
-    scopes: Mutex<HashMap<String, Counter>>,
-}
-
-#[derive(Default)]
-struct Counter {
-    done: u64,
-    refreshing: bool,
-}
-
-impl SummaryCounters {
-    /// Counts one episode; `true` when a refresh is due and none runs (it is then marked
-    /// running until [`SummaryCounters::finished`]).
-    fn count(&self, scope: &Scope) -> bool {
-        let mut scopes = self.scopes.lock().unwrap_or_else(|e| e.into_inner());
-        let counter = scopes.entry(scope.key()).or_default();
-        counter.done += 1;
-        if counter.done.is_multiple_of(SUMMARY_EVERY) && !counter.refreshing {
-            counter.refreshing = true;
-            true
-        } else {
-            false
-        }
-    }
-
-    fn finished(&self, scope: &Scope) {
-        let mut scopes = self.scopes.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(counter) = scopes.get_mut(&scope.key()) {
-            counter.refreshing = false;
-        }
     }
 }
 
@@ -153,23 +91,23 @@ impl AppState {
         });
     }
 
-    /// Books what an add spent, and starts a summary refresh when one is due.
+    /// Books what an add spent, and after an inferred episode runs the summary policy on a
+    /// tracked task (it refreshes only when due, one refresh per scope at a time).
     fn add_finished(&self, memory: &Arc<Memory>, scope: &Scope, infer: bool, outcome: &AddOutcome) {
         if outcome.duplicate {
             return;
         }
         self.metrics().llm_usage(outcome.llm_usage);
-        if !infer || outcome.status != EpisodeStatus::Done || !self.summaries().count(scope) {
+        if !infer || outcome.status != EpisodeStatus::Done {
             return;
         }
-        let (state, memory, scope) = (self.clone(), Arc::clone(memory), scope.clone());
+        let (memory, scope) = (Arc::clone(memory), scope.clone());
         self.background().spawn(async move {
-            match memory.refresh_summary(&scope).await {
+            match memory.refresh_summary_if_due(&scope).await {
                 Ok(Some(_)) => tracing::info!(%scope, "scope summary refreshed"),
                 Ok(None) => {}
                 Err(error) => tracing::warn!(%scope, %error, "scope summary refresh failed"),
             }
-            state.summaries().finished(&scope);
         });
     }
 }

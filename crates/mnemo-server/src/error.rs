@@ -5,9 +5,8 @@ use axum::Json;
 use axum::extract::Request;
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use mnemo_api::{ErrorBody, ErrorDetail};
 use mnemo_core::{MemoryError, StoreError, ValidationError};
-use serde::Serialize;
-use utoipa::ToSchema;
 
 /// Every way a request can fail. Each variant maps to exactly one status and code in
 /// [`ApiError::status_and_code`].
@@ -147,24 +146,6 @@ impl From<MemoryError> for ApiError {
             },
         }
     }
-}
-
-/// The body of every error response.
-#[derive(Serialize, ToSchema)]
-pub(crate) struct ErrorBody {
-    pub(crate) error: ErrorDetail,
-}
-
-#[derive(Serialize, ToSchema)]
-pub(crate) struct ErrorDetail {
-    /// Stable, machine-readable: `malformed_json`, `malformed_query`, `request_timeout`,
-    /// `uri_too_long`, `headers_too_large`, `unsupported_media_type`,
-    /// `invalid_request`, `invalid_scope`, `payload_too_large`, `unauthorized`,
-    /// `forbidden`, `not_found`, `method_not_allowed`, `conflict`, `llm_not_configured`,
-    /// `not_ready`, `unavailable`, `internal`.
-    pub(crate) code: String,
-    /// For people; 5xx messages name no internals.
-    pub(crate) message: String,
 }
 
 impl IntoResponse for ApiError {

@@ -24,7 +24,6 @@ use axum::routing::get;
 use tokio::net::TcpListener;
 
 pub use auth::{API_KEY_HEADER, ApiKeyBinding, ServerSettings};
-pub use background::SUMMARY_EVERY;
 pub use error::ApiError;
 pub use limits::{MAX_HEADER_BYTES, MAX_HEADER_FIELDS, MAX_SEARCH_BODY_BYTES, MAX_URI_BYTES};
 pub use metrics::METRICS_CONTENT_TYPE;
@@ -41,7 +40,7 @@ pub const BACKGROUND_DRAIN_TIMEOUT: Duration = Duration::from_secs(20);
 /// `tower::ServiceExt::oneshot`.
 pub fn router(state: AppState) -> Router {
     let body_limit = state.settings().body_limit_bytes;
-    Router::new()
+    let routes = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::metrics))
@@ -59,9 +58,8 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(
             state.clone(),
             metrics::track,
-        ))
-        .layer(middleware::from_fn(request_id::request_id))
-        .with_state(state)
+        ));
+    request_id::around(routes).with_state(state)
 }
 
 /// Serves [`router`] on `listener` until `shutdown` completes, then stops accepting

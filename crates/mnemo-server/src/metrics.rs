@@ -1,13 +1,9 @@
-//! `GET /metrics`: Prometheus text format 0.0.4, written by hand. HTTP requests by route
-//! template (never the raw path, so ids do not explode the label set), method and status;
-//! latency histograms by route; LLM calls and tokens summed from add outcomes; episodes by
-//! status, store sizes and skipped undecodable records read from the store at scrape
-//! time.
+//! `GET /metrics`: Prometheus text format 0.0.4, through the `prometheus` crate. HTTP
+//! requests by route template (never the raw path, so ids do not explode the label set),
+//! method and status; latency histograms by route; LLM calls and tokens summed from add
+//! outcomes; episodes by status, store sizes and skipped undecodable records read from the
+//! store at scrape time.
 
-use std::collections::BTreeMap;
-use std::fmt::Write as _;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::extract::{MatchedPath, Request, State};
@@ -15,7 +11,13 @@ use axum::http::{Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use mnemo_core::LlmUsage;
-use mnemo_core::ports::{GraphRead, VectorRead};
+use mnemo_core::ports::{GraphCounts, GraphRead, VectorCounts, VectorRead};
+use prometheus::core::Collector;
+use prometheus::proto::MetricFamily;
+use prometheus::{
+    HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    TextEncoder,
+};
 
 use crate::AppState;
 
@@ -33,129 +35,148 @@ const BUCKETS: [f64; 14] = [
 /// How long a scrape waits for the store's counts.
 const COUNTS_TIMEOUT: Duration = Duration::from_secs(2);
 
-#[derive(Default)]
+/// The metrics this process keeps (one registry per [`AppState`], so two states never
+/// share counts).
 pub(crate) struct Metrics {
-    routes: Mutex<BTreeMap<String, RouteStats>>,
-    llm_calls: AtomicU64,
-    llm_prompt_tokens: AtomicU64,
-    llm_completion_tokens: AtomicU64,
+    registry: Registry,
+    requests: IntCounterVec,
+    durations: HistogramVec,
+    llm_calls: IntCounter,
+    llm_prompt_tokens: IntCounter,
+    llm_completion_tokens: IntCounter,
+    background_tasks: IntGauge,
 }
 
-#[derive(Default)]
-struct RouteStats {
-    responses: BTreeMap<(Method, u16), u64>,
-    /// Non-cumulative counts per bucket of [`BUCKETS`]; slower ones only in `count`.
-    buckets: [u64; BUCKETS.len()],
-    count: u64,
-    sum_seconds: f64,
+impl Default for Metrics {
+    fn default() -> Self {
+        let registry = Registry::new();
+        let counter = |name: &str, help: &str| {
+            register(&registry, IntCounter::with_opts(Opts::new(name, help)))
+        };
+        Metrics {
+            requests: register(
+                &registry,
+                IntCounterVec::new(
+                    Opts::new(
+                        "mnemo_http_requests_total",
+                        "HTTP requests answered, by route template, method and status.",
+                    ),
+                    &["route", "method", "status"],
+                ),
+            ),
+            durations: register(
+                &registry,
+                HistogramVec::new(
+                    HistogramOpts::new(
+                        "mnemo_http_request_duration_seconds",
+                        "Time to answer an HTTP request, by route template.",
+                    )
+                    .buckets(BUCKETS.to_vec()),
+                    &["route"],
+                ),
+            ),
+            llm_calls: counter("mnemo_llm_calls_total", "LLM calls made by adds."),
+            llm_prompt_tokens: counter(
+                "mnemo_llm_prompt_tokens_total",
+                "Prompt tokens spent by adds.",
+            ),
+            llm_completion_tokens: counter(
+                "mnemo_llm_completion_tokens_total",
+                "Completion tokens spent by adds.",
+            ),
+            background_tasks: register(
+                &registry,
+                IntGauge::new(
+                    "mnemo_background_tasks",
+                    "Background tasks running (wait=false episodes, summary refreshes).",
+                ),
+            ),
+            registry,
+        }
+    }
+}
+
+/// `metric`, registered in `registry`. The definitions are constants, so a failure is a bug.
+fn register<M: Collector + Clone + 'static>(
+    registry: &Registry,
+    metric: prometheus::Result<M>,
+) -> M {
+    let metric = metric.expect("a valid metric definition");
+    registry
+        .register(Box::new(metric.clone()))
+        .expect("metric names are unique");
+    metric
 }
 
 impl Metrics {
     fn observe(&self, route: &str, method: &Method, status: StatusCode, elapsed: Duration) {
-        let seconds = elapsed.as_secs_f64();
-        let mut routes = self.routes.lock().unwrap_or_else(|e| e.into_inner());
-        let stats = match routes.get_mut(route) {
-            Some(stats) => stats,
-            None => routes.entry(route.to_owned()).or_default(),
-        };
-        *stats
-            .responses
-            .entry((method.clone(), status.as_u16()))
-            .or_default() += 1;
-        if let Some(bucket) = BUCKETS.iter().position(|le| seconds <= *le) {
-            stats.buckets[bucket] += 1;
-        }
-        stats.count += 1;
-        stats.sum_seconds += seconds;
+        self.requests
+            .with_label_values(&[route, method.as_str(), status.as_str()])
+            .inc();
+        self.durations
+            .with_label_values(&[route])
+            .observe(elapsed.as_secs_f64());
     }
 
     pub(crate) fn llm_usage(&self, usage: LlmUsage) {
-        self.llm_calls
-            .fetch_add(u64::from(usage.calls), Ordering::Relaxed);
-        self.llm_prompt_tokens
-            .fetch_add(usage.prompt_tokens, Ordering::Relaxed);
-        self.llm_completion_tokens
-            .fetch_add(usage.completion_tokens, Ordering::Relaxed);
-    }
-
-    fn render_http(&self, out: &mut String) {
-        let routes = self.routes.lock().unwrap_or_else(|e| e.into_inner());
-        describe(
-            out,
-            "mnemo_http_requests_total",
-            "counter",
-            "HTTP requests answered, by route template, method and status.",
-        );
-        for (route, stats) in routes.iter() {
-            for ((method, status), n) in &stats.responses {
-                let _ = writeln!(
-                    out,
-                    "mnemo_http_requests_total{{route=\"{}\",method=\"{}\",status=\"{status}\"}} {n}",
-                    escape(route),
-                    escape(method.as_str()),
-                );
-            }
-        }
-        describe(
-            out,
-            "mnemo_http_request_duration_seconds",
-            "histogram",
-            "Time to answer an HTTP request, by route template.",
-        );
-        for (route, stats) in routes.iter() {
-            let route = escape(route);
-            let mut cumulative = 0;
-            for (le, n) in BUCKETS.iter().zip(stats.buckets) {
-                cumulative += n;
-                let _ = writeln!(
-                    out,
-                    "mnemo_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"{le}\"}} {cumulative}"
-                );
-            }
-            let _ = writeln!(
-                out,
-                "mnemo_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {}\n\
-                 mnemo_http_request_duration_seconds_sum{{route=\"{route}\"}} {}\n\
-                 mnemo_http_request_duration_seconds_count{{route=\"{route}\"}} {}",
-                stats.count, stats.sum_seconds, stats.count
-            );
-        }
-    }
-
-    fn render_llm(&self, out: &mut String) {
-        for (name, help, value) in [
-            (
-                "mnemo_llm_calls_total",
-                "LLM calls made by adds.",
-                &self.llm_calls,
-            ),
-            (
-                "mnemo_llm_prompt_tokens_total",
-                "Prompt tokens spent by adds.",
-                &self.llm_prompt_tokens,
-            ),
-            (
-                "mnemo_llm_completion_tokens_total",
-                "Completion tokens spent by adds.",
-                &self.llm_completion_tokens,
-            ),
-        ] {
-            describe(out, name, "counter", help);
-            let _ = writeln!(out, "{name} {}", value.load(Ordering::Relaxed));
-        }
+        self.llm_calls.inc_by(u64::from(usage.calls));
+        self.llm_prompt_tokens.inc_by(usage.prompt_tokens);
+        self.llm_completion_tokens.inc_by(usage.completion_tokens);
     }
 }
 
-fn describe(out: &mut String, name: &str, kind: &str, help: &str) {
-    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
-}
-
-/// A label value: backslash, double quote and newline escaped.
-fn escape(value: &str) -> String {
-    value
-        .replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
+/// The store's sizes as metric families, read fresh at each scrape.
+fn store_families(graph: &GraphCounts, vectors: &VectorCounts) -> Vec<MetricFamily> {
+    let registry = Registry::new();
+    let gauge = |name: &str, help: &str, label: &str, values: &[(&str, u64)]| {
+        let family = register(&registry, IntGaugeVec::new(Opts::new(name, help), &[label]));
+        for (value, n) in values {
+            family
+                .with_label_values(&[*value])
+                .set(i64::try_from(*n).unwrap_or(i64::MAX));
+        }
+    };
+    gauge(
+        "mnemo_episodes",
+        "Episodes in the journal, by status.",
+        "status",
+        &[
+            ("pending", graph.episodes_pending),
+            ("done", graph.episodes_done),
+            ("failed", graph.episodes_failed),
+        ],
+    );
+    gauge(
+        "mnemo_store_records",
+        "Records in the store, by kind.",
+        "kind",
+        &[
+            ("entities", graph.entities),
+            ("relations", graph.relations),
+            ("relation_vectors", vectors.relation_vectors),
+            ("facts", vectors.facts),
+        ],
+    );
+    // A counter kept by the store since it was opened; this registry lives for one
+    // scrape, so adding the store's total to zero exports it as it is.
+    let skipped = register(
+        &registry,
+        IntCounterVec::new(
+            Opts::new(
+                "mnemo_store_corrupt_records_skipped_total",
+                "Undecodable stored records that reads skipped (logged with their id) since \
+                 the store was opened, by store half; `mnemo check` lists them per scope.",
+            ),
+            &["store"],
+        ),
+    );
+    for (store, n) in [
+        ("graph", graph.corrupt_skipped),
+        ("vector", vectors.corrupt_skipped),
+    ] {
+        skipped.with_label_values(&[store]).inc_by(n);
+    }
+    registry.gather()
 }
 
 /// Middleware: counts and times every response under its route template.
@@ -176,16 +197,11 @@ pub(crate) async fn track(State(state): State<AppState>, request: Request, next:
 
 /// `GET /metrics`.
 pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
-    let mut out = String::with_capacity(4096);
-    state.metrics().render_http(&mut out);
-    state.metrics().render_llm(&mut out);
-    describe(
-        &mut out,
-        "mnemo_background_tasks",
-        "gauge",
-        "Background tasks running (wait=false episodes, summary refreshes).",
-    );
-    let _ = writeln!(out, "mnemo_background_tasks {}", state.background_tasks());
+    let metrics = state.metrics();
+    metrics
+        .background_tasks
+        .set(i64::try_from(state.background_tasks()).unwrap_or(i64::MAX));
+    let mut families = metrics.registry.gather();
     if let Some(store) = state.store() {
         let counts = async {
             tokio::join!(
@@ -194,51 +210,7 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
             )
         };
         match tokio::time::timeout(COUNTS_TIMEOUT, counts).await {
-            Ok((Ok(graph), Ok(vectors))) => {
-                describe(
-                    &mut out,
-                    "mnemo_episodes",
-                    "gauge",
-                    "Episodes in the journal, by status.",
-                );
-                for (status, n) in [
-                    ("pending", graph.episodes_pending),
-                    ("done", graph.episodes_done),
-                    ("failed", graph.episodes_failed),
-                ] {
-                    let _ = writeln!(out, "mnemo_episodes{{status=\"{status}\"}} {n}");
-                }
-                describe(
-                    &mut out,
-                    "mnemo_store_records",
-                    "gauge",
-                    "Records in the store, by kind.",
-                );
-                for (kind, n) in [
-                    ("entities", graph.entities),
-                    ("relations", graph.relations),
-                    ("relation_vectors", vectors.relation_vectors),
-                    ("facts", vectors.facts),
-                ] {
-                    let _ = writeln!(out, "mnemo_store_records{{kind=\"{kind}\"}} {n}");
-                }
-                describe(
-                    &mut out,
-                    "mnemo_store_corrupt_records_skipped_total",
-                    "counter",
-                    "Undecodable stored records that reads skipped (logged with their id) since \
-                     the store was opened, by store half; `mnemo check` lists them per scope.",
-                );
-                for (store, n) in [
-                    ("graph", graph.corrupt_skipped),
-                    ("vector", vectors.corrupt_skipped),
-                ] {
-                    let _ = writeln!(
-                        out,
-                        "mnemo_store_corrupt_records_skipped_total{{store=\"{store}\"}} {n}"
-                    );
-                }
-            }
+            Ok((Ok(graph), Ok(vectors))) => families.extend(store_families(&graph, &vectors)),
             Ok((graph, vectors)) => {
                 for error in [graph.err(), vectors.err()].into_iter().flatten() {
                     tracing::warn!(%error, "metrics: store counts failed");
@@ -250,5 +222,8 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
             ),
         }
     }
-    ([(header::CONTENT_TYPE, METRICS_CONTENT_TYPE)], out).into_response()
+    match TextEncoder::new().encode_to_string(&families) {
+        Ok(text) => ([(header::CONTENT_TYPE, METRICS_CONTENT_TYPE)], text).into_response(),
+        Err(error) => crate::ApiError::Internal(format!("metrics: {error}")).into_response(),
+    }
 }

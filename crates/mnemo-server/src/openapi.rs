@@ -12,8 +12,9 @@ use utoipa::openapi::security::{Http, SecurityRequirement};
 use utoipa::openapi::{Content, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
+use mnemo_api::ErrorBody;
+
 use crate::api::{episodes, graph, memories, relations, search};
-use crate::error::ErrorBody;
 
 #[derive(OpenApi)]
 #[openapi(

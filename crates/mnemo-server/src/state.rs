@@ -8,7 +8,7 @@ use std::time::Duration;
 use mnemo_core::Memory;
 use mnemo_core::ports::{Embedder, GraphWrite, VectorWrite};
 
-use crate::background::{Background, SummaryCounters};
+use crate::background::Background;
 use crate::metrics::Metrics;
 use crate::{ApiError, ServerSettings};
 
@@ -27,7 +27,6 @@ struct Slots {
     embedder: OnceLock<Arc<dyn Embedder>>,
     memory: OnceLock<Arc<Memory>>,
     background: Background,
-    summaries: SummaryCounters,
     metrics: Metrics,
 }
 
@@ -67,7 +66,6 @@ impl AppState {
                 embedder: OnceLock::new(),
                 memory: OnceLock::new(),
                 background: Background::default(),
-                summaries: SummaryCounters::default(),
                 metrics: Metrics::default(),
             }),
         }
@@ -146,10 +144,6 @@ impl AppState {
 
     pub(crate) fn background(&self) -> &Background {
         &self.slots.background
-    }
-
-    pub(crate) fn summaries(&self) -> &SummaryCounters {
-        &self.slots.summaries
     }
 
     pub(crate) fn metrics(&self) -> &Metrics {

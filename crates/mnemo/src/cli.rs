@@ -1,17 +1,15 @@
 //! The client commands `mnemo add` and `mnemo search`: over HTTP to a running server, or
 //! with `--local` on the configured store through the same `Memory` the server runs.
-//! Also the pieces every client command shares: scope flags, the add request as the API
-//! takes it, time parsing, and the runtime they run on.
+//! Also the pieces every client command shares: scope flags, time parsing, and the runtime
+//! they run on. Requests are the API's own wire types (`mnemo_api`), on both paths.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, bail};
 use clap::Args;
-use mnemo_core::llm::ChatMessage;
-use mnemo_core::read::{Include, QueryEntities, SearchRequest};
-use mnemo_core::write::AddRequest;
-use mnemo_core::{Memory, Scope, Timestamp, time};
-use serde::{Deserialize, Serialize};
+pub use mnemo_api::AddBody;
+use mnemo_api::{MessageIn, SearchBody};
+use mnemo_core::{EpisodeStatus, Memory, Scope, Timestamp, time};
 use serde_json::Value;
 
 use crate::config::Config;
@@ -57,6 +55,17 @@ impl ScopeArgs {
             self.run_id.clone(),
         )
         .context("a scope is needed: give --user-id, --agent-id and/or --run-id")
+    }
+
+    /// `body` with these fields as its scope when it names none (the scope of
+    /// `mnemo import`'s lines).
+    pub fn fill_in(&self, mut body: AddBody) -> AddBody {
+        if body.user_id.is_none() && body.agent_id.is_none() && body.run_id.is_none() {
+            body.user_id.clone_from(&self.user_id);
+            body.agent_id.clone_from(&self.agent_id);
+            body.run_id.clone_from(&self.run_id);
+        }
+        body
     }
 
     /// Whether every field given here equals the scope's.
@@ -120,64 +129,22 @@ impl Client {
                 remote.post("/v1/memories", &body).await
             }
             Client::Local(memory) => {
-                let outcome = memory.add(body.into_request(default_infer)?).await?;
+                let scope = ScopeArgs {
+                    user_id: body.user_id.clone(),
+                    agent_id: body.agent_id.clone(),
+                    run_id: body.run_id.clone(),
+                }
+                .scope()?;
+                let outcome = memory
+                    .add(body.into_request(scope.clone(), default_infer))
+                    .await?;
+                // The server runs the summary policy after the answer; here it runs inline.
+                if outcome.status == EpisodeStatus::Done {
+                    memory.refresh_summary_if_due(&scope).await?;
+                }
                 Ok(crate::show::add_outcome_json(&outcome))
             }
         }
-    }
-}
-
-/// `POST /v1/memories` as the API takes it; also the lines of `mnemo import --format
-/// messages` and the object form of `mnemo add --file`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AddBody {
-    pub messages: Vec<ChatMessage>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub user_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub agent_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub run_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub occurred_at: Option<Timestamp>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub infer: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub idempotency_key: Option<String>,
-}
-
-impl AddBody {
-    /// Fills the scope fields the body leaves out from `defaults` (when the body names
-    /// no scope at all).
-    pub fn with_default_scope(mut self, defaults: &ScopeArgs) -> AddBody {
-        if self.user_id.is_none() && self.agent_id.is_none() && self.run_id.is_none() {
-            self.user_id.clone_from(&defaults.user_id);
-            self.agent_id.clone_from(&defaults.agent_id);
-            self.run_id.clone_from(&defaults.run_id);
-        }
-        self
-    }
-
-    pub fn into_request(self, default_infer: bool) -> anyhow::Result<AddRequest> {
-        let scope = ScopeArgs {
-            user_id: self.user_id,
-            agent_id: self.agent_id,
-            run_id: self.run_id,
-        }
-        .scope()?;
-        Ok(AddRequest {
-            scope,
-            messages: self.messages,
-            occurred_at: self.occurred_at,
-            metadata: self
-                .metadata
-                .unwrap_or_else(|| Value::Object(Default::default())),
-            infer: self.infer.unwrap_or(default_infer),
-            idempotency_key: self.idempotency_key,
-        })
     }
 }
 
@@ -202,10 +169,10 @@ pub fn parse_time(text: &str) -> Result<Timestamp, String> {
 }
 
 /// `ROLE:TEXT`.
-fn parse_message(text: &str) -> Result<ChatMessage, String> {
+fn parse_message(text: &str) -> Result<MessageIn, String> {
     match text.split_once(':') {
         Some((role, content)) if !role.trim().is_empty() && !content.trim().is_empty() => {
-            Ok(ChatMessage {
+            Ok(MessageIn {
                 role: role.trim().to_owned(),
                 content: content.trim().to_owned(),
             })
@@ -231,7 +198,7 @@ pub struct AddArgs {
         required_unless_present = "file",
         conflicts_with = "file"
     )]
-    messages: Vec<ChatMessage>,
+    messages: Vec<MessageIn>,
     /// A JSON file: a list of {"role","content"} messages, or a whole add request
     /// ({"messages", "user_id", …, "occurred_at", "metadata", "idempotency_key"})
     #[arg(long, value_name = "FILE")]
@@ -336,57 +303,26 @@ pub struct SearchArgs {
     json: bool,
 }
 
-/// `POST /v1/search` as the API takes it.
-#[derive(Serialize)]
-struct SearchBody<'a> {
-    query: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    user_id: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    agent_id: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    run_id: Option<&'a str>,
-    limit: usize,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    as_of: Option<Timestamp>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    known_at: Option<Timestamp>,
-    depth: u8,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    token_budget: Option<usize>,
-}
-
 pub async fn search(config: Config, args: SearchArgs) -> anyhow::Result<()> {
     let scope = args.scope.scope()?;
     let client = Client::new(&config, &args.target).await?;
+    let body = SearchBody {
+        query: args.query,
+        user_id: scope.user_id().map(str::to_owned),
+        agent_id: scope.agent_id().map(str::to_owned),
+        run_id: scope.run_id().map(str::to_owned),
+        limit: Some(args.limit),
+        as_of: args.as_of,
+        known_at: args.known_at,
+        depth: Some(args.depth),
+        token_budget: args.token_budget,
+        include: None,
+        query_entities: None,
+    };
     let result = match &client {
-        Client::Remote(remote) => {
-            let body = SearchBody {
-                query: &args.query,
-                user_id: scope.user_id(),
-                agent_id: scope.agent_id(),
-                run_id: scope.run_id(),
-                limit: args.limit,
-                as_of: args.as_of,
-                known_at: args.known_at,
-                depth: args.depth,
-                token_budget: args.token_budget,
-            };
-            remote.post("/v1/search", &body).await?
-        }
+        Client::Remote(remote) => remote.post("/v1/search", &body).await?,
         Client::Local(memory) => {
-            let request = SearchRequest {
-                scope,
-                query: args.query.clone(),
-                limit: args.limit,
-                as_of: args.as_of,
-                known_at: args.known_at,
-                depth: args.depth,
-                token_budget: args.token_budget,
-                include: Include::default(),
-                query_entities: QueryEntities::default(),
-            };
-            crate::show::search_result_json(&memory.search(request).await?)
+            crate::show::search_result_json(&memory.search(body.into_request(scope)).await?)
         }
     };
     if args.json {
@@ -487,7 +423,7 @@ mod tests {
                 (got, want) => panic!("{text}: got {got:?}, want {want:?}"),
             }
         };
-        let hi = || ChatMessage {
+        let hi = || MessageIn {
             role: "user".into(),
             content: "hi".into(),
         };

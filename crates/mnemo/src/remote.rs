@@ -1,10 +1,11 @@
-//! The HTTP client of the CLI: JSON requests to a running mnemo, API errors turned into
-//! readable messages (`422 invalid_scope: …`).
+//! The HTTP client of the CLI: JSON requests to a running mnemo, API errors (the wire's
+//! `mnemo_api::ErrorBody`) turned into readable messages (`422 invalid_scope: …`).
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::{Context as _, anyhow, bail};
+use mnemo_api::ErrorBody;
 use reqwest::header::{AUTHORIZATION, HeaderValue};
 use serde::Serialize;
 use serde_json::Value;
@@ -87,17 +88,15 @@ impl Remote {
             .text()
             .await
             .with_context(|| format!("reading the answer of {url}"))?;
-        let value: Option<Value> = serde_json::from_str(&text).ok();
         if status.is_success() {
-            return value
-                .ok_or_else(|| anyhow!("{url} answered {status} with a body that is not JSON"));
+            return serde_json::from_str(&text)
+                .map_err(|_| anyhow!("{url} answered {status} with a body that is not JSON"));
         }
-        let error = value.as_ref().and_then(|v| v.get("error"));
-        let code = error.and_then(|e| e.get("code")).and_then(Value::as_str);
-        let message = error.and_then(|e| e.get("message")).and_then(Value::as_str);
-        match (code, message) {
-            (Some(code), Some(message)) => bail!("{} {code}: {message}", status.as_u16()),
-            _ => bail!("{url} answered {status}: {}", text.trim()),
+        match serde_json::from_str::<ErrorBody>(&text) {
+            Ok(ErrorBody { error }) => {
+                bail!("{} {}: {}", status.as_u16(), error.code, error.message)
+            }
+            Err(_) => bail!("{url} answered {status}: {}", text.trim()),
         }
     }
 }

@@ -1,126 +1,26 @@
 //! What `mnemo add` and `mnemo search` print: the API's JSON result, and a readable form
-//! of it. A `--local` result is put in the API's shape first (session 3's wire
-//! contract), so both ends print the same.
+//! of it. A `--local` result is converted to the API's own wire types (`mnemo_api`) first,
+//! so both ends print the same.
 
 use std::fmt::Write as _;
 
-use mnemo_core::read::{Retriever, SearchResult};
+use mnemo_api::{AddResult, SearchOut};
+use mnemo_core::read::SearchResult;
 use mnemo_core::write::AddOutcome;
-use mnemo_core::{EntityRef, EpisodeStatus, Fact, RelationView};
-use serde_json::{Map, Value, json};
-
-fn entity_ref(entity: &EntityRef) -> Value {
-    json!({"id": entity.id, "name": entity.name, "type": entity.entity_type.as_str()})
-}
-
-fn relation(view: &RelationView) -> Map<String, Value> {
-    let r = &view.relation;
-    let value = json!({
-        "id": r.id,
-        "source": entity_ref(&view.source),
-        "relation": r.relation_type.as_str(),
-        "target": entity_ref(&view.target),
-        "fact": r.fact,
-        "valid_from": r.times.valid_from,
-        "valid_to": r.times.valid_to,
-        "recorded_at": r.times.recorded_at,
-        "invalidated_at": r.times.invalidated_at,
-        "invalidated_by": r.invalidated_by,
-        "retracted_at": r.times.retracted_at,
-        "episodes": r.episodes,
-        "mentions": r.mentions,
-    });
-    match value {
-        Value::Object(map) => map,
-        _ => unreachable!("json! of an object"),
-    }
-}
-
-fn relations(views: &[RelationView]) -> Value {
-    views.iter().map(|v| Value::Object(relation(v))).collect()
-}
-
-fn fact(fact: &Fact) -> Map<String, Value> {
-    let value = json!({
-        "id": fact.id,
-        "text": fact.text,
-        "metadata": fact.metadata,
-        "created_at": fact.created_at,
-        "updated_at": fact.updated_at,
-        "episodes": fact.episodes,
-    });
-    match value {
-        Value::Object(map) => map,
-        _ => unreachable!("json! of an object"),
-    }
-}
+use serde_json::Value;
 
 /// An add's result as `POST /v1/memories` returns it.
 pub fn add_outcome_json(outcome: &AddOutcome) -> Value {
-    let mut value = json!({
-        "episode_id": outcome.episode_id,
-        "status": outcome.status.as_str(),
-        "relations": {
-            "added": relations(&outcome.relations.added),
-            "updated": relations(&outcome.relations.updated),
-            "invalidated": relations(&outcome.relations.invalidated),
-            "retracted": relations(&outcome.relations.retracted),
-            "skipped": outcome.relations.skipped,
-        },
-        "facts": {
-            "added": outcome.facts.added.iter().map(|f| Value::Object(fact(f))).collect::<Value>(),
-            "updated": outcome.facts.updated.iter().map(|f| Value::Object(fact(f))).collect::<Value>(),
-            "deleted": outcome.facts.deleted,
-        },
-        "llm_usage": outcome.llm_usage,
-        "duplicate": outcome.duplicate,
-    });
-    if let EpisodeStatus::Failed { reason } = &outcome.status {
-        value["reason"] = json!(reason);
-    }
-    value
+    wire(AddResult::from(outcome.clone()))
 }
 
 /// A search result as `POST /v1/search` returns it.
 pub fn search_result_json(result: &SearchResult) -> Value {
-    let hits: Value = result
-        .relations
-        .iter()
-        .map(|hit| {
-            let mut map = relation(&hit.view);
-            map.insert("score".into(), json!(hit.score));
-            let found_by: Vec<&str> = hit
-                .found_by
-                .iter()
-                .map(|r| match r {
-                    Retriever::Entities => "entities",
-                    Retriever::Triplets => "triplets",
-                    Retriever::Facts => "facts",
-                })
-                .collect();
-            map.insert("found_by".into(), json!(found_by));
-            Value::Object(map)
-        })
-        .collect();
-    let facts: Value = result
-        .facts
-        .iter()
-        .map(|hit| {
-            let mut map = fact(&hit.fact);
-            map.insert("score".into(), json!(hit.score));
-            Value::Object(map)
-        })
-        .collect();
-    json!({
-        "relations": hits,
-        "facts": facts,
-        "subgraph": {
-            "nodes": result.subgraph.nodes.iter().map(entity_ref).collect::<Value>(),
-            "edges": relations(&result.subgraph.edges),
-        },
-        "context": result.context,
-        "linked_entities": result.linked_entities.iter().map(entity_ref).collect::<Value>(),
-    })
+    wire(SearchOut::from(result.clone()))
+}
+
+fn wire(value: impl serde::Serialize) -> Value {
+    serde_json::to_value(value).expect("wire types serialize to JSON")
 }
 
 fn text<'v>(value: &'v Value, key: &str) -> &'v str {
@@ -259,6 +159,8 @@ pub fn search_result(result: &Value) -> String {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     #[test]

@@ -3,10 +3,9 @@
 
 use axum::Json;
 use axum::extract::State;
+use mnemo_api::{Deleted, EpisodeOut, ScopeQuery};
 use mnemo_core::EpisodeId;
 
-use super::ScopeQuery;
-use super::types::{Deleted, EpisodeOut};
 use crate::auth::Caller;
 use crate::extract::{PathId, QueryParams};
 use crate::{ApiError, AppState};

@@ -5,13 +5,14 @@
 use axum::Json;
 use axum::extract::State;
 use chrono::{DateTime, Utc};
-use mnemo_core::read::{ChangesView, DEFAULT_DEPTH, RelationStatus, TimelineEntry};
+use mnemo_api::{
+    ChangesOut, ChangesQuery, EntitiesOut, EntityOut, PageQuery, RelationsQuery, ScopeQuery,
+    SubgraphOut, SubgraphQuery, TimelineEntryOut, TimelineOut,
+};
+use mnemo_core::read::DEFAULT_DEPTH;
 use mnemo_core::{EntityId, RelationType, Visibility};
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
 
-use super::types::{EntityOut, RelationOut, SubgraphOut, relations};
-use super::{PageQuery, ScopeQuery, page};
+use super::page;
 use crate::auth::Caller;
 use crate::extract::{PathId, QueryParams};
 use crate::{ApiError, AppState};
@@ -23,26 +24,6 @@ fn visibility(as_of: Option<DateTime<Utc>>, known_at: Option<DateTime<Utc>>) -> 
         as_of: as_of.unwrap_or(now),
         known_at: known_at.unwrap_or(now),
     }
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub(crate) struct SubgraphQuery {
-    /// Scope: the user.
-    pub user_id: Option<String>,
-    /// Scope: the agent.
-    pub agent_id: Option<String>,
-    /// Scope: the run (session).
-    pub run_id: Option<String>,
-    /// The entity's name or alias.
-    pub entity: String,
-    /// Hops, 1 to 3; default 2.
-    pub depth: Option<u8>,
-    /// Event time; default now.
-    pub as_of: Option<DateTime<Utc>>,
-    /// Transaction time; default now.
-    pub known_at: Option<DateTime<Utc>>,
 }
 
 /// The subgraph around an entity.
@@ -70,72 +51,6 @@ pub(crate) async fn subgraph(
         .subgraph(&scope, &query.entity, depth, at)
         .await?;
     Ok(Json(subgraph.into()))
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub(crate) struct RelationsQuery {
-    /// Scope: the user.
-    pub user_id: Option<String>,
-    /// Scope: the agent.
-    pub agent_id: Option<String>,
-    /// Scope: the run (session).
-    pub run_id: Option<String>,
-    /// Only relations touching this entity (name or alias).
-    pub entity: Option<String>,
-    /// Only relations of this type (`UPPER_SNAKE_CASE`).
-    pub relation: Option<String>,
-    /// `true`: the full timeline, ended and retracted relations too; default `false`.
-    pub include_invalid: Option<bool>,
-    /// Event time; default now.
-    pub as_of: Option<DateTime<Utc>>,
-    /// Transaction time; default now.
-    pub known_at: Option<DateTime<Utc>>,
-}
-
-/// Where a relation stands at the read point.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-#[schema(as = RelationStatus)]
-pub(crate) enum RelationStatusOut {
-    Valid,
-    NotYetValid,
-    Ended,
-    Retracted,
-}
-
-/// A relation of a timeline.
-#[derive(Debug, Serialize, ToSchema)]
-#[schema(as = TimelineEntry)]
-pub(crate) struct TimelineEntryOut {
-    #[serde(flatten)]
-    pub relation: RelationOut,
-    pub status: RelationStatusOut,
-    /// The relation whose arrival ended it, if one did.
-    pub ended_by: Option<RelationOut>,
-}
-
-impl From<TimelineEntry> for TimelineEntryOut {
-    fn from(entry: TimelineEntry) -> Self {
-        TimelineEntryOut {
-            relation: entry.relation.into(),
-            status: match entry.status {
-                RelationStatus::Valid => RelationStatusOut::Valid,
-                RelationStatus::NotYetValid => RelationStatusOut::NotYetValid,
-                RelationStatus::Ended => RelationStatusOut::Ended,
-                RelationStatus::Retracted => RelationStatusOut::Retracted,
-            },
-            ended_by: entry.ended_by.map(RelationOut::from),
-        }
-    }
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-#[schema(as = Timeline)]
-pub(crate) struct TimelineOut {
-    /// Oldest start first.
-    pub relations: Vec<TimelineEntryOut>,
 }
 
 /// Relations, or their full timeline.
@@ -178,13 +93,6 @@ pub(crate) async fn relations_of(
     }))
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-#[schema(as = Entities)]
-pub(crate) struct EntitiesOut {
-    /// By name.
-    pub entities: Vec<EntityOut>,
-}
-
 /// The scope's entities.
 #[utoipa::path(
     get,
@@ -225,44 +133,6 @@ pub(crate) async fn entity(
     let scope = caller.scope(query.user_id, query.agent_id, query.run_id)?;
     let entity = state.memory()?.entity(&scope, id).await?;
     Ok(Json(entity.into()))
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub(crate) struct ChangesQuery {
-    /// Scope: the user.
-    pub user_id: Option<String>,
-    /// Scope: the agent.
-    pub agent_id: Option<String>,
-    /// Scope: the run (session).
-    pub run_id: Option<String>,
-    /// Start of the transaction-time window (inclusive).
-    pub since: DateTime<Utc>,
-    /// End of the window (exclusive); default now.
-    pub until: Option<DateTime<Utc>>,
-}
-
-/// Relations added, ended and retracted in a transaction-time window.
-#[derive(Debug, Serialize, ToSchema)]
-#[schema(as = Changes)]
-pub(crate) struct ChangesOut {
-    /// `recorded_at` in the window.
-    pub added: Vec<RelationOut>,
-    /// `invalidated_at` in the window.
-    pub invalidated: Vec<RelationOut>,
-    /// `retracted_at` in the window.
-    pub retracted: Vec<RelationOut>,
-}
-
-impl From<ChangesView> for ChangesOut {
-    fn from(changes: ChangesView) -> Self {
-        ChangesOut {
-            added: relations(changes.added),
-            invalidated: relations(changes.invalidated),
-            retracted: relations(changes.retracted),
-        }
-    }
 }
 
 /// What changed in a window.

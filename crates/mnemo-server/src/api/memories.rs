@@ -6,90 +6,17 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, Utc};
-use mnemo_core::llm::ChatMessage;
-use mnemo_core::write::{AddRequest, Journaled};
-use mnemo_core::{Episode, EpisodeStatus, FactEdit, FactId};
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use mnemo_api::{
+    Accepted, AddBody, AddQuery, AddResult, Deleted, FactEditBody, FactEventOut, FactOut, FactsOut,
+    HistoryOut, PageQuery, ScopeQuery,
+};
+use mnemo_core::FactId;
+use mnemo_core::write::Journaled;
 
-use super::types::{Deleted, EpisodeStatusOut, FactEventOut, FactOut};
-use super::{PageQuery, ScopeQuery, page};
-use crate::api::types::AddResult;
+use super::page;
 use crate::auth::Caller;
 use crate::extract::{JsonBody, PathId, QueryParams};
 use crate::{ApiError, AppState};
-
-/// One message of the conversation.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(as = Message)]
-pub(crate) struct MessageIn {
-    /// `user`, `assistant`, … (free text, not empty).
-    #[schema(example = "user")]
-    pub role: String,
-    #[schema(example = "I moved to Lisbon last month.")]
-    pub content: String,
-}
-
-/// `POST /v1/memories`.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct AddBody {
-    /// The new messages, oldest first (1 to 1000).
-    pub messages: Vec<MessageIn>,
-    pub user_id: Option<String>,
-    pub agent_id: Option<String>,
-    pub run_id: Option<String>,
-    /// Reference time for relative dates ("last month"); default now.
-    pub occurred_at: Option<DateTime<Utc>>,
-    /// A JSON object kept with the episode.
-    pub metadata: Option<serde_json::Value>,
-    /// `false`: no LLM; the messages become facts linked to known entities.
-    #[serde(default = "yes")]
-    #[schema(default = true)]
-    pub infer: bool,
-    /// The same key twice in a scope adds nothing the second time.
-    pub idempotency_key: Option<String>,
-}
-
-fn yes() -> bool {
-    true
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub(crate) struct AddQuery {
-    /// `true` (default): answer with the result once processed. `false`: answer 202 at
-    /// once and process in the background (`GET /v1/episodes/{id}` shows the status).
-    pub wait: Option<bool>,
-}
-
-/// `POST /v1/memories?wait=false`: the episode is journaled and will be processed.
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct Accepted {
-    #[schema(value_type = String, format = "uuid")]
-    pub episode_id: mnemo_core::EpisodeId,
-    /// `pending`, or the earlier episode's status for a duplicate.
-    pub status: EpisodeStatusOut,
-    /// The idempotency key was used before; `episode_id` is the earlier episode.
-    pub duplicate: bool,
-}
-
-impl Accepted {
-    fn of(episode: &Episode, duplicate: bool) -> Accepted {
-        Accepted {
-            episode_id: episode.id,
-            status: match episode.status {
-                EpisodeStatus::Pending => EpisodeStatusOut::Pending,
-                EpisodeStatus::Done => EpisodeStatusOut::Done,
-                EpisodeStatus::Failed { .. } => EpisodeStatusOut::Failed,
-            },
-            duplicate,
-        }
-    }
-}
 
 /// Remember a conversation turn.
 ///
@@ -114,26 +41,14 @@ pub(crate) async fn add(
     QueryParams(query): QueryParams<AddQuery>,
     JsonBody(body): JsonBody<AddBody>,
 ) -> Result<Response, ApiError> {
-    let scope = caller.scope(body.user_id, body.agent_id, body.run_id)?;
+    let scope = caller.scope(
+        body.user_id.clone(),
+        body.agent_id.clone(),
+        body.run_id.clone(),
+    )?;
     let memory = state.memory()?;
-    let infer = body.infer;
-    let request = AddRequest {
-        scope: scope.clone(),
-        messages: body
-            .messages
-            .into_iter()
-            .map(|m| ChatMessage {
-                role: m.role,
-                content: m.content,
-            })
-            .collect(),
-        occurred_at: body.occurred_at,
-        metadata: body
-            .metadata
-            .unwrap_or_else(|| serde_json::Value::Object(Default::default())),
-        infer,
-        idempotency_key: body.idempotency_key,
-    };
+    let request = body.into_request(scope.clone(), true);
+    let infer = request.infer;
     if query.wait.unwrap_or(true) {
         let adder = memory.clone();
         let outcome = state
@@ -155,13 +70,6 @@ pub(crate) async fn add(
         Journaled::Duplicate(episode) => Accepted::of(&episode, true),
     };
     Ok((StatusCode::ACCEPTED, Json(accepted)).into_response())
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-#[schema(as = Facts)]
-pub(crate) struct FactsOut {
-    /// Newest first.
-    pub facts: Vec<FactOut>,
 }
 
 /// The scope's facts, newest first.
@@ -231,19 +139,6 @@ pub(crate) async fn get(
     Ok(Json(fact.into()))
 }
 
-/// `PUT /v1/memories/{id}`.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct FactEditBody {
-    /// The new text (re-embedded).
-    pub text: String,
-    /// A JSON object replacing the stored metadata; absent or null keeps it.
-    pub metadata: Option<serde_json::Value>,
-    pub user_id: Option<String>,
-    pub agent_id: Option<String>,
-    pub run_id: Option<String>,
-}
-
 /// Edit a fact.
 ///
 /// Replaces the text (and optionally the metadata) and records an `UPDATE` event.
@@ -262,12 +157,12 @@ pub(crate) async fn update(
     PathId(id): PathId<FactId>,
     JsonBody(body): JsonBody<FactEditBody>,
 ) -> Result<Json<FactOut>, ApiError> {
-    let scope = caller.scope(body.user_id, body.agent_id, body.run_id)?;
-    let edit = FactEdit {
-        text: body.text,
-        metadata: body.metadata,
-    };
-    let fact = state.memory()?.update_fact(&scope, id, edit).await?;
+    let scope = caller.scope(
+        body.user_id.clone(),
+        body.agent_id.clone(),
+        body.run_id.clone(),
+    )?;
+    let fact = state.memory()?.update_fact(&scope, id, body.edit()).await?;
     Ok(Json(fact.into()))
 }
 
@@ -294,13 +189,6 @@ pub(crate) async fn delete(
         id: Some(id.as_uuid()),
         deleted: true,
     }))
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-#[schema(as = History)]
-pub(crate) struct HistoryOut {
-    /// Oldest first.
-    pub history: Vec<FactEventOut>,
 }
 
 /// A fact's history.

@@ -1,19 +1,16 @@
 //! The `/v1` API (DESIGN §6), one module per resource. Handlers are thin: extract (our
 //! extractors answer bad input in our error shape), authorize the scope, call one
-//! `Memory` method, map its result to the wire types of `types`.
+//! `Memory` method, map its result to the wire types of `mnemo_api`.
 
 pub(crate) mod episodes;
 pub(crate) mod graph;
 pub(crate) mod memories;
 pub(crate) mod relations;
 pub(crate) mod search;
-pub(crate) mod types;
 
 use axum::Router;
 use axum::routing::{get, post};
 use mnemo_core::ports::Page;
-use serde::Deserialize;
-use utoipa::IntoParams;
 
 use crate::{ApiError, AppState};
 
@@ -44,36 +41,6 @@ pub(crate) fn routes() -> Router<AppState> {
             "/v1/episodes/{id}",
             get(episodes::get).delete(episodes::delete),
         )
-}
-
-/// The scope of a `GET` or `DELETE`: at least one of the three.
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub(crate) struct ScopeQuery {
-    /// Scope: the user.
-    pub user_id: Option<String>,
-    /// Scope: the agent.
-    pub agent_id: Option<String>,
-    /// Scope: the run (session).
-    pub run_id: Option<String>,
-}
-
-/// The scope and page of a listing (`GET /v1/memories`, `GET /v1/graph/entities`).
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub(crate) struct PageQuery {
-    /// Scope: the user.
-    pub user_id: Option<String>,
-    /// Scope: the agent.
-    pub agent_id: Option<String>,
-    /// Scope: the run (session).
-    pub run_id: Option<String>,
-    /// 1 to 1000; default 100.
-    pub limit: Option<usize>,
-    /// Default 0.
-    pub offset: Option<usize>,
 }
 
 /// Listing size when the request does not say.

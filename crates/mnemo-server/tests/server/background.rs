@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use mnemo_server::SUMMARY_EVERY;
+use mnemo_core::write::SUMMARY_EVERY;
 use mnemo_testkit::scripted_llm::{Reply as LlmReply, ScriptedRequest};
 use serde_json::json;
 

@@ -12,6 +12,7 @@ use serde_json::json;
 use crate::{app_with_llm, fresh_user, request, send};
 
 /// Every sample of the exposition as `name{labels}` → value; checks each line's syntax.
+/// Labels come sorted by name (`le` last), as the `prometheus` crate writes them.
 fn samples(text: &str) -> BTreeMap<String, f64> {
     let mut samples = BTreeMap::new();
     for line in text.lines() {
@@ -62,23 +63,23 @@ async fn requests_are_counted_by_route_template_method_and_status() {
     assert!(!text.contains(missing), "raw paths never become labels");
     let expected = [
         (
-            r#"mnemo_http_requests_total{route="/v1/memories/{id}",method="GET",status="404"}"#,
+            r#"mnemo_http_requests_total{method="GET",route="/v1/memories/{id}",status="404"}"#,
             2.0,
         ),
         (
-            r#"mnemo_http_requests_total{route="/v1/memories",method="GET",status="422"}"#,
+            r#"mnemo_http_requests_total{method="GET",route="/v1/memories",status="422"}"#,
             1.0,
         ),
         (
-            r#"mnemo_http_requests_total{route="/healthz",method="GET",status="200"}"#,
+            r#"mnemo_http_requests_total{method="GET",route="/healthz",status="200"}"#,
             1.0,
         ),
         (
-            r#"mnemo_http_requests_total{route="/healthz",method="POST",status="405"}"#,
+            r#"mnemo_http_requests_total{method="POST",route="/healthz",status="405"}"#,
             1.0,
         ),
         (
-            r#"mnemo_http_requests_total{route="unmatched",method="GET",status="404"}"#,
+            r#"mnemo_http_requests_total{method="GET",route="unmatched",status="404"}"#,
             1.0,
         ),
         (
@@ -167,11 +168,11 @@ async fn llm_spending_and_store_sizes_are_exported() {
         (r#"mnemo_store_records{kind="relation_vectors"}"#, 1.0),
         (r#"mnemo_store_records{kind="facts"}"#, 1.0),
         (
-            r#"mnemo_http_requests_total{route="/v1/memories",method="POST",status="202"}"#,
+            r#"mnemo_http_requests_total{method="POST",route="/v1/memories",status="202"}"#,
             1.0,
         ),
         (
-            r#"mnemo_http_requests_total{route="/v1/memories",method="POST",status="200"}"#,
+            r#"mnemo_http_requests_total{method="POST",route="/v1/memories",status="200"}"#,
             2.0,
         ),
     ];

@@ -23,7 +23,7 @@ pub fn adds(data: &Value, infer: bool) -> Result<Vec<AddBody>, LocomoError> {
             }
             let n = session.number;
             adds.push(AddBody {
-                messages,
+                messages: messages.into_iter().map(Into::into).collect(),
                 user_id: Some(sample_id.clone()),
                 occurred_at: Some(session.occurred_at),
                 metadata: Some(json!({"source": "locomo", "sample_id": sample_id, "session": n})),

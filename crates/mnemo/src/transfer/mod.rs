@@ -2,9 +2,10 @@
 //!
 //! The export format is JSON lines, one record per line, tagged by `kind` (`episode`,
 //! `entity`, `relation`, `mention`, `fact`, `fact_event`, `summary`), every record with
-//! its `scope`. Import also reads add requests: JSON lines of `POST /v1/memories` bodies
-//! (`--format messages`) or a LOCOMO file (`--format locomo`), added locally or through a
-//! running server (`--url`).
+//! its `scope`: the domain's serde (`mnemo_core::transfer::Record`), not the HTTP wire
+//! format of `mnemo_api`. Import also reads add requests: JSON lines of `POST
+//! /v1/memories` bodies (`mnemo_api::AddBody`, `--format messages`) or a LOCOMO file
+//! (`--format locomo`), added locally or through a running server (`--url`).
 
 mod locomo;
 
@@ -225,7 +226,7 @@ pub async fn import(config: Config, args: ImportArgs) -> anyhow::Result<()> {
                 }
                 _ => read_lines(&args.file, |line| {
                     let body: AddBody = serde_json::from_str(line)?;
-                    Ok(body.with_default_scope(&args.scope))
+                    Ok(args.scope.fill_in(body))
                 })?,
             };
             let target = TargetArgs {

@@ -9,13 +9,13 @@ use mnemo_core::{
     Entity, EntityId, EntityRef, Episode, EpisodeId, EpisodeStatus, Fact, FactEvent, FactEventKind,
     FactId, LlmUsage, RelationId, RelationView,
 };
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 /// An entity as it appears in a relation, a subgraph or a search's linked entities.
-#[derive(Clone, Debug, Serialize, ToSchema)]
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 #[schema(as = EntityRef)]
-pub(crate) struct EntityRefOut {
+pub struct EntityRefOut {
     #[schema(value_type = String, format = "uuid")]
     pub id: EntityId,
     /// The display name.
@@ -37,9 +37,9 @@ impl From<EntityRef> for EntityRefOut {
 }
 
 /// An entity of the scope, as listed by `/v1/graph/entities`.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[schema(as = Entity)]
-pub(crate) struct EntityOut {
+pub struct EntityOut {
     #[schema(value_type = String, format = "uuid")]
     pub id: EntityId,
     /// The display name.
@@ -70,9 +70,9 @@ impl From<Entity> for EntityOut {
 /// A typed edge with both time axes: event time (`valid_from`/`valid_to`: when it held
 /// in the world) and transaction time (`recorded_at`, `invalidated_at`, `retracted_at`:
 /// when mnemo learned it).
-#[derive(Clone, Debug, Serialize, ToSchema)]
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 #[schema(as = Relation)]
-pub(crate) struct RelationOut {
+pub struct RelationOut {
     #[schema(value_type = String, format = "uuid")]
     pub id: RelationId,
     pub source: EntityRefOut,
@@ -127,9 +127,9 @@ pub(crate) fn relations(views: Vec<RelationView>) -> Vec<RelationOut> {
 }
 
 /// Entities and the relations between them.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[schema(as = Subgraph)]
-pub(crate) struct SubgraphOut {
+pub struct SubgraphOut {
     pub nodes: Vec<EntityRefOut>,
     pub edges: Vec<RelationOut>,
 }
@@ -144,9 +144,9 @@ impl From<Subgraph> for SubgraphOut {
 }
 
 /// A plain fact (Mem0's base memory).
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[schema(as = Fact)]
-pub(crate) struct FactOut {
+pub struct FactOut {
     #[schema(value_type = String, format = "uuid")]
     pub id: FactId,
     #[schema(example = "Alice is vegetarian")]
@@ -173,10 +173,10 @@ impl From<Fact> for FactOut {
     }
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "UPPERCASE")]
 #[schema(as = FactEventKind)]
-pub(crate) enum FactEventKindOut {
+pub enum FactEventKindOut {
     Add,
     Update,
     Delete,
@@ -184,9 +184,9 @@ pub(crate) enum FactEventKindOut {
 }
 
 /// One change of a fact; a fact's history survives its deletion.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[schema(as = FactEvent)]
-pub(crate) struct FactEventOut {
+pub struct FactEventOut {
     #[schema(value_type = String, format = "uuid")]
     pub fact_id: FactId,
     pub event: FactEventKindOut,
@@ -217,9 +217,9 @@ impl From<FactEvent> for FactEventOut {
 }
 
 /// LLM calls and tokens.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[schema(as = LlmUsage)]
-pub(crate) struct LlmUsageOut {
+pub struct LlmUsageOut {
     pub calls: u32,
     pub prompt_tokens: u64,
     pub completion_tokens: u64,
@@ -236,17 +236,17 @@ impl From<LlmUsage> for LlmUsageOut {
 }
 
 /// Where an episode is in the ingestion journal.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 #[schema(as = EpisodeStatus)]
-pub(crate) enum EpisodeStatusOut {
+pub enum EpisodeStatusOut {
     Pending,
     Done,
     Failed,
 }
 
 /// The status and, when failed, the reason.
-fn status(status: EpisodeStatus) -> (EpisodeStatusOut, Option<String>) {
+pub(crate) fn status(status: EpisodeStatus) -> (EpisodeStatusOut, Option<String>) {
     match status {
         EpisodeStatus::Pending => (EpisodeStatusOut::Pending, None),
         EpisodeStatus::Done => (EpisodeStatusOut::Done, None),
@@ -255,9 +255,9 @@ fn status(status: EpisodeStatus) -> (EpisodeStatusOut, Option<String>) {
 }
 
 /// What an add changed in the graph.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[schema(as = RelationChanges)]
-pub(crate) struct RelationChangesOut {
+pub struct RelationChangesOut {
     pub added: Vec<RelationOut>,
     /// Restated relations (more mentions and provenance).
     pub updated: Vec<RelationOut>,
@@ -271,9 +271,9 @@ pub(crate) struct RelationChangesOut {
 }
 
 /// A triplet an add left out, as it was stated.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[schema(as = SkippedTriplet)]
-pub(crate) struct SkippedTripletOut {
+pub struct SkippedTripletOut {
     pub source: String,
     pub relation: String,
     pub target: String,
@@ -281,9 +281,9 @@ pub(crate) struct SkippedTripletOut {
 }
 
 /// What an add changed among facts.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[schema(as = FactChanges)]
-pub(crate) struct FactChangesOut {
+pub struct FactChangesOut {
     pub added: Vec<FactOut>,
     pub updated: Vec<FactOut>,
     #[schema(value_type = Vec<String>)]
@@ -292,8 +292,8 @@ pub(crate) struct FactChangesOut {
 
 /// The result of an add (`POST /v1/memories` with `wait=true`, `POST /v1/relations`). An
 /// LLM failure is not an HTTP error: the status is `failed` with the reason.
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct AddResult {
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AddResult {
     #[schema(value_type = String, format = "uuid")]
     pub episode_id: EpisodeId,
     pub status: EpisodeStatusOut,
@@ -348,9 +348,9 @@ impl From<AddOutcome> for AddResult {
 }
 
 /// One ingested batch: the journal entry and where it stands.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[schema(as = Episode)]
-pub(crate) struct EpisodeOut {
+pub struct EpisodeOut {
     #[schema(value_type = String, format = "uuid")]
     pub id: EpisodeId,
     pub user_id: Option<String>,
@@ -395,8 +395,8 @@ impl From<Episode> for EpisodeOut {
 }
 
 /// What a `DELETE` of one record answers.
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct Deleted {
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Deleted {
     /// The deleted record's id (absent when a whole scope was erased).
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<String>, format = "uuid")]
