@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
-use mnemo_embed::EmbedConfig;
+use mnemo_fastembed::EmbedConfig;
 use serde_json::Value;
 
 use crate::locomo::{self, LocomoOptions, Mode};

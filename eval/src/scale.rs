@@ -26,8 +26,8 @@ use mnemo_core::llm::ChatMessage;
 use mnemo_core::read::SearchRequest;
 use mnemo_core::write::AddRequest;
 use mnemo_core::{EpisodeStatus, Memory, MemoryParts, MemorySettings, Ontology, Scope};
-use mnemo_embed::{EmbedConfig, TokenizerCounter};
 use mnemo_embedded::EmbeddedStore;
+use mnemo_fastembed::{EmbedConfig, TokenizerCounter};
 use mnemo_llm::{LlmConfig, OpenAiLlm};
 use rand::RngCore as _;
 use serde_json::{Value, json};
@@ -118,7 +118,7 @@ pub async fn run(options: &ScaleOptions, embed: &EmbedConfig) -> anyhow::Result<
         .with_context(|| format!("cannot create {}", options.out.display()))?;
     let (embedder, tokens) = crate::synthetic::load_models(embed).await?;
     let store_dir = tempfile::tempdir()?;
-    let store = EmbeddedStore::open(store_dir.path(), mnemo_embed::DIMENSION)?;
+    let store = EmbeddedStore::open(store_dir.path(), mnemo_fastembed::DIMENSION)?;
     let mut rng = seeded(0x5ca1e);
 
     let scopes = (options.relations / RELATIONS_PER_SCOPE).clamp(2, MAX_SCOPES);

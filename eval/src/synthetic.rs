@@ -19,14 +19,14 @@ use mnemo_core::{
     EmbedError, Entity, EntityId, EntityType, Fact, FactEvent, FactEventKind, FactId, Relation,
     RelationId, RelationTimes, RelationType, Scope, Timestamp, normalize_name,
 };
-use mnemo_embed::FastEmbedder;
 use mnemo_embedded::EmbeddedStore;
+use mnemo_fastembed::FastEmbedder;
 
 use rand::RngCore as _;
 
 use crate::{Rng, unit_vector};
 
-const DIMENSION: usize = mnemo_embed::DIMENSION;
+const DIMENSION: usize = mnemo_fastembed::DIMENSION;
 /// Records per store transaction while building.
 const WRITE_BATCH: usize = 2_000;
 
@@ -54,16 +54,16 @@ impl Embedder for Timed {
 
 /// Loads the embedder (wrapped to time its calls) and the tokenizer on the blocking pool.
 pub async fn load_models(
-    embed: &mnemo_embed::EmbedConfig,
+    embed: &mnemo_fastembed::EmbedConfig,
 ) -> anyhow::Result<(
     std::sync::Arc<Timed>,
-    std::sync::Arc<mnemo_embed::TokenizerCounter>,
+    std::sync::Arc<mnemo_fastembed::TokenizerCounter>,
 )> {
     let embed_config = embed.clone();
     let (embedder, tokens) = tokio::task::spawn_blocking(move || {
         anyhow::Ok((
-            mnemo_embed::FastEmbedder::load(&embed_config)?,
-            mnemo_embed::TokenizerCounter::load(&embed_config)?,
+            mnemo_fastembed::FastEmbedder::load(&embed_config)?,
+            mnemo_fastembed::TokenizerCounter::load(&embed_config)?,
         ))
     })
     .await??;

@@ -10,8 +10,8 @@ use anyhow::{Context as _, bail};
 use mnemo_core::llm::LanguageModel;
 use mnemo_core::ports::{Embedder as _, GraphWrite, VectorWrite};
 use mnemo_core::{Memory, MemoryParts, MemorySettings, Ontology, OntologySpec};
-use mnemo_embed::{FastEmbedder, TokenizerCounter};
 use mnemo_embedded::EmbeddedStore;
+use mnemo_fastembed::{FastEmbedder, TokenizerCounter};
 use mnemo_llm::{LlmConfig, OpenAiLlm, OutputMode};
 use mnemo_neo4j::{Neo4jSettings, Neo4jStore};
 use mnemo_qdrant::{QdrantSettings, QdrantStore};
@@ -49,7 +49,7 @@ impl Embedding {
     /// Loads the model files on the blocking pool (about a second).
     pub async fn load(config: &Config) -> anyhow::Result<Embedding> {
         let embed_config = embed_config(config);
-        let pool = mnemo_embed::PoolConfig {
+        let pool = mnemo_fastembed::PoolConfig {
             sessions: config.embed.sessions,
             max_waiting: config.embed.max_waiting,
         };
@@ -70,8 +70,8 @@ impl Embedding {
 }
 
 /// Where the model files are (`embed.*`).
-pub fn embed_config(config: &Config) -> mnemo_embed::EmbedConfig {
-    mnemo_embed::EmbedConfig {
+pub fn embed_config(config: &Config) -> mnemo_fastembed::EmbedConfig {
+    mnemo_fastembed::EmbedConfig {
         model_dir: config.embed.model_dir.clone(),
         ort_dylib_path: config.embed.ort_dylib_path.clone(),
     }

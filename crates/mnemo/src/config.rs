@@ -177,10 +177,10 @@ pub struct EmbedConfig {
 impl Default for EmbedConfig {
     fn default() -> Self {
         EmbedConfig {
-            model_dir: PathBuf::from(mnemo_embed::EmbedConfig::DEFAULT_MODEL_DIR),
-            ort_dylib_path: PathBuf::from(mnemo_embed::EmbedConfig::DEFAULT_ORT_DYLIB_PATH),
-            sessions: mnemo_embed::PoolConfig::DEFAULT_SESSIONS,
-            max_waiting: mnemo_embed::PoolConfig::DEFAULT_MAX_WAITING,
+            model_dir: PathBuf::from(mnemo_fastembed::EmbedConfig::DEFAULT_MODEL_DIR),
+            ort_dylib_path: PathBuf::from(mnemo_fastembed::EmbedConfig::DEFAULT_ORT_DYLIB_PATH),
+            sessions: mnemo_fastembed::PoolConfig::DEFAULT_SESSIONS,
+            max_waiting: mnemo_fastembed::PoolConfig::DEFAULT_MAX_WAITING,
         }
     }
 }

@@ -21,10 +21,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use mnemo_core::{Memory, MemoryParts, MemorySettings, Ontology, Scope};
-use mnemo_embed::{EmbedConfig, FastEmbedder, TokenizerCounter};
 use mnemo_embedded::EmbeddedStore;
 use mnemo_eval::synthetic::build_scope;
 use mnemo_eval::{seeded, summarize};
+use mnemo_fastembed::{EmbedConfig, FastEmbedder, TokenizerCounter};
 use mnemo_server::AppState;
 use serde::Deserialize;
 use serde::de::IgnoredAny;
@@ -122,7 +122,7 @@ async fn main() -> anyhow::Result<()> {
     let tokens = Arc::new(TokenizerCounter::load(&config)?);
 
     let dir = tempfile::tempdir()?;
-    let store = EmbeddedStore::open(dir.path(), mnemo_embed::DIMENSION)?;
+    let store = EmbeddedStore::open(dir.path(), mnemo_fastembed::DIMENSION)?;
     let scope = Scope::user(USER)?;
     let mut rng = seeded(0x5eed_4774);
     let started = Instant::now();

@@ -17,10 +17,10 @@ use anyhow::Context as _;
 use mnemo_core::llm::ChatMessage;
 use mnemo_core::write::{AddRequest, EntityInput, RelationsRequest, TripletRequest};
 use mnemo_core::{Memory, MemoryParts, MemorySettings, Ontology, Scope};
-use mnemo_embed::{EmbedConfig, FastEmbedder, TokenizerCounter};
 use mnemo_embedded::EmbeddedStore;
 use mnemo_eval::synthetic::move_message;
 use mnemo_eval::{seeded, summarize};
+use mnemo_fastembed::{EmbedConfig, FastEmbedder, TokenizerCounter};
 use mnemo_llm::{LlmConfig, OpenAiLlm};
 use rand::RngCore as _;
 use serde_json::json;
@@ -46,7 +46,7 @@ async fn main() -> anyhow::Result<()> {
     );
     for existing in [1_000usize, 10_000] {
         let dir = tempfile::tempdir()?;
-        let store = EmbeddedStore::open(dir.path(), mnemo_embed::DIMENSION)?;
+        let store = EmbeddedStore::open(dir.path(), mnemo_fastembed::DIMENSION)?;
         let mut llm_config = LlmConfig::new(llm.base_url(), "scripted");
         llm_config.retry_base_delay = Duration::from_millis(1);
         let memory = Memory::new(MemoryParts {

@@ -21,12 +21,12 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use mnemo_core::read::{SearchRequest, walk};
 use mnemo_core::{Memory, MemoryParts, MemorySettings, Ontology, Scope, Visibility};
-use mnemo_embed::{EmbedConfig, FastEmbedder, TokenizerCounter};
 use mnemo_embedded::EmbeddedStore;
 use mnemo_eval::synthetic::{Timed, build_scope, pick};
 use mnemo_eval::{Summary, seeded, summarize};
+use mnemo_fastembed::{EmbedConfig, FastEmbedder, TokenizerCounter};
 
-const DIMENSION: usize = mnemo_embed::DIMENSION;
+const DIMENSION: usize = mnemo_fastembed::DIMENSION;
 const QUERIES: usize = 200;
 const WARMUP_QUERIES: usize = 20;
 const LIMIT: usize = 10;

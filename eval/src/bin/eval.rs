@@ -8,8 +8,8 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use clap::Parser;
-use mnemo_embed::EmbedConfig;
 use mnemo_eval::EvalCommand;
+use mnemo_fastembed::EmbedConfig;
 
 #[derive(Parser)]
 #[command(name = "eval", about = "mnemo's evaluations")]

@@ -32,8 +32,8 @@ use mnemo_core::{
     EpisodeId, EpisodeStatus, Fact, LlmUsage, Memory, MemoryParts, MemorySettings, Ontology,
     RelationView, Scope,
 };
-use mnemo_embed::{EmbedConfig, TokenizerCounter};
 use mnemo_embedded::EmbeddedStore;
+use mnemo_fastembed::{EmbedConfig, TokenizerCounter};
 use serde_json::{Value, json};
 
 use crate::bm25::Bm25;
@@ -87,7 +87,7 @@ pub async fn run(options: &LocomoOptions, embed: &EmbedConfig) -> anyhow::Result
     let (embedder, tokens) = crate::synthetic::load_models(embed).await?;
     let temporary = tempfile::tempdir()?;
     let store_dir = options.store.as_deref().unwrap_or(temporary.path());
-    let store = EmbeddedStore::open(store_dir, mnemo_embed::DIMENSION)?;
+    let store = EmbeddedStore::open(store_dir, mnemo_fastembed::DIMENSION)?;
     let llm = match &options.llm {
         Some(config) => Some(Arc::new(mnemo_llm::OpenAiLlm::new(config.clone())?)),
         None => None,

@@ -27,7 +27,7 @@ async fn run(mode: Mode) -> (tempfile::TempDir, Value) {
 #[tokio::test]
 async fn turns_are_ingested_with_their_ids_dates_and_captions_never_the_query() {
     let (dir, _) = run(Mode::Turns).await;
-    let store = EmbeddedStore::open(&dir.path().join("store"), mnemo_embed::DIMENSION).unwrap();
+    let store = EmbeddedStore::open(&dir.path().join("store"), mnemo_fastembed::DIMENSION).unwrap();
     let scope = Scope::user("locomo-conv-tiny").unwrap();
     let facts = store
         .facts(

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use mnemo_embed::EmbedConfig;
+use mnemo_fastembed::EmbedConfig;
 use serde_json::{Value, json};
 
 pub fn embed_config() -> EmbedConfig {

@@ -15,8 +15,8 @@ use mnemo_core::{
     Entity, Memory, MemoryParts, MemorySettings, Ontology, Relation, Scope, Timestamp,
     normalize_name,
 };
-use mnemo_embed::{EmbedConfig, FastEmbedder, TokenizerCounter};
 use mnemo_embedded::EmbeddedStore;
+use mnemo_fastembed::{EmbedConfig, FastEmbedder, TokenizerCounter};
 use mnemo_llm::{LlmConfig, OpenAiLlm};
 use mnemo_neo4j::{Neo4jSettings, Neo4jStore};
 use mnemo_qdrant::{QdrantSettings, QdrantStore};
@@ -115,7 +115,7 @@ pub async fn open(
 pub async fn store_in(dir: &Path) -> SplitStore {
     let dir = dir.to_owned();
     let embedded =
-        tokio::task::spawn_blocking(move || EmbeddedStore::open(&dir, mnemo_embed::DIMENSION))
+        tokio::task::spawn_blocking(move || EmbeddedStore::open(&dir, mnemo_fastembed::DIMENSION))
             .await
             .expect("open task")
             .expect("open the embedded store");
@@ -128,7 +128,7 @@ pub async fn store_in(dir: &Path) -> SplitStore {
                 database: None,
             };
             Arc::new(
-                Neo4jStore::connect(settings, mnemo_embed::DIMENSION)
+                Neo4jStore::connect(settings, mnemo_fastembed::DIMENSION)
                     .await
                     .expect("MNEMO_TEST_NEO4J_URI is set, so Neo4j must be reachable"),
             )
@@ -143,7 +143,7 @@ pub async fn store_in(dir: &Path) -> SplitStore {
                 ..QdrantSettings::new(url)
             };
             Arc::new(
-                QdrantStore::connect(settings, mnemo_embed::DIMENSION)
+                QdrantStore::connect(settings, mnemo_fastembed::DIMENSION)
                     .await
                     .expect("MNEMO_TEST_QDRANT_URL is set, so Qdrant must be reachable"),
             )

@@ -25,8 +25,8 @@ use axum::http::{HeaderMap, Request, StatusCode, header};
 use mnemo_core::llm::LanguageModel;
 use mnemo_core::ports::{Embedder, GraphWrite, TokenCounter, VectorWrite};
 use mnemo_core::{Memory, MemoryParts, MemorySettings, Ontology};
-use mnemo_embed::{EmbedConfig, FastEmbedder, TokenizerCounter};
 use mnemo_embedded::EmbeddedStore;
+use mnemo_fastembed::{EmbedConfig, FastEmbedder, TokenizerCounter};
 use mnemo_llm::{LlmConfig, OpenAiLlm};
 use mnemo_server::{AppState, ServerSettings, router};
 use mnemo_testkit::scripted_llm::ScriptedLlm;
@@ -68,7 +68,7 @@ fn store() -> (TempDir, Arc<dyn GraphWrite>, Arc<dyn VectorWrite>) {
 
 fn embedded_store() -> (TempDir, EmbeddedStore) {
     let dir = tempfile::tempdir().expect("temporary folder");
-    let store = EmbeddedStore::open(dir.path(), mnemo_embed::DIMENSION).expect("store opens");
+    let store = EmbeddedStore::open(dir.path(), mnemo_fastembed::DIMENSION).expect("store opens");
     (dir, store)
 }
 

@@ -37,7 +37,7 @@ async fn get(addr: SocketAddr, path: &str) -> std::io::Result<(u16, String)> {
 #[tokio::test]
 async fn serves_until_shutdown() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(EmbeddedStore::open(dir.path(), mnemo_embed::DIMENSION).unwrap());
+    let store = Arc::new(EmbeddedStore::open(dir.path(), mnemo_fastembed::DIMENSION).unwrap());
     let released = Arc::downgrade(&store);
     let state = AppState::ready(store.clone(), store, embedder());
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();

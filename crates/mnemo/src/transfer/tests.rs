@@ -10,7 +10,7 @@ use mnemo_core::read::SearchRequest;
 use mnemo_core::transfer::{ImportMode, Record};
 use mnemo_core::write::{AddRequest, EntityInput, Journaled, RelationsRequest, TripletRequest};
 use mnemo_core::{FactEdit, Memory, Ontology, Scope, ScopeSummary, Timestamp};
-use mnemo_embed::{EmbedConfig, FastEmbedder, TokenizerCounter};
+use mnemo_fastembed::{EmbedConfig, FastEmbedder, TokenizerCounter};
 use serde_json::json;
 
 use super::*;
@@ -40,7 +40,7 @@ async fn memory_in(dir: &Path) -> (Memory, Stores) {
     let mut config = Config::default();
     config.store.path = dir.to_owned();
     let embedding = embedding();
-    let stores = crate::compose::stores(&config, mnemo_embed::DIMENSION)
+    let stores = crate::compose::stores(&config, mnemo_fastembed::DIMENSION)
         .await
         .unwrap();
     let models = Models {
@@ -483,7 +483,7 @@ async fn a_skipped_row_does_not_end_an_export_early() {
     let (memory, stores) = memory_in(dir.path()).await;
     let scope = Scope::user("many").unwrap();
     let now = chrono::Utc::now();
-    let mut embedding = vec![0.0; mnemo_embed::DIMENSION];
+    let mut embedding = vec![0.0; mnemo_fastembed::DIMENSION];
     embedding[0] = 1.0;
     let entities: Vec<mnemo_core::Entity> = (0..1_001)
         .map(|i| mnemo_core::Entity {

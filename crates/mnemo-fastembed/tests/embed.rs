@@ -9,7 +9,7 @@ use std::sync::LazyLock;
 use anyhow::{Context, Result, bail};
 use mnemo_core::EmbedError;
 use mnemo_core::ports::{Embedder, TokenCounter};
-use mnemo_embed::{
+use mnemo_fastembed::{
     DIMENSION, EmbedConfig, FastEmbedder, MODEL_NAME, SETUP_COMMAND, TokenizerCounter,
 };
 
@@ -161,19 +161,19 @@ async fn a_huge_text_embeds_like_its_first_part() -> Result<()> {
     let sentence = "Alice moved to Lisbon in March and plays the cello on weekends. ";
     let huge = sentence.repeat(30_000);
     assert!(huge.len() > 1_900_000);
-    let head = mnemo_embed::embedded_part(&huge);
-    assert_eq!(head.chars().count(), mnemo_embed::MAX_EMBEDDED_CHARS);
+    let head = mnemo_fastembed::embedded_part(&huge);
+    assert_eq!(head.chars().count(), mnemo_fastembed::MAX_EMBEDDED_CHARS);
     let whole = embed_one(embedder, &huge).await?;
     let first_part = embed_one(embedder, head).await?;
     let similarity = cosine(&whole, &first_part);
     assert!(similarity > 0.9999, "cosine {similarity}");
     // Multi-byte text is cut on a character boundary.
-    let accents = "é".repeat(mnemo_embed::MAX_EMBEDDED_CHARS + 7);
+    let accents = "é".repeat(mnemo_fastembed::MAX_EMBEDDED_CHARS + 7);
     assert_eq!(
-        mnemo_embed::embedded_part(&accents).chars().count(),
-        mnemo_embed::MAX_EMBEDDED_CHARS
+        mnemo_fastembed::embedded_part(&accents).chars().count(),
+        mnemo_fastembed::MAX_EMBEDDED_CHARS
     );
-    assert_eq!(mnemo_embed::embedded_part("short"), "short");
+    assert_eq!(mnemo_fastembed::embedded_part("short"), "short");
     Ok(())
 }
 
@@ -406,7 +406,7 @@ fn a_missing_tokenizer_is_a_setup_error() -> Result<()> {
 /// server answers 503), and admitted again once the others finish.
 #[tokio::test]
 async fn calls_past_max_waiting_are_refused_and_admitted_again_later() -> Result<()> {
-    let pool = mnemo_embed::PoolConfig {
+    let pool = mnemo_fastembed::PoolConfig {
         sessions: 1,
         max_waiting: 1,
     };
@@ -436,7 +436,7 @@ async fn calls_past_max_waiting_are_refused_and_admitted_again_later() -> Result
 async fn every_session_gives_the_same_vectors() -> Result<()> {
     let single = FastEmbedder::load_pool(
         &repo_config(),
-        mnemo_embed::PoolConfig {
+        mnemo_fastembed::PoolConfig {
             sessions: 1,
             max_waiting: 8,
         },
@@ -470,11 +470,11 @@ where
 #[test]
 fn a_pool_without_sessions_is_a_setup_error() -> Result<()> {
     for pool in [
-        mnemo_embed::PoolConfig {
+        mnemo_fastembed::PoolConfig {
             sessions: 0,
             max_waiting: 4,
         },
-        mnemo_embed::PoolConfig {
+        mnemo_fastembed::PoolConfig {
             sessions: 1,
             max_waiting: 0,
         },
