@@ -21,9 +21,10 @@ lint-cypher:
 	node scripts/lint-cypher.mjs
 
 ## Set up, then the full check: the Cypher lint, formatting, clippy with warnings as
-## errors, every test.
+## errors, every test, and the fuzz run of the HTTP API against its OpenAPI document.
 test: setup lint-cypher
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo clippy -p mnemo-eval --all-targets --features scripted-llm -- -D warnings
 	cargo test --workspace
+	./scripts/fuzz.sh

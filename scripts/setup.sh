@@ -57,6 +57,31 @@ if [[ "${1:-}" == cypher-lint ]]; then
     exit 0
 fi
 
+# --- `setup.sh fuzz` (make test's fuzz step, scripts/fuzz.sh): schemathesis from PyPI in ---
+# a virtual environment under .deps/fuzz; re-installed when the pin changes.
+FUZZ_PIN="schemathesis==4.32.5"
+if [[ "${1:-}" == fuzz ]]; then
+    FUZZ_DIR="$DEPS/fuzz"
+    if [[ -x "$FUZZ_DIR/bin/schemathesis" && "$(cat "$FUZZ_DIR/.mnemo-stamp" 2>/dev/null)" == "$FUZZ_PIN" ]]; then
+        say "fuzzer ($FUZZ_PIN) up to date in $FUZZ_DIR/"
+        exit 0
+    fi
+    if ! "$PYTHON" -c 'import ensurepip, venv' >/dev/null 2>&1 || ! command -v curl >/dev/null 2>&1; then
+        command -v apt-get >/dev/null 2>&1 || die "$PYTHON cannot make a virtual environment (or curl is missing) and there is no apt-get"
+        sudo=()
+        ((EUID == 0)) || sudo=(sudo)
+        say "installing apt packages: python3-venv curl"
+        "${sudo[@]}" apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends python3-venv curl
+    fi
+    say "installing $FUZZ_PIN into $FUZZ_DIR"
+    rm -rf "$FUZZ_DIR"
+    "$PYTHON" -m venv "$FUZZ_DIR"
+    "$FUZZ_DIR/bin/pip" install --disable-pip-version-check --no-input --progress-bar off -q "$FUZZ_PIN"
+    echo "$FUZZ_PIN" >"$FUZZ_DIR/.mnemo-stamp"
+    exit 0
+fi
+
 installed() {
     [[ -f "$STAMP" && "$(cat "$STAMP")" == "$STAMP_CONTENT" && -f "$ORT_DYLIB" && -f "$MODEL_DIR/model.onnx" ]] || return 1
     local file

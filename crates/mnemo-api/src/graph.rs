@@ -113,7 +113,7 @@ pub struct ChangesQuery {
     pub run_id: Option<String>,
     /// Start of the transaction-time window (inclusive).
     pub since: DateTime<Utc>,
-    /// End of the window (exclusive); default now.
+    /// End of the window (exclusive); default now. Not before `since` (422 otherwise).
     pub until: Option<DateTime<Utc>>,
 }
 

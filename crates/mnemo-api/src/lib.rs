@@ -8,9 +8,11 @@
 
 mod error;
 mod graph;
+mod integer;
 mod memories;
 mod query;
 mod relations;
+pub mod rules;
 mod search;
 mod types;
 

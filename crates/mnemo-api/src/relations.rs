@@ -44,6 +44,7 @@ pub struct TripletIn {
     /// Default: the request's `occurred_at`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub valid_from: Option<DateTime<Utc>>,
+    /// When it stopped being true; after `valid_from` (422 otherwise).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub valid_to: Option<DateTime<Utc>>,
 }

@@ -46,7 +46,11 @@ pub struct SearchBody {
     pub run_id: Option<String>,
     /// Results per kind, 1 to 100; default 10.
     #[schema(default = 10)]
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::integer::optional",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub limit: Option<usize>,
     /// Event time: what was true then; default now.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -56,10 +60,18 @@ pub struct SearchBody {
     pub known_at: Option<DateTime<Utc>>,
     /// Hops of the walk from the entities the query names, 1 to 3; default 2.
     #[schema(default = 2)]
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::integer::optional",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub depth: Option<u8>,
     /// The most tokens the results (and `context`) may take.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::integer::optional",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub token_budget: Option<usize>,
     /// Parts to fill; default all three.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -6,15 +6,15 @@ pub enum ValidationError {
     #[error("scope needs at least one of user_id, agent_id, run_id")]
     EmptyScope,
     #[error(
-        "scope field `{field}` must be non-empty, at most 256 bytes of UTF-8 and free of control characters"
+        "scope field `{field}` must be 1 to 256 characters, not only white space, and free of control characters"
     )]
     BadScopeField { field: &'static str },
     #[error(
-        "invalid entity type `{0}`: expected a PascalCase name matching ^[A-Z][A-Za-z0-9_]{{0,63}}$"
+        "invalid entity type `{0}`: expected a PascalCase name: words of ASCII letters and digits separated by spaces, `-` or `_`, the first starting with a letter, at most 64 characters"
     )]
     EntityType(String),
     #[error(
-        "invalid relation type `{0}`: expected an UPPER_SNAKE_CASE name matching ^[A-Z][A-Za-z0-9_]{{0,63}}$"
+        "invalid relation type `{0}`: expected an UPPER_SNAKE_CASE name: words of ASCII letters and digits separated by spaces, `-` or `_`, the first starting with a letter, at most 64 characters"
     )]
     RelationType(String),
     #[error("invalid name: {0}")]

@@ -10,6 +10,10 @@ pub const MAX_FACT_CHARS: usize = 10_000;
 /// Most facts one listing returns.
 pub const MAX_PAGE: usize = 1_000;
 
+/// The largest listing offset: what a signed 64-bit integer holds, so every client's
+/// integer type can send it.
+pub const MAX_OFFSET: usize = i64::MAX as usize;
+
 /// A client's edit of one fact (`PUT /v1/memories/{id}`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct FactEdit {

@@ -7,15 +7,23 @@ use serde::{Deserialize, Serialize};
 
 use crate::ValidationError;
 
-const MAX_TYPE_LEN: usize = 64;
-const MAX_NAME_LEN: usize = 256;
+/// Most characters in an entity or relation type as a client writes it; its normal form
+/// (camelCase split with `_`) may be up to twice as long.
+pub const MAX_TYPE_INPUT_CHARS: usize = 64;
+const MAX_TYPE_LEN: usize = 2 * MAX_TYPE_INPUT_CHARS;
+/// Most characters in an entity name as a client writes it.
+pub const MAX_NAME_CHARS: usize = 256;
+/// What [`EntityType::parse`] and [`RelationType::parse`] accept, as a JSON Schema pattern
+/// (with at most [`MAX_TYPE_INPUT_CHARS`] characters): words of ASCII letters and digits
+/// separated by spaces, tabs, `-` or `_`, the first starting with a letter.
+pub const TYPE_INPUT_PATTERN: &str = r"^[\t _-]*[A-Za-z][A-Za-z0-9\t _-]*$";
 
-/// An entity type such as `Person` or `City`: PascalCase, `^[A-Z][A-Za-z0-9_]{0,63}$`.
+/// An entity type such as `Person` or `City`: PascalCase, `^[A-Z][A-Za-z0-9_]{0,127}$`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct EntityType(String);
 
-/// A relation type such as `LIVES_IN`: UPPER_SNAKE_CASE, `^[A-Z][A-Z0-9_]{0,63}$`.
+/// A relation type such as `LIVES_IN`: UPPER_SNAKE_CASE, `^[A-Z][A-Z0-9_]{0,127}$`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct RelationType(String);
@@ -87,7 +95,11 @@ impl RelationType {
 /// Splits on spaces, `-` and `_`; `None` if any other non-alphanumeric ASCII or any
 /// non-ASCII character appears, or nothing is left.
 fn split_words(input: &str) -> Option<Vec<&str>> {
-    let trimmed = input.trim();
+    if input.chars().count() > MAX_TYPE_INPUT_CHARS {
+        return None;
+    }
+    // Only the separators are trimmed, so TYPE_INPUT_PATTERN states the rule exactly.
+    let trimmed = input.trim_matches([' ', '\t']);
     if trimmed
         .chars()
         .any(|c| !(c.is_ascii_alphanumeric() || c == ' ' || c == '-' || c == '_' || c == '\t'))
@@ -127,9 +139,9 @@ pub fn normalize_name(name: &str) -> Result<String, ValidationError> {
     if key.is_empty() {
         return Err(ValidationError::Name("name is empty".into()));
     }
-    if key.len() > MAX_NAME_LEN {
+    if name.chars().count() > MAX_NAME_CHARS {
         return Err(ValidationError::Name(format!(
-            "name is longer than {MAX_NAME_LEN} bytes"
+            "name is longer than {MAX_NAME_CHARS} characters"
         )));
     }
     if key.chars().any(char::is_control) {

@@ -6,7 +6,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::ValidationError;
 
-const MAX_FIELD_LEN: usize = 256;
+/// Most characters (Unicode scalar values, as JSON Schema's `maxLength` counts) in a scope
+/// field.
+pub const MAX_FIELD_CHARS: usize = 256;
+/// The scope field rule as a JSON Schema pattern (ECMA-262, as OpenAPI reads it): no
+/// control character (Unicode `Cc`: U+0000-U+001F, U+007F-U+009F) and at least one
+/// character that is not white space. [`check_field`] applies the same rule.
+pub const FIELD_PATTERN: &str = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$";
 /// Separates the parts of [`Scope::key`]; control characters are rejected in scope fields,
 /// so the key is unambiguous.
 const KEY_SEPARATOR: char = '\u{1f}';
@@ -85,9 +91,11 @@ impl Scope {
 fn check_field(field: &'static str, value: Option<&str>) -> Result<(), ValidationError> {
     match value {
         None => Ok(()),
+        // White space as ECMA-262's `\s` reads it (Rust's plus U+FEFF), so the check and
+        // FIELD_PATTERN agree on every string.
         Some(v)
-            if v.trim().is_empty()
-                || v.len() > MAX_FIELD_LEN
+            if v.chars().all(|c| c.is_whitespace() || c == '\u{feff}')
+                || v.chars().count() > MAX_FIELD_CHARS
                 || v.chars().any(char::is_control) =>
         {
             Err(ValidationError::BadScopeField { field })

@@ -5,6 +5,12 @@
 
 use crate::ValidationError;
 
+/// The rule of [`check_text`] plus "not only white space" as a JSON Schema pattern
+/// (ECMA-262): no control character but tab, line feed and carriage return, and one
+/// character that is not white space. The OpenAPI document states it for every free text
+/// field whose check also refuses blank text.
+pub const TEXT_PATTERN: &str = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]*$";
+
 /// Refuses `text` when it holds a control character other than `\t`, `\n` and `\r`; the
 /// error names `field` and the character.
 pub fn check_text(field: &str, text: &str) -> Result<(), ValidationError> {

@@ -802,7 +802,7 @@ mod tests {
 
     /// Only a `RelationType` can be rendered, and only `RelationType::parse` (or its serde
     /// form, which calls it) builds one: whatever it is given, it fails or yields
-    /// `^[A-Z][A-Z0-9_]{0,63}$`, so nothing can leave the backticks.
+    /// `^[A-Z][A-Z0-9_]{0,127}$`, so nothing can leave the backticks.
     #[test]
     fn a_type_that_is_not_a_relation_type_cannot_be_rendered() {
         let refused = [

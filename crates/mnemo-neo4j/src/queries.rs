@@ -91,7 +91,7 @@ pub(crate) struct TypedStatement {
 /// and every later run with another type, would get the first one. So the type is part
 /// of the query text, one statement per type. Splicing it in is safe because a
 /// `RelationType` can only be built by `RelationType::parse`, which accepts
-/// `^[A-Z][A-Z0-9_]{0,63}$` only: no backtick, quote, space or bracket can reach the
+/// `^[A-Z][A-Z0-9_]{0,127}$` only: no backtick, quote, space or bracket can reach the
 /// backticked literal.
 pub(crate) fn add_relations(relation_type: &RelationType) -> TypedStatement {
     TypedStatement {

@@ -92,7 +92,9 @@ const ERRORS: [(&str, &str, bool); 13] = [
     ),
     (
         "409",
-        "`conflict`: the change conflicts with stored state",
+        "`conflict`: the change conflicts with stored state; `llm_not_configured`: the \
+         request needs an LLM (`infer: true`, `query_entities: \"llm\"`) and this deployment \
+         has none (lasting, not worth retrying)",
         false,
     ),
     (
@@ -113,7 +115,8 @@ const ERRORS: [(&str, &str, bool); 13] = [
     ("500", "`internal`", false),
     (
         "503",
-        "`llm_not_configured`, `not_ready` or `unavailable`",
+        "`not_ready` (still loading) or `unavailable` (the store, embedder or LLM is down, \
+         or the embedder is overloaded): worth retrying",
         false,
     ),
 ];
@@ -184,9 +187,10 @@ fn operations(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
 pub fn openapi_json() -> &'static str {
     static DOCUMENT: OnceLock<String> = OnceLock::new();
     DOCUMENT.get_or_init(|| {
-        ApiDoc::openapi()
-            .to_pretty_json()
-            .expect("the OpenAPI document serializes")
+        let mut document =
+            serde_json::to_value(ApiDoc::openapi()).expect("the OpenAPI document serializes");
+        mnemo_api::rules::apply(&mut document);
+        serde_json::to_string_pretty(&document).expect("the OpenAPI document serializes")
     })
 }
 

@@ -1,7 +1,7 @@
 //! Every error status of the contract, each with its stable code and the error shape
 //! `{"error":{"code","message"}}`: 400 malformed JSON, 415, 422 (unknown field, wrong
 //! type, bad value, missing or bad scope), 413 over a small configured body limit, 404
-//! (routes, unknown ids, another scope's records), 405, and 503 `llm_not_configured`.
+//! (routes, unknown ids, another scope's records), 405, and 409 `llm_not_configured`.
 
 use reqwest::Method;
 use reqwest::header::CONTENT_TYPE;
@@ -66,7 +66,7 @@ const SCOPE: &[(u16, &str)] = &[(422, "invalid_scope")];
 const NOT_FOUND: &[(u16, &str)] = &[(404, "not_found")];
 const METHOD: &[(u16, &str)] = &[(405, "method_not_allowed")];
 const TOO_LARGE: &[(u16, &str)] = &[(413, "payload_too_large")];
-const NO_LLM: &[(u16, &str)] = &[(503, "llm_not_configured")];
+const NO_LLM: &[(u16, &str)] = &[(409, "llm_not_configured")];
 const OK: &[(u16, &str)] = &[(200, "")];
 
 async fn check(api: &Api, case: Case) {

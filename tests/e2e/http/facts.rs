@@ -1,6 +1,6 @@
 //! A server with no LLM configured: `infer:false` adds, direct triplets through
 //! `POST /v1/relations` (conflict rules without an LLM), the fact endpoints (list, get,
-//! edit, delete, history), the erasure of a scope, and 503 `llm_not_configured` for what
+//! edit, delete, history), the erasure of a scope, and 409 `llm_not_configured` for what
 //! needs the LLM.
 
 use reqwest::Method;
@@ -34,7 +34,7 @@ async fn infer_true_needs_the_llm(api: &Api) {
         add_body(&user, "I live in Boston", json!({"infer": true})),
     ] {
         let reply = api.post("/v1/memories", &body).await;
-        assert_eq!(reply.error(), (503, "llm_not_configured".into()), "{body}");
+        assert_eq!(reply.error(), (409, "llm_not_configured".into()), "{body}");
     }
     let reply = api
         .post(
@@ -42,7 +42,7 @@ async fn infer_true_needs_the_llm(api: &Api) {
             &json!({"query": "Boston", "user_id": user, "query_entities": "llm"}),
         )
         .await;
-    assert_eq!(reply.error(), (503, "llm_not_configured".into()));
+    assert_eq!(reply.error(), (409, "llm_not_configured".into()));
     // Nothing was journaled.
     let reply = api.get("/v1/memories", &[("user_id", &user)]).await;
     assert_eq!(reply.ok()["facts"], json!([]));

@@ -156,6 +156,7 @@ async fn restatements_retractions_idempotency_failures_and_async_adds() {
     wait_false_answers_202_and_the_episode_finishes_in_the_background(&api, &llm).await;
     the_facts_path_adds_updates_and_deletes_with_history(&api, &llm).await;
     an_llm_down_during_search_is_a_503_naming_no_internals(&api, &llm).await;
+    a_slow_llm_call_does_not_hold_the_scope_for_its_other_writers(&api, &llm).await;
 }
 
 async fn restatements_add_provenance_and_never_rewrite_history(api: &Api, llm: &ScriptedLlm) {
@@ -550,4 +551,67 @@ async fn an_llm_down_during_search_is_a_503_naming_no_internals(api: &Api, llm: 
             "the 503 names {internal:?}: {message}"
         );
     }
+}
+
+/// Issue [Edge] item 6: an add waiting for the LLM holds no lock on its scope, so an
+/// `infer: false` add to the same scope is answered first, and both are applied.
+async fn a_slow_llm_call_does_not_hold_the_scope_for_its_other_writers(
+    api: &Api,
+    llm: &ScriptedLlm,
+) {
+    let user = fresh_user("alice");
+    let slow_say = "I moved to Faro last week";
+    llm.on("extract_entities")
+        .containing(slow_say)
+        .once()
+        .reply(
+            Reply::json(json!({"entities": [person(), city("Faro")]}))
+                .after(Duration::from_secs(5)),
+        );
+    llm.on("establish_relations")
+        .containing(slow_say)
+        .once()
+        .reply(Reply::json(
+            json!({"relations": [lives_in("Faro", "Alice lives in Faro", None)]}),
+        ));
+    let slow_body = add_body(&user, slow_say, json!({}));
+    let slow = api.post("/v1/memories", &slow_body);
+    tokio::pin!(slow);
+    let quick = async {
+        // Only once the slow add is waiting on its LLM call.
+        while !llm
+            .requests_to("extract_entities")
+            .iter()
+            .any(|request| request.input.contains(slow_say))
+        {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        api.post(
+            "/v1/memories",
+            &add_body(&user, "I like sardines", json!({"infer": false})),
+        )
+        .await
+    };
+    let quick = tokio::select! {
+        // Polled first: were the scope held through the LLM call, the slow add would end
+        // before the quick one could start.
+        biased;
+        slow = &mut slow => panic!("the slow add was answered before the quick one: {slow:?}"),
+        quick = quick => quick,
+    };
+    assert_eq!(quick.status, 200, "{}", quick.text);
+    assert_eq!(quick.body["status"], "done", "{}", quick.text);
+    let slow = slow.await;
+    assert_eq!(slow.status, 200, "{}", slow.text);
+    assert_eq!(slow.body["status"], "done", "{}", slow.text);
+    assert_eq!(
+        timeline_of(api, &user).await,
+        ["USER LIVES_IN Faro [valid]"]
+    );
+    let facts = api.get("/v1/memories", &[("user_id", &user)]).await;
+    assert!(
+        facts.ok().to_string().contains("I like sardines"),
+        "{}",
+        facts.text
+    );
 }

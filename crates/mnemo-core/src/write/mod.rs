@@ -92,11 +92,16 @@ fn check_metadata(metadata: &serde_json::Value) -> Result<(), ValidationError> {
     }
 }
 
+/// Most characters in an add's `idempotency_key`.
+pub const MAX_IDEMPOTENCY_KEY_CHARS: usize = 256;
+
 fn check_idempotency_key(key: Option<&str>) -> Result<(), ValidationError> {
     match key {
-        Some(key) if key.is_empty() || key.len() > 256 => Err(ValidationError::Request(
-            "idempotency_key must be 1 to 256 characters".into(),
-        )),
+        Some(key) if key.is_empty() || key.chars().count() > MAX_IDEMPOTENCY_KEY_CHARS => {
+            Err(ValidationError::Request(format!(
+                "idempotency_key must be 1 to {MAX_IDEMPOTENCY_KEY_CHARS} characters"
+            )))
+        }
         _ => Ok(()),
     }
 }

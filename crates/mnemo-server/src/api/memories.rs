@@ -194,7 +194,7 @@ pub(crate) async fn delete(
 /// A fact's history.
 ///
 /// Every `ADD`, `UPDATE` and `DELETE` of the fact, oldest first; also after the fact was
-/// deleted.
+/// deleted (200, by design: the history is the audit trail), until the scope is erased.
 #[utoipa::path(
     get,
     path = "/v1/memories/{id}/history",

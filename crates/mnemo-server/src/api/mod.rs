@@ -45,8 +45,8 @@ pub(crate) fn routes() -> Router<AppState> {
 
 /// Listing size when the request does not say.
 pub(crate) const DEFAULT_PAGE: usize = 100;
-/// The largest listing page.
-pub(crate) const MAX_PAGE: usize = 1000;
+// The largest listing page is core's, which the document states too.
+use mnemo_core::manage::{MAX_OFFSET, MAX_PAGE};
 
 /// `limit` (default 100, 1 to 1000) and `offset` (default 0).
 pub(crate) fn page(limit: Option<usize>, offset: Option<usize>) -> Result<Page, ApiError> {
@@ -56,8 +56,11 @@ pub(crate) fn page(limit: Option<usize>, offset: Option<usize>) -> Result<Page, 
             "limit must be between 1 and {MAX_PAGE}, got {limit}"
         )));
     }
-    Ok(Page {
-        limit,
-        offset: offset.unwrap_or(0),
-    })
+    let offset = offset.unwrap_or(0);
+    if offset > MAX_OFFSET {
+        return Err(ApiError::InvalidRequest(format!(
+            "offset must be at most {MAX_OFFSET}, got {offset}"
+        )));
+    }
+    Ok(Page { limit, offset })
 }

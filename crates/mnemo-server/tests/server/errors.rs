@@ -149,7 +149,7 @@ async fn errors_map_to_status_code_and_body() {
             MemoryError::Invalid(ValidationError::BadScopeField { field: "run_id" }).into(),
             422,
             "invalid_scope",
-            "scope field `run_id` must be non-empty, at most 256 bytes of UTF-8 and free of control characters",
+            "scope field `run_id` must be 1 to 256 characters, not only white space, and free of control characters",
         ),
         (
             MemoryError::Invalid(ValidationError::Request("limit is odd".into())).into(),
@@ -161,7 +161,7 @@ async fn errors_map_to_status_code_and_body() {
             MemoryError::Invalid(ValidationError::RelationType("x".into())).into(),
             422,
             "invalid_request",
-            "invalid relation type `x`: expected an UPPER_SNAKE_CASE name matching ^[A-Z][A-Za-z0-9_]{0,63}$",
+            "invalid relation type `x`: expected an UPPER_SNAKE_CASE name: words of ASCII letters and digits separated by spaces, `-` or `_`, the first starting with a letter, at most 64 characters",
         ),
         (
             MemoryError::NotFound {
@@ -197,7 +197,7 @@ async fn errors_map_to_status_code_and_body() {
         ),
         (
             MemoryError::LlmNotConfigured.into(),
-            503,
+            409,
             "llm_not_configured",
             "no LLM is configured; use infer: false or configure llm.base_url and llm.model",
         ),
@@ -630,7 +630,7 @@ async fn bad_bodies_and_query_strings_are_told_apart() {
             "POST",
             add,
             r#"{"messages":[{"role":"user","content":"hi"}],"user_id":"u"}"#,
-            503,
+            409,
             "llm_not_configured",
             &["no LLM is configured"],
         ),
@@ -638,7 +638,7 @@ async fn bad_bodies_and_query_strings_are_told_apart() {
             "POST",
             search,
             r#"{"query":"Where is Alice?","user_id":"u","query_entities":"llm"}"#,
-            503,
+            409,
             "llm_not_configured",
             &["no LLM is configured"],
         ),

@@ -401,7 +401,7 @@ fn api_keys_need_a_key_and_may_be_bound_to_nothing() {
         &[
             "auth.api_keys[0].key is empty",
             "auth.api_keys[2].key is the same as auth.api_keys[1].key",
-            "auth.api_keys[2]: scope field `agent_id` must be non-empty, at most 256 bytes of UTF-8 and free of control characters",
+            "auth.api_keys[2]: scope field `agent_id` must be 1 to 256 characters, not only white space, and free of control characters",
             "auth.api_keys[3].key contains whitespace or control characters",
         ],
     );
