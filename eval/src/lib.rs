@@ -39,6 +39,26 @@ pub fn unit_vector(rng: &mut Rng, dimension: usize) -> Vec<f32> {
     v.into_iter().map(|x| x / norm).collect()
 }
 
+/// The start of a bench binary: `--quick` (sizes divided by 10) from the command line,
+/// the header line `{name}: {what}` saying so, and the machine's load average (the
+/// machine may be shared: the load says whether both cores were free). The size divisor.
+pub fn bench_start(name: &str, what: &str) -> usize {
+    let quick = std::env::args().any(|a| a == "--quick");
+    println!(
+        "{name}: {what}{}",
+        if quick { " (quick: sizes / 10)" } else { "" }
+    );
+    print_load_average();
+    if quick { 10 } else { 1 }
+}
+
+/// Prints `/proc/loadavg` when the system has one.
+pub fn print_load_average() {
+    if let Ok(load) = std::fs::read_to_string("/proc/loadavg") {
+        println!("load average at start: {}", load.trim());
+    }
+}
+
 /// Percentiles of a set of durations.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Summary {

@@ -22,9 +22,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use indicatif::{ProgressBar, ProgressStyle};
-use mnemo_core::llm::ChatMessage;
-use mnemo_core::read::SearchRequest;
-use mnemo_core::write::AddRequest;
 use mnemo_core::{EpisodeStatus, Memory, MemoryParts, MemorySettings, Ontology, Scope};
 use mnemo_embedded::EmbeddedStore;
 use mnemo_fastembed::{EmbedConfig, TokenizerCounter};
@@ -32,7 +29,7 @@ use mnemo_llm::{LlmConfig, OpenAiLlm};
 use rand::RngCore as _;
 use serde_json::{Value, json};
 
-use crate::synthetic::{Timed, World, build_scope, move_message};
+use crate::synthetic::{Timed, World, build_scope, move_message, timed_search, user_says};
 use crate::{Rng, seeded, summarize};
 
 /// Relations per scope on average; the number of scopes follows from it.
@@ -159,18 +156,13 @@ pub async fn run(options: &ScaleOptions, embed: &EmbedConfig) -> anyhow::Result<
         let mut results = 0usize;
         for q in 0..WARMUP_QUERIES + options.queries {
             let (scope, world) = weighted_scope(&worlds, options.relations, &mut rng);
-            let mut request = SearchRequest::new(scope.clone(), world.query(&mut rng));
-            request.limit = LIMIT;
-            request.depth = depth;
-            request.token_budget = Some(TOKEN_BUDGET);
-            let started = Instant::now();
-            let result = memory.search(request).await?;
-            let elapsed = started.elapsed();
+            let query = world.query(&mut rng);
+            let (result, timing) =
+                timed_search(&memory, &embedder, scope.clone(), query, depth).await?;
             if q >= WARMUP_QUERIES {
-                let embed_time = embedder.last();
-                total.push(elapsed);
-                embedding.push(embed_time);
-                engine.push(elapsed.saturating_sub(embed_time));
+                total.push(timing.total);
+                embedding.push(timing.embedding);
+                engine.push(timing.engine);
                 results += result.relations.len() + result.facts.len();
                 bar.inc(1);
             }
@@ -295,17 +287,7 @@ async fn ingest(
         );
         let one = Instant::now();
         let outcome = memory
-            .add(AddRequest {
-                scope: scope.clone(),
-                messages: vec![ChatMessage {
-                    role: "user".into(),
-                    content: move_message(p, c, o, i),
-                }],
-                occurred_at: None,
-                metadata: json!({}),
-                infer: true,
-                idempotency_key: None,
-            })
+            .add(user_says(scope, move_message(p, c, o, i)))
             .await?;
         latencies.push(one.elapsed());
         anyhow::ensure!(

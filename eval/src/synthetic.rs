@@ -87,6 +87,59 @@ impl Timed {
     }
 }
 
+/// Results per search in the benchmarks.
+pub const SEARCH_LIMIT: usize = 10;
+/// The benchmarks' `token_budget`.
+pub const SEARCH_TOKEN_BUDGET: usize = 400;
+
+/// How long one search took, and how much of it was the query embedding.
+pub struct SearchTiming {
+    pub total: Duration,
+    pub embedding: Duration,
+    /// The rest: linking, the store reads, fusion, the cut.
+    pub engine: Duration,
+}
+
+/// One benchmark search (limit [`SEARCH_LIMIT`], budget [`SEARCH_TOKEN_BUDGET`]) through
+/// `memory`, whose embedder is `embedder`; the result and its timing.
+pub async fn timed_search(
+    memory: &mnemo_core::Memory,
+    embedder: &Timed,
+    scope: Scope,
+    query: String,
+    depth: u8,
+) -> Result<(mnemo_core::read::SearchResult, SearchTiming), mnemo_core::MemoryError> {
+    let mut request = mnemo_core::read::SearchRequest::new(scope, query);
+    request.limit = SEARCH_LIMIT;
+    request.depth = depth;
+    request.token_budget = Some(SEARCH_TOKEN_BUDGET);
+    let started = Instant::now();
+    let result = memory.search(request).await?;
+    let total = started.elapsed();
+    let embedding = embedder.last();
+    let timing = SearchTiming {
+        total,
+        embedding,
+        engine: total.saturating_sub(embedding),
+    };
+    Ok((result, timing))
+}
+
+/// An inferred add of one user message, as the write-path benchmarks send it.
+pub fn user_says(scope: &Scope, text: String) -> mnemo_core::write::AddRequest {
+    mnemo_core::write::AddRequest {
+        scope: scope.clone(),
+        messages: vec![mnemo_core::llm::ChatMessage {
+            role: "user".into(),
+            content: text,
+        }],
+        occurred_at: None,
+        metadata: serde_json::json!({}),
+        infer: true,
+        idempotency_key: None,
+    }
+}
+
 pub const FIRST_NAMES: &[&str] = &[
     "Alice", "Bob", "Carol", "David", "Emma", "Farid", "Grace", "Hiro", "Ines", "Jonas", "Kara",
     "Liam", "Maya", "Nikolai", "Olivia", "Pablo", "Quinn", "Rosa", "Samir", "Tara", "Umar", "Vera",

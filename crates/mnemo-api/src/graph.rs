@@ -12,11 +12,9 @@ use crate::types::{EntityOut, RelationOut, relations};
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct SubgraphQuery {
-    /// Scope: the user.
+    // The scope: one object parameter in the document (`rules::SCOPE_QUERY_SCHEMA`).
     pub user_id: Option<String>,
-    /// Scope: the agent.
     pub agent_id: Option<String>,
-    /// Scope: the run (session).
     pub run_id: Option<String>,
     /// The entity's name or alias.
     pub entity: String,
@@ -32,11 +30,9 @@ pub struct SubgraphQuery {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct RelationsQuery {
-    /// Scope: the user.
+    // The scope: one object parameter in the document (`rules::SCOPE_QUERY_SCHEMA`).
     pub user_id: Option<String>,
-    /// Scope: the agent.
     pub agent_id: Option<String>,
-    /// Scope: the run (session).
     pub run_id: Option<String>,
     /// Only relations touching this entity (name or alias).
     pub entity: Option<String>,
@@ -105,11 +101,9 @@ pub struct EntitiesOut {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ChangesQuery {
-    /// Scope: the user.
+    // The scope: one object parameter in the document (`rules::SCOPE_QUERY_SCHEMA`).
     pub user_id: Option<String>,
-    /// Scope: the agent.
     pub agent_id: Option<String>,
-    /// Scope: the run (session).
     pub run_id: Option<String>,
     /// Start of the transaction-time window (inclusive).
     pub since: DateTime<Utc>,

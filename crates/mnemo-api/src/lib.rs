@@ -4,7 +4,8 @@
 //! them and prints them (`--json`), so both ends of the wire share one definition.
 //!
 //! Core types are not the wire format: a field renamed in the domain never changes the
-//! API by accident. No HTTP framework here; statuses are the server's.
+//! API by accident. No HTTP framework here; statuses are the server's. Request bodies
+//! serialize an absent optional field as `null`, which the server reads as absent.
 
 mod error;
 mod graph;

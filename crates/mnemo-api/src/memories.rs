@@ -46,24 +46,17 @@ impl From<ChatMessage> for MessageIn {
 pub struct AddBody {
     /// The new messages, oldest first (1 to 1000).
     pub messages: Vec<MessageIn>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub user_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub agent_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub run_id: Option<String>,
     /// Reference time for relative dates ("last month"); default now.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub occurred_at: Option<DateTime<Utc>>,
     /// A JSON object kept with the episode.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub metadata: Option<serde_json::Value>,
     /// `false`: no LLM; the messages become facts linked to known entities.
-    #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = bool, default = true)]
     pub infer: Option<bool>,
     /// The same key twice in a scope adds nothing the second time.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub idempotency_key: Option<String>,
 }
 
@@ -126,13 +119,9 @@ pub struct FactEditBody {
     /// The new text (re-embedded).
     pub text: String,
     /// A JSON object replacing the stored metadata; absent or null keeps it.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub metadata: Option<serde_json::Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub user_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub agent_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub run_id: Option<String>,
 }
 

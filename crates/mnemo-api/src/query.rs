@@ -9,11 +9,9 @@ use utoipa::IntoParams;
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ScopeQuery {
-    /// Scope: the user.
+    // The scope: one object parameter in the document (`rules::SCOPE_QUERY_SCHEMA`).
     pub user_id: Option<String>,
-    /// Scope: the agent.
     pub agent_id: Option<String>,
-    /// Scope: the run (session).
     pub run_id: Option<String>,
 }
 
@@ -22,11 +20,9 @@ pub struct ScopeQuery {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct PageQuery {
-    /// Scope: the user.
+    // The scope: one object parameter in the document (`rules::SCOPE_QUERY_SCHEMA`).
     pub user_id: Option<String>,
-    /// Scope: the agent.
     pub agent_id: Option<String>,
-    /// Scope: the run (session).
     pub run_id: Option<String>,
     /// 1 to 1000; default 100.
     pub limit: Option<usize>,

@@ -14,7 +14,7 @@ pub struct EntityIn {
     #[schema(example = "Alice")]
     pub name: String,
     /// `PascalCase`; default `Concept` for a new entity.
-    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "type")]
     #[schema(example = "Person")]
     pub entity_type: Option<String>,
 }
@@ -39,13 +39,10 @@ pub struct TripletIn {
     pub relation: String,
     pub target: EntityIn,
     /// One sentence; default "source relation target" in words.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub fact: Option<String>,
     /// Default: the request's `occurred_at`.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub valid_from: Option<DateTime<Utc>>,
     /// When it stopped being true; after `valid_from` (422 otherwise).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub valid_to: Option<DateTime<Utc>>,
 }
 
@@ -68,20 +65,14 @@ impl From<TripletIn> for TripletRequest {
 pub struct RelationsBody {
     /// 1 to 1000 triplets.
     pub relations: Vec<TripletIn>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub user_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub agent_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub run_id: Option<String>,
     /// Default start of triplets without `valid_from`; default now.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub occurred_at: Option<DateTime<Utc>>,
     /// A JSON object kept with the episode.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub metadata: Option<serde_json::Value>,
     /// The same key twice in a scope adds nothing the second time.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub idempotency_key: Option<String>,
 }
 

@@ -38,46 +38,27 @@ pub enum QueryEntitiesIn {
 pub struct SearchBody {
     #[schema(example = "Where does Alice live?")]
     pub query: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub user_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub agent_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub run_id: Option<String>,
     /// Results per kind, 1 to 100; default 10.
     #[schema(default = 10)]
-    #[serde(
-        default,
-        deserialize_with = "crate::integer::optional",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, deserialize_with = "crate::integer::optional")]
     pub limit: Option<usize>,
     /// Event time: what was true then; default now.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub as_of: Option<DateTime<Utc>>,
     /// Transaction time: what mnemo knew then; default now.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub known_at: Option<DateTime<Utc>>,
     /// Hops of the walk from the entities the query names, 1 to 3; default 2.
     #[schema(default = 2)]
-    #[serde(
-        default,
-        deserialize_with = "crate::integer::optional",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, deserialize_with = "crate::integer::optional")]
     pub depth: Option<u8>,
     /// The most tokens the results (and `context`) may take.
-    #[serde(
-        default,
-        deserialize_with = "crate::integer::optional",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, deserialize_with = "crate::integer::optional")]
     pub token_budget: Option<usize>,
     /// Parts to fill; default all three.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub include: Option<Vec<IncludePart>>,
     /// Default `lexical`.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub query_entities: Option<QueryEntitiesIn>,
 }
 

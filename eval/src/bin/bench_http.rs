@@ -113,9 +113,7 @@ async fn main() -> anyhow::Result<()> {
         options.warm_up().as_secs_f64(),
         options.heavy
     );
-    if let Ok(load) = std::fs::read_to_string("/proc/loadavg") {
-        println!("load average at start: {}", load.trim());
-    }
+    mnemo_eval::print_load_average();
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let config = EmbedConfig::repo_default(&repo);
     let embedder = Arc::new(FastEmbedder::load(&config)?);

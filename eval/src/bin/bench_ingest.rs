@@ -14,8 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use mnemo_core::llm::ChatMessage;
-use mnemo_core::write::{AddRequest, EntityInput, RelationsRequest, TripletRequest};
+use mnemo_core::write::{EntityInput, RelationsRequest, TripletRequest};
 use mnemo_core::{Memory, MemoryParts, MemorySettings, Ontology, Scope};
 use mnemo_embedded::EmbeddedStore;
 use mnemo_eval::synthetic::move_message;
@@ -78,17 +77,7 @@ async fn main() -> anyhow::Result<()> {
             let text = move_message(p, c, o, i);
             let one = Instant::now();
             let outcome = memory
-                .add(AddRequest {
-                    scope: scope.clone(),
-                    messages: vec![ChatMessage {
-                        role: "user".into(),
-                        content: text,
-                    }],
-                    occurred_at: None,
-                    metadata: json!({}),
-                    infer: true,
-                    idempotency_key: None,
-                })
+                .add(mnemo_eval::synthetic::user_says(&scope, text))
                 .await?;
             latencies.push(one.elapsed());
             anyhow::ensure!(

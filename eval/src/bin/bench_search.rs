@@ -19,30 +19,26 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use mnemo_core::read::{SearchRequest, walk};
+use mnemo_core::read::walk;
 use mnemo_core::{Memory, MemoryParts, MemorySettings, Ontology, Scope, Visibility};
 use mnemo_embedded::EmbeddedStore;
-use mnemo_eval::synthetic::{Timed, build_scope, pick};
+use mnemo_eval::synthetic::{
+    SEARCH_LIMIT as LIMIT, SEARCH_TOKEN_BUDGET as TOKEN_BUDGET, Timed, build_scope, pick,
+    timed_search,
+};
 use mnemo_eval::{Summary, seeded, summarize};
 use mnemo_fastembed::{EmbedConfig, FastEmbedder, TokenizerCounter};
 
 const DIMENSION: usize = mnemo_fastembed::DIMENSION;
 const QUERIES: usize = 200;
 const WARMUP_QUERIES: usize = 20;
-const LIMIT: usize = 10;
-const TOKEN_BUDGET: usize = 400;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let quick = std::env::args().any(|a| a == "--quick");
-    let scale = if quick { 10 } else { 1 };
-    println!(
-        "bench_search: limit {LIMIT}, token_budget {TOKEN_BUDGET}, {QUERIES} queries per depth{}",
-        if quick { " (quick: sizes / 10)" } else { "" }
+    let scale = mnemo_eval::bench_start(
+        "bench_search",
+        &format!("limit {LIMIT}, token_budget {TOKEN_BUDGET}, {QUERIES} queries per depth"),
     );
-    if let Ok(load) = std::fs::read_to_string("/proc/loadavg") {
-        println!("load average at start: {}", load.trim());
-    }
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let config = EmbedConfig::repo_default(&repo);
     let embedder = Arc::new(Timed::new(FastEmbedder::load(&config)?));
@@ -114,18 +110,13 @@ async fn main() -> anyhow::Result<()> {
             let mut engine = Vec::with_capacity(QUERIES);
             let (mut results, mut linked) = (0usize, 0usize);
             for q in 0..WARMUP_QUERIES + QUERIES {
-                let mut request = SearchRequest::new(scope.clone(), world.query(&mut rng));
-                request.limit = LIMIT;
-                request.depth = depth;
-                request.token_budget = Some(TOKEN_BUDGET);
-                let started = Instant::now();
-                let result = memory.search(request).await?;
-                let elapsed = started.elapsed();
+                let query = world.query(&mut rng);
+                let (result, timing) =
+                    timed_search(&memory, &embedder, scope.clone(), query, depth).await?;
                 if q >= WARMUP_QUERIES {
-                    let embedding = embedder.last();
-                    total.push(elapsed);
-                    embed.push(embedding);
-                    engine.push(elapsed.saturating_sub(embedding));
+                    total.push(timing.total);
+                    embed.push(timing.embedding);
+                    engine.push(timing.engine);
                     results += result.relations.len() + result.facts.len();
                     linked += result.linked_entities.len();
                 }

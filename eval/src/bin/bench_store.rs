@@ -30,16 +30,10 @@ const WRITE_BATCH: usize = 2_000;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let quick = std::env::args().any(|a| a == "--quick");
-    let scale = if quick { 10 } else { 1 };
-    println!(
-        "bench_store: dimension {DIMENSION}, top-{TOP_K}, {QUERIES} queries per size{}",
-        if quick { " (quick: sizes / 10)" } else { "" }
+    let scale = mnemo_eval::bench_start(
+        "bench_store",
+        &format!("dimension {DIMENSION}, top-{TOP_K}, {QUERIES} queries per size"),
     );
-    // The machine may be shared: the load says whether both cores were free.
-    if let Ok(load) = std::fs::read_to_string("/proc/loadavg") {
-        println!("load average at start: {}", load.trim());
-    }
     let mut rng = seeded(0x5eed);
 
     for n in [10_000 / scale, 100_000 / scale] {
