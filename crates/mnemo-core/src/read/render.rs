@@ -2,6 +2,7 @@
 //! prompt) and as a subgraph. Pure: no store read, no ranking.
 
 use super::{RelationHit, Subgraph};
+use crate::write::SAID_AT;
 use crate::{Fact, RelationView, Timestamp};
 
 pub(crate) const RELATIONS_HEADER: &str = "Relations:";
@@ -29,13 +30,29 @@ pub(crate) fn relation_line(view: &RelationView) -> String {
     )
 }
 
-/// "- Alice is vegetarian [2024-03-02]" (the date the fact was last changed).
+/// "- Alice is vegetarian [2024-03-02]" (the date the fact was last changed); a message
+/// of an `infer: false` add says who said it and when: "- alice (user), 2023-05-08: I am
+/// vegetarian" (the scope's user for the role `user`, else the role, e.g. a speaker's
+/// name).
 pub(crate) fn fact_line(fact: &Fact) -> String {
-    format!(
-        "- {} [{}]",
-        fact.text.trim(),
-        date(Some(fact.updated_at), "")
-    )
+    let text = fact.text.trim();
+    let role = fact.metadata.get("role").and_then(|r| r.as_str());
+    match (role, fact.metadata.get("message_index")) {
+        (Some(role), Some(_)) => {
+            let speaker = match fact.scope.user_id() {
+                Some(user) if role == "user" => format!("{user} (user)"),
+                _ => role.to_owned(),
+            };
+            let said_at = fact
+                .metadata
+                .get(SAID_AT)
+                .and_then(|t| t.as_str())
+                .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+                .map_or(fact.created_at, |t| t.to_utc());
+            format!("- {speaker}, {}: {text}", date(Some(said_at), ""))
+        }
+        _ => format!("- {text} [{}]", date(Some(fact.updated_at), "")),
+    }
 }
 
 /// The prompt text of the kept results: a relations section, then a facts section, each

@@ -20,6 +20,7 @@ mod summary;
 mod timeline;
 
 pub use pipeline::ResumeReport;
+pub use plain::SAID_AT;
 pub(crate) use plain::plain_fact_id;
 pub use summary::SUMMARY_EVERY;
 

@@ -21,6 +21,8 @@ use crate::{
     MemoryError, normalize_name,
 };
 
+/// The metadata key of a message fact's event time (its episode's `occurred_at`).
+pub const SAID_AT: &str = "said_at";
 /// Longest span (in words) looked up as a name.
 const MAX_SPAN_WORDS: usize = 4;
 /// Most distinct spans looked up per episode; each is one indexed read.
@@ -197,6 +199,14 @@ async fn store_facts(
                 let mut metadata = base_metadata(episode);
                 metadata.insert("role".into(), message.role.clone().into());
                 metadata.insert("message_index".into(), index.into());
+                // When it was said (the episode's event time), for `context`'s lines.
+                metadata.insert(
+                    SAID_AT.into(),
+                    episode
+                        .occurred_at
+                        .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+                        .into(),
+                );
                 missing.push(facts.len());
                 facts.push(Fact {
                     id,

@@ -216,16 +216,21 @@ async fn messages_become_facts_with_their_role_and_index() {
         .iter()
         .map(|f| (f.text.clone(), f.metadata.clone()))
         .collect();
+    // When they were said: the episode's event time.
+    let episode = h.memory.episode(&scope, outcome.episode_id).await.unwrap();
+    let said_at = episode
+        .occurred_at
+        .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true);
     assert_eq!(
         got,
         vec![
             (
                 "I moved to Lisbon".to_owned(),
-                json!({"source": "chat", "role": "user", "message_index": 0})
+                json!({"source": "chat", "role": "user", "message_index": 0, "said_at": said_at})
             ),
             (
                 "Nice, enjoy Lisbon!".to_owned(),
-                json!({"source": "chat", "role": "assistant", "message_index": 1})
+                json!({"source": "chat", "role": "assistant", "message_index": 1, "said_at": said_at})
             ),
         ]
     );
@@ -359,4 +364,44 @@ async fn an_episode_of_another_scope_is_not_found() {
     assert_eq!(h.memory.episode(&owner, id).await.unwrap().id, id);
     h.memory.delete_episode(&owner, id).await.unwrap();
     assert!(h.memory.episode(&owner, id).await.is_err());
+}
+
+/// Issue [4/7] item 3: a message fact in `context` says who said it and when (the
+/// episode's `occurred_at`, not the day it was stored).
+#[tokio::test]
+async fn message_facts_in_context_name_their_speaker_and_the_day_they_were_said() {
+    let h = harness_without_llm().await;
+    let scope = fresh_scope("alice");
+    let user = scope.user_id().unwrap().to_owned();
+    let mut request = plain(
+        &scope,
+        &[
+            ("user", "I am vegetarian"),
+            (
+                "Caroline",
+                "Then you will love the vegan place on Main Street",
+            ),
+        ],
+    );
+    request.occurred_at = Some(crate::support::date(2023, 5, 8));
+    let outcome = h.memory.add(request).await.unwrap();
+    assert_eq!(outcome.status, EpisodeStatus::Done);
+    let found = h
+        .memory
+        .search(mnemo_core::read::SearchRequest::new(
+            scope.clone(),
+            "vegetarian vegan place",
+        ))
+        .await
+        .unwrap();
+    for line in [
+        format!("- {user} (user), 2023-05-08: I am vegetarian"),
+        "- Caroline, 2023-05-08: Then you will love the vegan place on Main Street".to_owned(),
+    ] {
+        assert!(
+            found.context.lines().any(|l| l == line),
+            "{line:?} not in {:?}",
+            found.context
+        );
+    }
 }
