@@ -21,10 +21,12 @@ lint-cypher:
 	node scripts/lint-cypher.mjs
 
 ## Set up, then the full check: the Cypher lint, formatting, clippy with warnings as
-## errors, every test, and the fuzz run of the HTTP API against its OpenAPI document.
+## errors, every test, the fuzz run of the HTTP API against its OpenAPI document, and the
+## MCP server driven by the official Python MCP SDK over stdio and HTTP.
 test: setup lint-cypher
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo clippy -p mnemo-eval --all-targets --features scripted-llm -- -D warnings
 	cargo test --workspace
 	./scripts/fuzz.sh
+	./scripts/mcp-check.sh

@@ -57,13 +57,17 @@ if [[ "${1:-}" == cypher-lint ]]; then
     exit 0
 fi
 
-# --- `setup.sh fuzz` (make test's fuzz step, scripts/fuzz.sh): schemathesis from PyPI in ---
-# a virtual environment under .deps/fuzz; re-installed when the pin changes.
-FUZZ_PIN="schemathesis==4.32.5"
-if [[ "${1:-}" == fuzz ]]; then
-    FUZZ_DIR="$DEPS/fuzz"
-    if [[ -x "$FUZZ_DIR/bin/schemathesis" && "$(cat "$FUZZ_DIR/.mnemo-stamp" 2>/dev/null)" == "$FUZZ_PIN" ]]; then
-        say "fuzzer ($FUZZ_PIN) up to date in $FUZZ_DIR/"
+# --- `setup.sh fuzz` / `setup.sh mcp-client` (make test's fuzz and MCP steps): a Python ---
+# tool from PyPI in its own virtual environment under .deps/; re-installed when its pin
+# changes. fuzz: schemathesis (scripts/fuzz.sh); mcp-client: the official MCP SDK
+# (scripts/mcp-check.sh).
+case "${1:-}" in
+    fuzz) TOOL_PIN="schemathesis==4.32.5" TOOL_DIR="$DEPS/fuzz" ;;
+    mcp-client) TOOL_PIN="mcp==2.3.0" TOOL_DIR="$DEPS/mcp-client" ;;
+esac
+if [[ "${1:-}" == fuzz || "${1:-}" == mcp-client ]]; then
+    if [[ -x "$TOOL_DIR/bin/python" && "$(cat "$TOOL_DIR/.mnemo-stamp" 2>/dev/null)" == "$TOOL_PIN" ]]; then
+        say "$TOOL_PIN up to date in $TOOL_DIR/"
         exit 0
     fi
     if ! "$PYTHON" -c 'import ensurepip, venv' >/dev/null 2>&1 || ! command -v curl >/dev/null 2>&1; then
@@ -74,11 +78,11 @@ if [[ "${1:-}" == fuzz ]]; then
         "${sudo[@]}" apt-get update -qq
         DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends python3-venv curl
     fi
-    say "installing $FUZZ_PIN into $FUZZ_DIR"
-    rm -rf "$FUZZ_DIR"
-    "$PYTHON" -m venv "$FUZZ_DIR"
-    "$FUZZ_DIR/bin/pip" install --disable-pip-version-check --no-input --progress-bar off -q "$FUZZ_PIN"
-    echo "$FUZZ_PIN" >"$FUZZ_DIR/.mnemo-stamp"
+    say "installing $TOOL_PIN into $TOOL_DIR"
+    rm -rf "$TOOL_DIR"
+    "$PYTHON" -m venv "$TOOL_DIR"
+    "$TOOL_DIR/bin/pip" install --disable-pip-version-check --no-input --progress-bar off -q "$TOOL_PIN"
+    echo "$TOOL_PIN" >"$TOOL_DIR/.mnemo-stamp"
     exit 0
 fi
 

@@ -12,6 +12,7 @@ use crate::types::{EpisodeStatusOut, FactEventOut, FactOut, status};
 
 /// One message of the conversation.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 #[schema(as = Message)]
 pub struct MessageIn {
@@ -42,6 +43,7 @@ impl From<ChatMessage> for MessageIn {
 
 /// `POST /v1/memories`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AddBody {
     /// The new messages, oldest first (1 to 1000).

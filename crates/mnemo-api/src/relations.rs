@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 
 /// One end of a triplet.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 #[schema(as = EntityInput)]
 pub struct EntityIn {
@@ -30,6 +31,7 @@ impl From<EntityIn> for EntityInput {
 
 /// One triplet.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 #[schema(as = Triplet)]
 pub struct TripletIn {
@@ -61,6 +63,7 @@ impl From<TripletIn> for TripletRequest {
 
 /// `POST /v1/relations`.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RelationsBody {
     /// 1 to 1000 triplets.

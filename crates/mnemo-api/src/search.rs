@@ -14,6 +14,7 @@ use crate::types::{EntityRefOut, FactOut, RelationOut, SubgraphOut};
 
 /// A part of the result.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum IncludePart {
     Relations,
@@ -23,6 +24,7 @@ pub enum IncludePart {
 
 /// How the entities a query names are found.
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 #[schema(as = QueryEntities)]
 pub enum QueryEntitiesIn {
@@ -34,6 +36,7 @@ pub enum QueryEntitiesIn {
 
 /// `POST /v1/search`.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SearchBody {
     #[schema(example = "Where does Alice live?")]

@@ -103,6 +103,18 @@ impl FromRequestParts<AppState> for Caller {
 }
 
 impl Caller {
+    /// The scope fields the caller's key is bound to, for the MCP tools (none: open).
+    pub(crate) fn binding(&self) -> mnemo_mcp::Binding {
+        match &self.bound {
+            None => mnemo_mcp::Binding::default(),
+            Some(key) => mnemo_mcp::Binding {
+                user_id: key.user_id.clone(),
+                agent_id: key.agent_id.clone(),
+                run_id: key.run_id.clone(),
+            },
+        }
+    }
+
     /// The request's scope, validated (422 `invalid_scope`) and checked against the key's
     /// binding (403 `forbidden`).
     pub(crate) fn scope(
@@ -116,25 +128,9 @@ impl Caller {
         Ok(scope)
     }
 
+    /// The one binding rule, shared with the MCP tools.
     fn authorize(&self, scope: &Scope) -> Result<(), ApiError> {
-        let Some(bound) = &self.bound else {
-            return Ok(());
-        };
-        let fields = [
-            ("user_id", &bound.user_id, scope.user_id()),
-            ("agent_id", &bound.agent_id, scope.agent_id()),
-            ("run_id", &bound.run_id, scope.run_id()),
-        ];
-        for (field, bound, asked) in fields {
-            if let Some(bound) = bound
-                && asked != Some(bound.as_str())
-            {
-                return Err(ApiError::Forbidden(format!(
-                    "this API key is bound to another {field}"
-                )));
-            }
-        }
-        Ok(())
+        self.binding().admits(scope).map_err(ApiError::Forbidden)
     }
 }
 

@@ -9,6 +9,7 @@ mod extract;
 mod health;
 mod limits;
 mod listen;
+mod mcp;
 mod metrics;
 mod openapi;
 mod request_id;
@@ -46,6 +47,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics::metrics))
         .route("/openapi.json", get(openapi::serve_openapi))
         .merge(api::routes())
+        .merge(mcp::routes(state.clone()))
         // Applies to the routes above, so it must come after them.
         .method_not_allowed_fallback(error::method_not_allowed)
         .fallback(error::route_not_found)

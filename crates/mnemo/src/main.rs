@@ -5,6 +5,7 @@ mod check;
 mod cli;
 mod compose;
 mod config;
+mod mcp;
 mod remote;
 mod serve;
 mod show;
@@ -48,6 +49,9 @@ enum Command {
     /// Read every record of every scope and report, per scope, the undecodable ones that
     /// reads skip. Opens the store directly: stop `mnemo serve` first.
     Check,
+    /// Serve the memory as MCP tools over stdio (for MCP clients that start a command),
+    /// on the configured store opened here; `mnemo serve` serves them at /mcp.
+    Mcp(mcp::McpArgs),
     /// Inspect the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -72,6 +76,7 @@ fn main() -> ExitCode {
         Command::Export(args) => cli::run(file, |config| transfer::export(config, args)),
         Command::Import(args) => cli::run(file, |config| transfer::import(config, args)),
         Command::Check => cli::run(file, check::check),
+        Command::Mcp(args) => cli::run(file, |config| mcp::run(config, args)),
         Command::Config(ConfigCommand::Check) => config_check(file),
         Command::Eval(command) => eval(file, command),
     };
