@@ -7,6 +7,8 @@ use crate::{Fact, FactEvent, FactEventKind, FactId, Memory, MemoryError, Scope, 
 /// Longest fact text accepted from a client, in characters.
 pub const MAX_FACT_CHARS: usize = 10_000;
 
+/// Listing size when the request does not say.
+pub const DEFAULT_PAGE: usize = 100;
 /// Most facts one listing returns.
 pub const MAX_PAGE: usize = 1_000;
 

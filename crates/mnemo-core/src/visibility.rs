@@ -17,6 +17,15 @@ impl Visibility {
         Visibility::at(crate::clock::Clock::now(&crate::SystemClock))
     }
 
+    /// A request's read point: each time it names, now for the ones it leaves out.
+    pub fn or_now(as_of: Option<Timestamp>, known_at: Option<Timestamp>) -> Self {
+        let now = Visibility::now();
+        Visibility {
+            as_of: as_of.unwrap_or(now.as_of),
+            known_at: known_at.unwrap_or(now.known_at),
+        }
+    }
+
     /// What is true at `t`, as known at `t`.
     pub fn at(t: Timestamp) -> Self {
         Visibility {

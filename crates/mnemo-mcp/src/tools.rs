@@ -147,17 +147,6 @@ macro_rules! attempt {
     };
 }
 
-fn visibility(
-    as_of: Option<chrono::DateTime<Utc>>,
-    known_at: Option<chrono::DateTime<Utc>>,
-) -> Visibility {
-    let now = Utc::now();
-    Visibility {
-        as_of: as_of.unwrap_or(now),
-        known_at: known_at.unwrap_or(now),
-    }
-}
-
 fn parse_id<T: std::str::FromStr>(id: &str) -> Result<T, CallToolResult> {
     id.parse()
         .map_err(|_| refusal("invalid_request", &format!("`{id}` is not an id (a UUID)")))
@@ -288,7 +277,7 @@ impl MemoryTools {
                     args.entity.as_deref(),
                     relation_type,
                     args.include_ended.unwrap_or(true),
-                    visibility(args.as_of, args.known_at),
+                    Visibility::or_now(args.as_of, args.known_at),
                 )
                 .await
                 .map_err(failed)
@@ -314,7 +303,7 @@ impl MemoryTools {
                     &scope,
                     &args.entity,
                     args.depth.unwrap_or(mnemo_core::read::DEFAULT_DEPTH),
-                    visibility(args.as_of, args.known_at),
+                    Visibility::or_now(args.as_of, args.known_at),
                 )
                 .await
                 .map_err(failed)
@@ -350,7 +339,7 @@ impl MemoryTools {
     ) -> Answer {
         let scope = attempt!(self.scope(&context, args.user_id, args.agent_id, args.run_id));
         let page = Page {
-            limit: args.limit.unwrap_or(100),
+            limit: args.limit.unwrap_or(mnemo_core::manage::DEFAULT_PAGE),
             offset: args.offset.unwrap_or(0),
         };
         let facts = attempt!(self.memory.facts(&scope, page).await.map_err(failed));

@@ -4,7 +4,7 @@
 
 use axum::Json;
 use axum::extract::State;
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use mnemo_api::{
     ChangesOut, ChangesQuery, EntitiesOut, EntityOut, PageQuery, RelationsQuery, ScopeQuery,
     SubgraphOut, SubgraphQuery, TimelineEntryOut, TimelineOut,
@@ -18,14 +18,6 @@ use crate::extract::{PathId, QueryParams};
 use crate::{ApiError, AppState};
 
 /// The read point; each defaults to now.
-fn visibility(as_of: Option<DateTime<Utc>>, known_at: Option<DateTime<Utc>>) -> Visibility {
-    let now = Utc::now();
-    Visibility {
-        as_of: as_of.unwrap_or(now),
-        known_at: known_at.unwrap_or(now),
-    }
-}
-
 /// The subgraph around an entity.
 ///
 /// The entity and what surrounds it to `depth` hops over the relations visible at
@@ -44,7 +36,7 @@ pub(crate) async fn subgraph(
     QueryParams(query): QueryParams<SubgraphQuery>,
 ) -> Result<Json<SubgraphOut>, ApiError> {
     let scope = caller.scope(query.user_id, query.agent_id, query.run_id)?;
-    let at = visibility(query.as_of, query.known_at);
+    let at = Visibility::or_now(query.as_of, query.known_at);
     let depth = query.depth.unwrap_or(DEFAULT_DEPTH);
     let subgraph = state
         .memory()?
@@ -77,7 +69,7 @@ pub(crate) async fn relations_of(
         .as_deref()
         .map(RelationType::parse)
         .transpose()?;
-    let at = visibility(query.as_of, query.known_at);
+    let at = Visibility::or_now(query.as_of, query.known_at);
     let entries = state
         .memory()?
         .timeline(

@@ -43,10 +43,8 @@ pub(crate) fn routes() -> Router<AppState> {
         )
 }
 
-/// Listing size when the request does not say.
-pub(crate) const DEFAULT_PAGE: usize = 100;
-// The largest listing page is core's, which the document states too.
-use mnemo_core::manage::{MAX_OFFSET, MAX_PAGE};
+// The page bounds are core's, which the document states too.
+use mnemo_core::manage::{DEFAULT_PAGE, MAX_OFFSET, MAX_PAGE};
 
 /// `limit` (default 100, 1 to 1000) and `offset` (default 0).
 pub(crate) fn page(limit: Option<usize>, offset: Option<usize>) -> Result<Page, ApiError> {
