@@ -517,6 +517,29 @@ impl Memory {
         Ok(added)
     }
 
+    /// Replaces every entity record's embedding with this memory's embedding of its
+    /// display name (how the write path embeds an entity), so records exported from a
+    /// store embedded with another model import here (`mnemo reindex`). Relation and fact
+    /// vectors need nothing: import embeds them from their text.
+    pub async fn reembed_entities(&self, records: &mut [Record]) -> Result<(), MemoryError> {
+        let mut entities: Vec<&mut Entity> = records
+            .iter_mut()
+            .filter_map(|record| match record {
+                Record::Entity(entity) => Some(entity),
+                _ => None,
+            })
+            .collect();
+        for chunk in entities.chunks_mut(EMBED_BATCH) {
+            let vectors = self
+                .embed(chunk.iter().map(|e| e.display_name.clone()).collect())
+                .await?;
+            for (entity, vector) in chunk.iter_mut().zip(vectors) {
+                entity.embedding = vector;
+            }
+        }
+        Ok(())
+    }
+
     /// Embeds the facts of the relations added and stores their vectors.
     async fn embed_relations(&self, scope: &Scope, added: &[Relation]) -> Result<(), MemoryError> {
         for chunk in added.chunks(EMBED_BATCH) {

@@ -20,12 +20,22 @@ pub enum EmbeddedError {
     #[error("the store at {path} is in use by another process")]
     Locked { path: PathBuf },
     #[error(
-        "the store at {path} holds {stored}-dimensional embeddings, the embedder produces {requested}"
+        "the store at {path} holds {stored}-dimensional embeddings, the embedder produces {requested}; \
+         configure the store's model (embed.model) or re-embed the store with `mnemo reindex`"
     )]
     DimensionMismatch {
         path: PathBuf,
         stored: usize,
         requested: usize,
+    },
+    #[error(
+        "the store at {path} was embedded with {stored}, the embedder is {requested}; \
+         configure embed.model = \"{stored}\" or re-embed the store with `mnemo reindex`"
+    )]
+    ModelMismatch {
+        path: PathBuf,
+        stored: String,
+        requested: String,
     },
     #[error("vector has {got} dimensions, the store holds {expected}")]
     VectorLength { expected: usize, got: usize },
@@ -73,9 +83,9 @@ impl From<EmbeddedError> for StoreError {
             e @ (EmbeddedError::SchemaTooNew { .. }
             | EmbeddedError::Corrupt { .. }
             | EmbeddedError::Column(_)) => StoreError::Corrupt(e.to_string()),
-            e @ (EmbeddedError::DimensionMismatch { .. } | EmbeddedError::VectorLength { .. }) => {
-                StoreError::Conflict(e.to_string())
-            }
+            e @ (EmbeddedError::DimensionMismatch { .. }
+            | EmbeddedError::ModelMismatch { .. }
+            | EmbeddedError::VectorLength { .. }) => StoreError::Conflict(e.to_string()),
             EmbeddedError::NotFound { kind, id } => StoreError::NotFound { kind, id },
             EmbeddedError::Conflict(msg) => StoreError::Conflict(msg),
             EmbeddedError::Invalid(e) => StoreError::Invalid(e),

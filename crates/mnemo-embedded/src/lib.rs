@@ -80,10 +80,36 @@ impl EmbeddedStore {
     /// `spawn_blocking` inside an async runtime. A second open of the same folder while this
     /// store (or a clone) is alive fails, in this process or another.
     pub fn open(dir: &Path, dimension: usize) -> Result<EmbeddedStore, StoreError> {
-        Ok(Self::open_inner(dir, dimension)?)
+        Ok(Self::open_inner(dir, None, dimension)?)
     }
 
-    fn open_inner(dir: &Path, dimension: usize) -> Result<EmbeddedStore> {
+    /// [`EmbeddedStore::open`] for the vectors of the embedding model named `model`: the
+    /// name is recorded on first open too, and a store embedded with another model is
+    /// refused (`StoreError::Conflict`, naming both models and `mnemo reindex`).
+    pub fn open_for_model(
+        dir: &Path,
+        model: &str,
+        dimension: usize,
+    ) -> Result<EmbeddedStore, StoreError> {
+        Ok(Self::open_inner(dir, Some(model), dimension)?)
+    }
+
+    /// The embedding model's name and dimension the store in `dir` records, without
+    /// opening it (`None` for a folder without a store, or a value never recorded).
+    pub fn recorded_model(dir: &Path) -> Result<(Option<String>, Option<usize>), StoreError> {
+        let db_path = dir.join("mnemo.db");
+        if !db_path.is_file() {
+            return Ok((None, None));
+        }
+        let conn = rusqlite::Connection::open_with_flags(
+            &db_path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )
+        .map_err(EmbeddedError::from)?;
+        Ok(schema::recorded_model(&conn)?)
+    }
+
+    fn open_inner(dir: &Path, model: Option<&str>, dimension: usize) -> Result<EmbeddedStore> {
         let io = |action, path: &Path| {
             let path = path.to_owned();
             move |source| EmbeddedError::Io {
@@ -116,6 +142,9 @@ impl EmbeddedStore {
         let mut writer = schema::open_writer(&db_path)?;
         schema::migrate(&mut writer)?;
         schema::check_dimension(&writer, &db_path, dimension)?;
+        if let Some(model) = model {
+            schema::check_model(&writer, &db_path, model)?;
+        }
         let (skipped, skipped_vectors) = (SkippedRecords::default(), SkippedRecords::default());
         let memory = ResidentVectors::load(&writer, dimension, &skipped, &skipped_vectors)?;
         tracing::info!(

@@ -73,6 +73,52 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<()> {
     Ok(())
 }
 
+/// Stores the embedding model's name on first open with one; afterwards it must match. A
+/// store that recorded no name (written before names were recorded, or opened by
+/// dimension only) takes the first name it is opened with: its dimension already matched.
+pub(crate) fn check_model(conn: &Connection, path: &Path, requested: &str) -> Result<()> {
+    let stored: Option<String> = conn
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'embedding_model'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?;
+    match stored {
+        None => {
+            conn.execute(
+                "INSERT INTO meta (key, value) VALUES ('embedding_model', ?1)",
+                [requested],
+            )?;
+            Ok(())
+        }
+        Some(stored) if stored == requested => Ok(()),
+        Some(stored) => Err(EmbeddedError::ModelMismatch {
+            path: path.to_owned(),
+            stored,
+            requested: requested.to_owned(),
+        }),
+    }
+}
+
+/// The embedding model's name and dimension recorded in the store at `db_path`, read
+/// without opening it for writing (`mnemo reindex` reads them before choosing a model).
+pub(crate) fn recorded_model(conn: &Connection) -> Result<(Option<String>, Option<usize>)> {
+    let value = |key: &str| -> Result<Option<String>> {
+        Ok(conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .optional()?)
+    };
+    let dimension = match value("dimension")? {
+        Some(d) => Some(
+            d.parse()
+                .map_err(|_| EmbeddedError::corrupt("stored dimension", &d))?,
+        ),
+        None => None,
+    };
+    Ok((value("embedding_model")?, dimension))
+}
+
 /// Stores the embedding dimension on first open; afterwards it must match.
 pub(crate) fn check_dimension(conn: &Connection, path: &Path, requested: usize) -> Result<()> {
     let stored: Option<String> = conn

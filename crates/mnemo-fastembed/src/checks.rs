@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use mnemo_core::EmbedError;
 
-use crate::SETUP_COMMAND;
+use crate::{Model, SETUP_COMMAND};
 
 /// The ONNX Runtime minor version this crate is built and tested against (`1.24.x`); equal to
 /// the API version `ort` is compiled for.
@@ -24,6 +24,10 @@ pub(crate) const MODEL_FILE: &str = "model.onnx";
 
 fn setup_error(what: impl std::fmt::Display) -> EmbedError {
     EmbedError::Setup(format!("{what}; run `{SETUP_COMMAND}`"))
+}
+
+fn model_setup_error(what: impl std::fmt::Display, model: Model) -> EmbedError {
+    EmbedError::Setup(format!("{what}; run `{}`", model.setup_command()))
 }
 
 /// Checks that `path` is an ONNX Runtime 1.24.x library file by its name, and returns its
@@ -75,21 +79,27 @@ pub(crate) struct ModelFiles {
     pub(crate) tokenizer: fastembed::TokenizerFiles,
 }
 
-/// Reads `model.onnx` and the four tokenizer files from `dir`.
-pub(crate) fn model_files(dir: &Path) -> Result<ModelFiles, EmbedError> {
+/// Reads `model.onnx` and the four tokenizer files of `model` from `dir`.
+pub(crate) fn model_files(dir: &Path, model: Model) -> Result<ModelFiles, EmbedError> {
     if !dir.is_dir() {
-        return Err(setup_error(format_args!(
-            "embedding model directory {} not found",
-            dir.display()
-        )));
+        return Err(model_setup_error(
+            format_args!(
+                "embedding model directory {} ({model}) not found",
+                dir.display()
+            ),
+            model,
+        ));
     }
     let read = |name: &str| {
         let path = dir.join(name);
         std::fs::read(&path).map_err(|err| {
-            setup_error(format_args!(
-                "embedding model file {} cannot be read ({err})",
-                path.display()
-            ))
+            model_setup_error(
+                format_args!(
+                    "embedding model file {} cannot be read ({err})",
+                    path.display()
+                ),
+                model,
+            )
         })
     };
     let [

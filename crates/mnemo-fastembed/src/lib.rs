@@ -1,10 +1,12 @@
-//! Offline text embeddings: all-MiniLM-L6-v2 run by fastembed on an ONNX Runtime library
-//! loaded from a configured path, behind `mnemo_core::ports::Embedder`.
+//! Offline text embeddings: a sentence-embedding model ([`Model`]: all-MiniLM-L6-v2 by
+//! default) run by fastembed on an ONNX Runtime library loaded from a configured path,
+//! behind `mnemo_core::ports::Embedder`.
 //!
 //! Nothing is downloaded: `make setup` installs the ONNX Runtime library and the model files
 //! under `.deps/`, and [`EmbedConfig`] points at them.
 
 mod checks;
+mod model;
 mod pool;
 pub mod tokens;
 
@@ -22,6 +24,7 @@ use mnemo_core::EmbedError;
 use mnemo_core::ports::Embedder;
 use ort::environment::Environment;
 
+pub use model::{Model, UnknownModel};
 pub use pool::PoolConfig;
 pub use tokens::TokenizerCounter;
 
@@ -30,24 +33,19 @@ use pool::SessionPool;
 /// The command that installs the offline files; every setup error names it.
 pub const SETUP_COMMAND: &str = "make setup";
 
-/// The model's name, as reported by [`Embedder::model_name`].
+/// The default model's name, as reported by [`Embedder::model_name`].
 pub const MODEL_NAME: &str = "all-MiniLM-L6-v2";
 
-/// Length of every vector.
+/// Length of the default model's vectors (what tests and benchmarks open stores with).
 pub const DIMENSION: usize = 384;
 
-/// Texts per ONNX Runtime run. The model lock is released between batches, so concurrent
-/// callers interleave instead of waiting for a whole large request.
-const BATCH_SIZE: usize = 64;
+/// Tokens the longest-reading model takes per text ([`Model::max_tokens`]).
+const MAX_TOKENS: usize = 384;
 
-/// Tokens per text; longer texts are truncated. all-MiniLM-L6-v2 was trained with 256
-/// (its `sentence_bert_config.json`), which sentence-transformers also applies.
-const MAX_TOKENS: usize = 256;
-
-/// Characters of a text that reach the tokenizer. The model reads [`MAX_TOKENS`] tokens
-/// (about 1,000 characters of English), but the tokenizer would first split the whole
-/// text: a 2 MB message cost seconds of CPU under the model lock. Sixteen characters per
-/// token read leaves the embedding of ordinary text unchanged.
+/// Characters of a text that reach the tokenizer. A model reads at most [`MAX_TOKENS`]
+/// tokens (about 1,500 characters of English), but the tokenizer would first split the
+/// whole text: a 2 MB message cost seconds of CPU under the model lock. Sixteen characters
+/// per token read leaves the embedding of ordinary text unchanged.
 pub const MAX_EMBEDDED_CHARS: usize = 16 * MAX_TOKENS;
 
 /// `text` cut to its first [`MAX_EMBEDDED_CHARS`] characters.
@@ -58,9 +56,10 @@ pub fn embedded_part(text: &str) -> &str {
     }
 }
 
-/// Where the model files and the ONNX Runtime library are.
+/// Which model, where its files and the ONNX Runtime library are.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EmbedConfig {
+    pub model: Model,
     /// Contains `model.onnx`, `tokenizer.json`, `config.json`, `special_tokens_map.json` and
     /// `tokenizer_config.json`.
     pub model_dir: PathBuf,
@@ -69,40 +68,45 @@ pub struct EmbedConfig {
 }
 
 impl EmbedConfig {
-    /// `embed.model_dir` as installed by `make setup`, relative to the repository root.
-    pub const DEFAULT_MODEL_DIR: &str = ".deps/models/all-MiniLM-L6-v2";
     /// `embed.ort_dylib_path` as installed by `make setup`, relative to the repository root.
     pub const DEFAULT_ORT_DYLIB_PATH: &str =
         ".deps/python/onnxruntime/capi/libonnxruntime.so.1.24.4";
 
-    /// The paths `make setup` installs to, under `repo_root`.
+    /// The default model at the paths `make setup` installs to, under `repo_root`.
     pub fn repo_default(repo_root: &Path) -> EmbedConfig {
+        EmbedConfig::repo_model(repo_root, Model::default())
+    }
+
+    /// `model` at the paths its setup command installs to, under `repo_root`.
+    pub fn repo_model(repo_root: &Path, model: Model) -> EmbedConfig {
         EmbedConfig {
-            model_dir: repo_root.join(Self::DEFAULT_MODEL_DIR),
+            model,
+            model_dir: repo_root.join(model.default_dir()),
             ort_dylib_path: repo_root.join(Self::DEFAULT_ORT_DYLIB_PATH),
         }
     }
 }
 
-/// all-MiniLM-L6-v2 (mean pooling, unit-length 384-d vectors) on ONNX Runtime.
+/// One [`Model`] (mean pooling, unit-length vectors) on ONNX Runtime.
 ///
 /// Cheap to clone; clones share one pool of model sessions (see [`PoolConfig`]).
 #[derive(Clone)]
 pub struct FastEmbedder {
+    model: Model,
     pool: Arc<SessionPool>,
 }
 
 impl std::fmt::Debug for FastEmbedder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("FastEmbedder")
-            .field("model", &MODEL_NAME)
+            .field("model", &self.model.name())
             .finish_non_exhaustive()
     }
 }
 
 impl FastEmbedder {
     /// Checks the files, loads ONNX Runtime (once per process) and the model. Blocking: it
-    /// reads about 25 MB and builds an ONNX Runtime session; async callers may run it in
+    /// reads the model (25 MB for MiniLM, 110 MB for mpnet) and builds an ONNX Runtime session; async callers may run it in
     /// `spawn_blocking`.
     ///
     /// Every problem with the files is an [`EmbedError::Setup`] naming [`SETUP_COMMAND`].
@@ -116,7 +120,8 @@ impl FastEmbedder {
         let started = Instant::now();
         let pool = pool.checked()?;
         let dylib = checks::ort_library(&config.ort_dylib_path)?;
-        let files = checks::model_files(&config.model_dir)?;
+        let model = config.model;
+        let files = checks::model_files(&config.model_dir, model)?;
 
         // `ort` asserts and `expect`s in a few places (a library whose entry points return
         // null, an API version it does not know). The checks above and the version probe in
@@ -126,25 +131,26 @@ impl FastEmbedder {
         let load_session = || -> Result<TextEmbedding, EmbedError> {
             catch_unwind(AssertUnwindSafe(|| -> Result<TextEmbedding, EmbedError> {
                 let environment = ort_environment(&dylib)?;
-                // The int8 export quantizes weights only (no DynamicQuantizeLinear on activations),
-                // so a text's vector does not depend on its batch and batching is allowed.
-                let mut model =
+                // Batches are cut per model (`Model::batch_size`): a vector must not depend on
+                // the texts embedded with it.
+                let mut definition =
                     UserDefinedEmbeddingModel::new(files.onnx.clone(), files.tokenizer.clone())
                         .with_pooling(Pooling::Mean)
                         .with_quantization(QuantizationMode::None);
-                model.output_key = Some(OutputKey::ByName("last_hidden_state"));
+                definition.output_key = Some(OutputKey::ByName("last_hidden_state"));
                 // No spin-waiting in ONNX Runtime's thread pool between runs: the cores are shared
                 // with the HTTP server and the store. Measured: same batch throughput, about
                 // 0.4 ms more per single-text call.
                 let options = InitOptionsUserDefined::new()
                     .with_environment(environment)
-                    .with_max_length(MAX_TOKENS)
+                    .with_max_length(model.max_tokens())
                     .with_intra_threads(threads)
                     .with_session_config("session.intra_op.allow_spinning", "0");
-                TextEmbedding::try_new_from_user_defined(model, options).map_err(|err| {
+                TextEmbedding::try_new_from_user_defined(definition, options).map_err(|err| {
                     EmbedError::Setup(format!(
-                        "cannot load the embedding model from {}: {err}; run `{SETUP_COMMAND}`",
-                        config.model_dir.display()
+                        "cannot load the embedding model {model} from {}: {err}; run `{}`",
+                        config.model_dir.display(),
+                        model.setup_command()
                     ))
                 })
             }))
@@ -161,7 +167,7 @@ impl FastEmbedder {
             .collect::<Result<Vec<_>, _>>()?;
 
         tracing::info!(
-            model = MODEL_NAME,
+            model = model.name(),
             model_dir = %config.model_dir.display(),
             ort_dylib = %dylib.display(),
             sessions = pool.sessions,
@@ -171,6 +177,7 @@ impl FastEmbedder {
             "embedder loaded"
         );
         Ok(FastEmbedder {
+            model,
             pool: Arc::new(SessionPool::new(sessions, pool.max_waiting)),
         })
     }
@@ -179,11 +186,11 @@ impl FastEmbedder {
 #[async_trait]
 impl Embedder for FastEmbedder {
     fn dimension(&self) -> usize {
-        DIMENSION
+        self.model.dimension()
     }
 
     fn model_name(&self) -> &str {
-        MODEL_NAME
+        self.model.name()
     }
 
     async fn embed(&self, texts: Vec<String>) -> Result<Vec<Vec<f32>>, EmbedError> {
@@ -197,6 +204,7 @@ impl Embedder for FastEmbedder {
         // instead of queueing without bound.
         let admitted = self.pool.admit()?;
         let pool = Arc::clone(&self.pool);
+        let model = self.model;
         let texts: Vec<String> = texts
             .into_iter()
             .map(|text| match embedded_part(&text).len() {
@@ -207,26 +215,31 @@ impl Embedder for FastEmbedder {
         runtime
             .spawn_blocking(move || {
                 let _admitted = admitted;
-                embed_blocking(&pool, &texts)
+                embed_blocking(&pool, &texts, model)
             })
             .await
             .map_err(|err| EmbedError::Inference(format!("embedding task failed: {err}")))?
     }
 }
 
-/// Runs the model over `texts` in batches of [`BATCH_SIZE`], keeping their order; each
-/// batch takes a free session and gives it back, so a large call never holds one long.
-fn embed_blocking(pool: &SessionPool, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
+/// Runs the model over `texts` in batches of [`Model::batch_size`], keeping their order;
+/// each batch takes a free session and gives it back, so a large call never holds one long.
+fn embed_blocking(
+    pool: &SessionPool,
+    texts: &[String],
+    model: Model,
+) -> Result<Vec<Vec<f32>>, EmbedError> {
+    let (dimension, batch_size) = (model.dimension(), model.batch_size());
     let mut vectors = Vec::with_capacity(texts.len());
-    for batch in texts.chunks(BATCH_SIZE) {
+    for batch in texts.chunks(batch_size) {
         let batch_vectors = pool
             .session()
-            .embed(batch, Some(BATCH_SIZE))
+            .embed(batch, Some(batch_size))
             .map_err(|err| EmbedError::Inference(err.to_string()))?;
-        if batch_vectors.len() != batch.len() || batch_vectors.iter().any(|v| v.len() != DIMENSION)
+        if batch_vectors.len() != batch.len() || batch_vectors.iter().any(|v| v.len() != dimension)
         {
             return Err(EmbedError::Inference(format!(
-                "the model returned {} vectors for {} texts, or not all of length {DIMENSION}",
+                "the model returned {} vectors for {} texts, or not all of length {dimension}",
                 batch_vectors.len(),
                 batch.len()
             )));

@@ -7,7 +7,7 @@ use tokenizers::Tokenizer;
 
 use crate::{EmbedConfig, SETUP_COMMAND};
 
-/// Counts WordPiece tokens of all-MiniLM-L6-v2's tokenizer: no special tokens, no
+/// Counts tokens of the embedding model's tokenizer: no special tokens, no
 /// truncation, no padding, so the count of a text is the length of its own encoding and
 /// the counts of lines joined by newlines add up.
 #[derive(Clone)]

@@ -488,3 +488,38 @@ fn a_pool_without_sessions_is_a_setup_error() -> Result<()> {
     }
     Ok(())
 }
+
+/// all-mpnet-base-v2, when `make setup-mpnet` installed it (it is optional: 400 MB of
+/// downloads that `make setup` and CI do not fetch); otherwise says so and checks nothing.
+#[tokio::test]
+async fn mpnet_vectors_are_768_long_and_do_not_depend_on_their_batch() -> Result<()> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let config = EmbedConfig::repo_model(&root, mnemo_fastembed::Model::MpnetBaseV2);
+    if !config.model_dir.join("model.onnx").is_file() {
+        eprintln!(
+            "skipped: all-mpnet-base-v2 is not installed in {} (run `make setup-mpnet`)",
+            config.model_dir.display()
+        );
+        return Ok(());
+    }
+    let embedder = FastEmbedder::load(&config)?;
+    assert_eq!(embedder.dimension(), 768);
+    assert_eq!(embedder.model_name(), "all-mpnet-base-v2");
+    let short = "I play the cello";
+    let long =
+        "Yesterday we drove all the way to the coast and saw whales near the old lighthouse. "
+            .repeat(4);
+    let alone = embed_one(&embedder, short).await?;
+    let batched = embedder.embed(strings(&[&long, short])).await?;
+    assert_eq!(alone.len(), 768);
+    assert!((norm(&alone) - 1.0).abs() < 1e-4);
+    assert!(
+        batched[1] == alone,
+        "a vector must not depend on its batch: cosine {} to itself alone",
+        cosine(&batched[1], &alone)
+    );
+    let near = embed_one(&embedder, "The cello is my instrument").await?;
+    let far = embed_one(&embedder, "Quarterly revenue rose by four percent").await?;
+    assert!(cosine(&alone, &near) > cosine(&alone, &far) + 0.2);
+    Ok(())
+}

@@ -3,7 +3,7 @@
 //! instead of failing. Opens the store directly: stop `mnemo serve` first.
 
 use anyhow::bail;
-use mnemo_core::ports::{Embedder, GraphRead, VectorRead};
+use mnemo_core::ports::{GraphRead, VectorRead};
 
 use crate::compose::{self, Embedding, Models, Stores};
 use crate::config::Config;
@@ -20,7 +20,7 @@ async fn skipped(stores: &Stores) -> anyhow::Result<u64> {
 pub async fn check(config: Config) -> anyhow::Result<()> {
     let models = Models::from_config(&config)?;
     let embedding = Embedding::load(&config).await?;
-    let stores = compose::stores(&config, embedding.embedder.dimension()).await?;
+    let stores = compose::stores(&config, config.embed.model.model()).await?;
     let memory = compose::memory(models, &embedding, &stores);
     let at_open = skipped(&stores).await?;
     println!("opening the store: {at_open} undecodable records skipped");

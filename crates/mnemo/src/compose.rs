@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use mnemo_core::llm::LanguageModel;
-use mnemo_core::ports::{Embedder as _, GraphWrite, VectorWrite};
+use mnemo_core::ports::{GraphWrite, VectorWrite};
 use mnemo_core::{Memory, MemoryParts, MemorySettings, Ontology, OntologySpec};
 use mnemo_embedded::EmbeddedStore;
-use mnemo_fastembed::{FastEmbedder, TokenizerCounter};
+use mnemo_fastembed::{FastEmbedder, Model, TokenizerCounter};
 use mnemo_llm::{LlmConfig, OpenAiLlm, OutputMode};
 use mnemo_neo4j::{Neo4jSettings, Neo4jStore};
 use mnemo_qdrant::{QdrantSettings, QdrantStore};
@@ -69,10 +69,16 @@ impl Embedding {
     }
 }
 
-/// Where the model files are (`embed.*`).
+/// Which model and where its files are (`embed.*`).
 pub fn embed_config(config: &Config) -> mnemo_fastembed::EmbedConfig {
+    let model = config.embed.model.model();
     mnemo_fastembed::EmbedConfig {
-        model_dir: config.embed.model_dir.clone(),
+        model,
+        model_dir: config
+            .embed
+            .model_dir
+            .clone()
+            .unwrap_or_else(|| model.default_dir().into()),
         ort_dylib_path: config.embed.ort_dylib_path.clone(),
     }
 }
@@ -84,21 +90,22 @@ pub struct Stores {
     pub vectors: Arc<dyn VectorWrite>,
 }
 
-/// Opens the configured store for vectors of `dimension`: the embedded store (held by one
-/// process at a time), or Neo4j for the graph and Qdrant for vectors, each failing fast
-/// with a message naming the unreachable service.
-pub async fn stores(config: &Config, dimension: usize) -> anyhow::Result<Stores> {
+/// Opens the configured store for the vectors of `model`: the embedded store (held by one
+/// process at a time; it records the model and refuses another), or Neo4j for the graph
+/// and Qdrant for vectors (which check the dimension), each failing fast with a message
+/// naming the unreachable service.
+pub async fn stores(config: &Config, model: Model) -> anyhow::Result<Stores> {
     match config.store.backend {
-        Backend::Embedded => embedded_store(config, dimension).await,
-        Backend::Neo4j => scale_out_stores(config, dimension).await,
+        Backend::Embedded => embedded_store(config, model).await,
+        Backend::Neo4j => scale_out_stores(config, model.dimension()).await,
     }
 }
 
-async fn embedded_store(config: &Config, dimension: usize) -> anyhow::Result<Stores> {
+async fn embedded_store(config: &Config, model: Model) -> anyhow::Result<Stores> {
     let path = config.store.path.clone();
     let store = tokio::task::spawn_blocking({
         let path = path.clone();
-        move || EmbeddedStore::open(&path, dimension)
+        move || EmbeddedStore::open_for_model(&path, model.name(), model.dimension())
     })
     .await
     .context("opening the store panicked")?
@@ -165,7 +172,7 @@ pub fn memory(models: Models, embedding: &Embedding, stores: &Stores) -> Memory 
 pub async fn open_memory(config: &Config) -> anyhow::Result<Memory> {
     let models = Models::from_config(config)?;
     let embedding = Embedding::load(config).await?;
-    let stores = stores(config, embedding.embedder.dimension()).await?;
+    let stores = stores(config, config.embed.model.model()).await?;
     Ok(memory(models, &embedding, &stores))
 }
 

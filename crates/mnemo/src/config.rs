@@ -162,11 +162,15 @@ pub enum LlmOutput {
     JsonSchema,
 }
 
-/// Offline model files, as installed by `make setup`.
+/// The embedding model and its offline files, as installed by `make setup` (or `make
+/// setup-mpnet`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct EmbedConfig {
-    pub model_dir: PathBuf,
+    pub model: EmbedModel,
+    /// The model's files; absent = where its setup command installs them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_dir: Option<PathBuf>,
     pub ort_dylib_path: PathBuf,
     /// Model sessions run side by side (the cores are shared out between them).
     pub sessions: usize,
@@ -177,10 +181,30 @@ pub struct EmbedConfig {
 impl Default for EmbedConfig {
     fn default() -> Self {
         EmbedConfig {
-            model_dir: PathBuf::from(mnemo_fastembed::EmbedConfig::DEFAULT_MODEL_DIR),
+            model: EmbedModel::default(),
+            model_dir: None,
             ort_dylib_path: PathBuf::from(mnemo_fastembed::EmbedConfig::DEFAULT_ORT_DYLIB_PATH),
             sessions: mnemo_fastembed::PoolConfig::DEFAULT_SESSIONS,
             max_waiting: mnemo_fastembed::PoolConfig::DEFAULT_MAX_WAITING,
+        }
+    }
+}
+
+/// `embed.model`: the names of [`mnemo_fastembed::Model`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EmbedModel {
+    #[default]
+    #[serde(rename = "all-MiniLM-L6-v2")]
+    MiniLmL6V2,
+    #[serde(rename = "all-mpnet-base-v2")]
+    MpnetBaseV2,
+}
+
+impl EmbedModel {
+    pub fn model(self) -> mnemo_fastembed::Model {
+        match self {
+            EmbedModel::MiniLmL6V2 => mnemo_fastembed::Model::MiniLmL6V2,
+            EmbedModel::MpnetBaseV2 => mnemo_fastembed::Model::MpnetBaseV2,
         }
     }
 }
@@ -376,6 +400,12 @@ const KEYS: &[Key] = {
             "a whole number, 0 or more",
         ),
         key("llm.prompts_dir", Verbatim, fits::<PathBuf>, PATH),
+        key(
+            "embed.model",
+            Verbatim,
+            fits::<EmbedModel>,
+            "one of \"all-MiniLM-L6-v2\", \"all-mpnet-base-v2\"",
+        ),
         key("embed.model_dir", Verbatim, fits::<PathBuf>, PATH),
         key("embed.ort_dylib_path", Verbatim, fits::<PathBuf>, PATH),
         key(
@@ -534,7 +564,7 @@ impl Config {
         }
         let paths = [
             ("store.path", Some(&self.store.path)),
-            ("embed.model_dir", Some(&self.embed.model_dir)),
+            ("embed.model_dir", self.embed.model_dir.as_ref()),
             ("embed.ort_dylib_path", Some(&self.embed.ort_dylib_path)),
             ("ontology.file", self.ontology.file.as_ref()),
             ("llm.prompts_dir", self.llm.prompts_dir.as_ref()),

@@ -6,6 +6,7 @@ mod cli;
 mod compose;
 mod config;
 mod mcp;
+mod reindex;
 mod remote;
 mod serve;
 mod show;
@@ -49,6 +50,9 @@ enum Command {
     /// Read every record of every scope and report, per scope, the undecodable ones that
     /// reads skip. Opens the store directly: stop `mnemo serve` first.
     Check,
+    /// Re-embed the embedded store with the configured model (embed.model), after changing
+    /// models. Opens the store directly: stop `mnemo serve` first.
+    Reindex(reindex::ReindexArgs),
     /// Serve the memory as MCP tools over stdio (for MCP clients that start a command),
     /// on the configured store opened here; `mnemo serve` serves them at /mcp.
     Mcp(mcp::McpArgs),
@@ -76,6 +80,7 @@ fn main() -> ExitCode {
         Command::Export(args) => cli::run(file, |config| transfer::export(config, args)),
         Command::Import(args) => cli::run(file, |config| transfer::import(config, args)),
         Command::Check => cli::run(file, check::check),
+        Command::Reindex(args) => cli::run(file, |config| reindex::run(config, args)),
         Command::Mcp(args) => cli::run(file, |config| mcp::run(config, args)),
         Command::Config(ConfigCommand::Check) => config_check(file),
         Command::Eval(command) => eval(file, command),

@@ -9,7 +9,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use mnemo_core::ports::Embedder as _;
 use mnemo_server::{ApiKeyBinding, AppState, ServerSettings};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -131,7 +130,7 @@ async fn load(config: &Config, state: &AppState) -> anyhow::Result<()> {
     }
     let embedding = Embedding::load(config).await?;
     state.set_embedder(embedding.embedder.clone());
-    let stores = crate::compose::stores(config, embedding.embedder.dimension()).await?;
+    let stores = crate::compose::stores(config, config.embed.model.model()).await?;
     state.set_store(stores.graph.clone(), stores.vectors.clone());
 
     let memory = Arc::new(crate::compose::memory(models, &embedding, &stores));

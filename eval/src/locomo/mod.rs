@@ -87,7 +87,8 @@ pub async fn run(options: &LocomoOptions, embed: &EmbedConfig) -> anyhow::Result
     let (embedder, tokens) = crate::synthetic::load_models(embed).await?;
     let temporary = tempfile::tempdir()?;
     let store_dir = options.store.as_deref().unwrap_or(temporary.path());
-    let store = EmbeddedStore::open(store_dir, mnemo_fastembed::DIMENSION)?;
+    let store =
+        EmbeddedStore::open_for_model(store_dir, embed.model.name(), embed.model.dimension())?;
     let llm = match &options.llm {
         Some(config) => Some(Arc::new(mnemo_llm::OpenAiLlm::new(config.clone())?)),
         None => None,

@@ -64,6 +64,37 @@ fn dimension_mismatch_is_an_error() {
 }
 
 #[test]
+fn the_model_name_is_recorded_and_another_model_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(
+        EmbeddedStore::recorded_model(dir.path()).unwrap(),
+        (None, None)
+    );
+    // A store opened by dimension only (as before names were recorded) takes the first
+    // name it is opened with.
+    drop(EmbeddedStore::open(dir.path(), 8).unwrap());
+    assert_eq!(
+        EmbeddedStore::recorded_model(dir.path()).unwrap(),
+        (None, Some(8))
+    );
+    drop(EmbeddedStore::open_for_model(dir.path(), "model-a", 8).unwrap());
+    assert_eq!(
+        EmbeddedStore::recorded_model(dir.path()).unwrap(),
+        (Some("model-a".to_owned()), Some(8))
+    );
+    match EmbeddedStore::open_for_model(dir.path(), "model-b", 8) {
+        Err(StoreError::Conflict(msg)) => assert!(
+            msg.contains("model-a") && msg.contains("model-b") && msg.contains("mnemo reindex"),
+            "{msg}"
+        ),
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    // Nothing was changed by the refusal.
+    drop(EmbeddedStore::open_for_model(dir.path(), "model-a", 8).unwrap());
+    drop(EmbeddedStore::open(dir.path(), 8).unwrap());
+}
+
+#[test]
 fn a_second_open_while_open_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let first = EmbeddedStore::open(dir.path(), DIM).unwrap();

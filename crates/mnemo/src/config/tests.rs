@@ -72,7 +72,7 @@ fn defaults() {
         [
             "auth.api_keys = []",
             "embed.max_waiting = 256",
-            "embed.model_dir = \".deps/models/all-MiniLM-L6-v2\"",
+            "embed.model = \"all-MiniLM-L6-v2\"",
             "embed.ort_dylib_path = \".deps/python/onnxruntime/capi/libonnxruntime.so.1.24.4\"",
             "embed.sessions = 2",
             "llm.max_retries = 2",
@@ -432,6 +432,10 @@ fn keys_table_matches_the_struct() {
         ontology: OntologyConfig {
             file: Some("o.toml".into()),
         },
+        embed: EmbedConfig {
+            model_dir: Some("models".into()),
+            ..EmbedConfig::default()
+        },
         ..Config::default()
     };
     let from_struct: BTreeSet<String> = flatten(&full)
@@ -477,5 +481,37 @@ fn error_display_lists_every_problem() {
     assert_eq!(
         two.to_string(),
         "invalid configuration (2 problems):\n  - a\n  - b"
+    );
+}
+
+#[test]
+fn the_embedding_model_is_named_and_its_files_default_to_its_setup_folder() {
+    check_ok(
+        "",
+        &[("MNEMO__EMBED__MODEL", "all-mpnet-base-v2")],
+        &["embed.model = \"all-mpnet-base-v2\""],
+    );
+    let config = load("[embed]\nmodel = \"all-mpnet-base-v2\"", &[]).unwrap();
+    let embed = crate::compose::embed_config(&config);
+    assert_eq!(embed.model, mnemo_fastembed::Model::MpnetBaseV2);
+    assert_eq!(
+        embed.model_dir,
+        std::path::Path::new(".deps/models/all-mpnet-base-v2")
+    );
+    let config = load(
+        "[embed]\nmodel = \"all-mpnet-base-v2\"\nmodel_dir = \"/m\"",
+        &[],
+    )
+    .unwrap();
+    assert_eq!(
+        crate::compose::embed_config(&config).model_dir,
+        std::path::Path::new("/m")
+    );
+    check_err(
+        "",
+        &[("MNEMO__EMBED__MODEL", "bge-small")],
+        &[
+            "embed.model = \"bge-small\" (from MNEMO__EMBED__MODEL): expected one of \"all-MiniLM-L6-v2\", \"all-mpnet-base-v2\"",
+        ],
     );
 }

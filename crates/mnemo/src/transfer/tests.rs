@@ -10,6 +10,7 @@ use mnemo_core::read::SearchRequest;
 use mnemo_core::transfer::{ImportMode, Record};
 use mnemo_core::write::{AddRequest, EntityInput, Journaled, RelationsRequest, TripletRequest};
 use mnemo_core::{FactEdit, Memory, Ontology, Scope, ScopeSummary, Timestamp};
+use mnemo_embedded::EmbeddedStore;
 use mnemo_fastembed::{EmbedConfig, FastEmbedder, TokenizerCounter};
 use serde_json::json;
 
@@ -40,7 +41,7 @@ async fn memory_in(dir: &Path) -> (Memory, Stores) {
     let mut config = Config::default();
     config.store.path = dir.to_owned();
     let embedding = embedding();
-    let stores = crate::compose::stores(&config, mnemo_fastembed::DIMENSION)
+    let stores = crate::compose::stores(&config, mnemo_fastembed::Model::default())
         .await
         .unwrap();
     let models = Models {
@@ -518,4 +519,114 @@ async fn a_skipped_row_does_not_end_an_export_early() {
     assert_eq!(planted, 1);
     let exported = memory.export_scope(&scope).await.unwrap();
     assert_eq!(kinds(&exported), [("entity", 1_000)]);
+}
+
+/// The real model's vectors reversed: unit length, 384 long, and meaningless, recorded by
+/// the store as another model's.
+struct ReversedEmbedder(Arc<FastEmbedder>);
+
+#[async_trait::async_trait]
+impl mnemo_core::ports::Embedder for ReversedEmbedder {
+    fn dimension(&self) -> usize {
+        mnemo_fastembed::DIMENSION
+    }
+
+    fn model_name(&self) -> &str {
+        "reversed-MiniLM"
+    }
+
+    async fn embed(&self, texts: Vec<String>) -> Result<Vec<Vec<f32>>, mnemo_core::EmbedError> {
+        let mut vectors = self.0.embed(texts).await?;
+        for vector in &mut vectors {
+            vector.reverse();
+        }
+        Ok(vectors)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reindex_re_embeds_a_store_of_another_model_and_keeps_every_record() {
+    use mnemo_core::ports::Embedder as _;
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store");
+    let mut config = Config::default();
+    config.store.path = path.clone();
+    config.embed.model_dir =
+        Some(repo_root().join(mnemo_fastembed::Model::default().default_dir()));
+    config.embed.ort_dylib_path = repo_root().join(EmbedConfig::DEFAULT_ORT_DYLIB_PATH);
+
+    // Written by "another model" (same length, other meaning).
+    let before = {
+        let store = EmbeddedStore::open_for_model(&path, "reversed-MiniLM", 384).unwrap();
+        let stores = Stores {
+            graph: Arc::new(store.clone()),
+            vectors: Arc::new(store),
+        };
+        let embedding = embedding();
+        let memory = Memory::new(mnemo_core::MemoryParts {
+            graph: stores.graph.clone(),
+            vectors: stores.vectors.clone(),
+            embedder: Arc::new(ReversedEmbedder(embedding.embedder.clone())),
+            tokens: embedding.tokens.clone(),
+            llm: None,
+            ontology: Ontology::builtin(),
+            settings: mnemo_core::MemorySettings::default(),
+        });
+        populate(&memory, &stores).await;
+        export_all(&memory).await
+    };
+
+    // The configured model (MiniLM) refuses the store, naming the fix.
+    let refused = crate::compose::stores(&config, mnemo_fastembed::Model::default())
+        .await
+        .err()
+        .expect("a store of another model is refused");
+    let message = format!("{refused:#}");
+    assert!(
+        message.contains("reversed-MiniLM") && message.contains("mnemo reindex"),
+        "{message}"
+    );
+
+    crate::reindex::run(
+        config.clone(),
+        crate::reindex::ReindexArgs { keep_old: false },
+    )
+    .await
+    .unwrap();
+    assert!(!dir.path().join("store.before-reindex").exists());
+    assert!(!dir.path().join("store.reindexing").exists());
+    assert_eq!(
+        EmbeddedStore::recorded_model(&path).unwrap(),
+        (Some("all-MiniLM-L6-v2".to_owned()), Some(384))
+    );
+
+    let (memory, _stores) = memory_in(&path).await;
+    let after = export_all(&memory).await;
+    assert_eq!(kinds(&after), kinds(&before));
+    let real = embedding().embedder;
+    let mut expected = before.clone();
+    for record in &mut expected {
+        if let Record::Entity(entity) = record {
+            entity.embedding = real
+                .embed(vec![entity.display_name.clone()])
+                .await
+                .unwrap()
+                .remove(0);
+        }
+    }
+    assert_eq!(after, expected, "every record kept, entities re-embedded");
+
+    // Vectors now mean what the query's vector means: a paraphrase with no shared word
+    // finds the fact by embedding alone.
+    let alice = Scope::new(Some("alice".into()), None, Some("r1".into())).unwrap();
+    let found = search(&memory, &alice, "plant-based diet").await;
+    assert!(found.to_string().contains("Alice is vegan"), "{found:#}");
+
+    // Run again: nothing to do.
+    drop(memory);
+    drop(_stores);
+    crate::reindex::run(config, crate::reindex::ReindexArgs { keep_old: false })
+        .await
+        .unwrap();
 }
