@@ -19,6 +19,20 @@ pub enum EvalCommand {
     /// Synthetic scale benchmark: search latency, store size, memory, and ingest throughput
     /// where the zero-latency scripted LLM is built in (see --adds).
     Scale(ScaleArgs),
+    /// Cross-validation over finished LOCOMO runs (one per configuration): for each
+    /// conversation, the run best on the others, scored on it; writes folds.json/.md.
+    Folds(FoldsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct FoldsArgs {
+    /// A finished run: NAME=DIR, DIR holding its questions.jsonl. The first is the default
+    /// (chosen on a tie). Give at least one.
+    #[arg(long = "run", value_name = "NAME=DIR", required = true, value_parser = crate::folds::parse_run)]
+    pub runs: Vec<(String, PathBuf)>,
+    /// Folder for folds.json and folds.md.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -162,6 +176,11 @@ pub async fn execute(
                 );
             }
             println!("report: {}", options.out.join("report.md").display());
+        }
+        EvalCommand::Folds(args) => {
+            let folds = crate::folds::run(&args.runs, &args.out)?;
+            print!("{}", folds.markdown());
+            println!("report: {}", args.out.join("folds.md").display());
         }
         EvalCommand::Scale(args) => {
             let options = args.options(ingest_llm_url);

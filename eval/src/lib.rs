@@ -4,11 +4,13 @@
 //!
 //! - [`locomo`]: the LOCOMO benchmark (retrieval offline; answers with `--llm`);
 //! - [`scale`]: the synthetic scale benchmark;
+//! - [`folds`]: leave-one-conversation-out choice among finished LOCOMO runs;
 //! - [`metrics`], [`bm25`]: the scores and the lexical baseline; [`report`], [`plot`]: the
 //!   outputs; [`synthetic`]: benchmark data.
 
 pub mod bm25;
 pub mod cli;
+pub mod folds;
 pub mod locomo;
 pub mod metrics;
 pub mod plot;

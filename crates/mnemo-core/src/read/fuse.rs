@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 
 use super::Retriever;
+use super::dates::{self, DateCue};
 use crate::ports::Scored;
 use crate::{Fact, FactId, RelationId, RelationView, Timestamp};
 
@@ -98,11 +99,14 @@ pub(crate) fn reciprocal_rank(lists: [(Retriever, Vec<Candidate>); 3]) -> Vec<Fu
 /// The fact retriever's list: its nearest facts (already above the similarity floors) and
 /// its full-text matches, each cut to those recorded by `known_at`, fused by reciprocal
 /// rank, so a fact both find comes first and a rare word the embedding misses (a name,
-/// "LGBTQ") still finds its fact. Best first, at most `k`; equal scores keep the
-/// embedding's order.
+/// "LGBTQ") still finds its fact. When the query names a period (`dated`), the messages
+/// said in it (or soon after) form a third list, in their fused order: "what did she paint
+/// in July 2023" prefers July's messages among those that match. Best first, at most `k`;
+/// equal scores keep the embedding's order.
 pub(crate) fn facts(
     nearest: Vec<Scored<Fact>>,
     full_text: Vec<Scored<Fact>>,
+    dated: Option<DateCue>,
     known_at: Timestamp,
     k: usize,
 ) -> Vec<Fact> {
@@ -122,6 +126,16 @@ pub(crate) fn facts(
                     });
                 }
             }
+        }
+    }
+    if let Some(cue) = dated {
+        let mut in_period: Vec<usize> = (0..fused.len())
+            .filter(|&i| dates::said_at(&fused[i].item).is_some_and(|t| cue.covers(t)))
+            .collect();
+        // Stable: equal scores keep the order of first appearance.
+        in_period.sort_by(|&a, &b| fused[b].score.total_cmp(&fused[a].score));
+        for (rank, i) in in_period.into_iter().enumerate() {
+            fused[i].score += rank_score(rank);
         }
     }
     fused.sort_by(|a, b| b.score.total_cmp(&a.score));
@@ -253,6 +267,7 @@ mod tests {
         let got: Vec<u128> = facts(
             vec![hit(9, 20), hit(1, 1), hit(2, 1)],
             vec![hit(2, 1), hit(3, 1)],
+            None,
             known_at,
             3,
         )
@@ -260,5 +275,41 @@ mod tests {
         .map(|f| f.id.as_uuid().as_u128())
         .collect();
         assert_eq!(got, [2, 1, 3]);
+    }
+
+    #[test]
+    fn messages_said_in_the_named_period_come_first_among_equals() {
+        let said = |n, date: &str| {
+            let mut f = fact(n, 1);
+            f.metadata = serde_json::json!({ crate::write::SAID_AT: date });
+            Scored {
+                item: f,
+                score: 0.9,
+            }
+        };
+        let known_at = chrono::DateTime::from_timestamp(10 * 86_400, 0).unwrap();
+        let run = |cue| -> Vec<u128> {
+            facts(
+                vec![
+                    said(1, "2023-05-08T10:00:00Z"),
+                    said(2, "2023-07-20T10:00:00Z"),
+                    said(3, "2023-07-02T10:00:00Z"),
+                ],
+                vec![said(4, "2023-07-05T10:00:00Z")],
+                cue,
+                known_at,
+                4,
+            )
+            .iter()
+            .map(|f| f.id.as_uuid().as_u128())
+            .collect()
+        };
+        assert_eq!(run(None), [1, 4, 2, 3]);
+        // "in July 2023": f2, f3 and f4 were said then, each gains its rank among them.
+        assert_eq!(run(super::dates::cue("in July 2023")), [4, 2, 3, 1]);
+        // "on July 3, 2023": f4 (July 5) and f2 (July 20) within a month after; not f3.
+        assert_eq!(run(super::dates::cue("on July 3, 2023")), [4, 2, 1, 3]);
+        // "in May": only f1.
+        assert_eq!(run(super::dates::cue("in May")), [1, 4, 2, 3]);
     }
 }

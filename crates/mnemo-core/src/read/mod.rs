@@ -17,6 +17,7 @@
 //! extraction.
 
 mod cut;
+mod dates;
 mod fuse;
 mod link;
 mod query;
@@ -227,6 +228,7 @@ impl Memory {
         let facts = fuse::facts(
             retrieved.facts.nearest,
             retrieved.facts.full_text,
+            dates::cue(&request.query),
             plan.at.known_at,
             request.limit,
         );

@@ -2,7 +2,6 @@
 //! prompt) and as a subgraph. Pure: no store read, no ranking.
 
 use super::{RelationHit, Subgraph};
-use crate::write::SAID_AT;
 use crate::{Fact, RelationView, Timestamp};
 
 pub(crate) const RELATIONS_HEADER: &str = "Relations:";
@@ -43,12 +42,7 @@ pub(crate) fn fact_line(fact: &Fact) -> String {
                 Some(user) if role == "user" => format!("{user} (user)"),
                 _ => role.to_owned(),
             };
-            let said_at = fact
-                .metadata
-                .get(SAID_AT)
-                .and_then(|t| t.as_str())
-                .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
-                .map_or(fact.created_at, |t| t.to_utc());
+            let said_at = super::dates::said_at(fact).unwrap_or(fact.created_at);
             format!("- {speaker}, {}: {text}", date(Some(said_at), ""))
         }
         _ => format!("- {text} [{}]", date(Some(fact.updated_at), "")),
