@@ -797,3 +797,59 @@ async fn a_hub_is_walked_within_bounds() {
         .unwrap();
     assert_eq!(wider.edges.len(), 302);
 }
+
+/// A query naming a period prefers what was said in it, whichever order the sessions
+/// arrived in: two near-identical messages, one said in May and one in July.
+#[tokio::test]
+async fn a_named_month_prefers_the_messages_said_then_in_any_arrival_order() {
+    let h = harness_without_llm().await;
+    let sessions = [
+        ("2023-05-10T12:00:00Z", "We went hiking with the kids."),
+        (
+            "2023-07-15T12:00:00Z",
+            "We went hiking with the kids again.",
+        ),
+    ];
+    for order in [[0, 1], [1, 0]] {
+        let scope = fresh_scope("hiker");
+        for i in order {
+            let (said_at, text) = sessions[i];
+            let request = mnemo_core::write::AddRequest {
+                scope: scope.clone(),
+                messages: vec![mnemo_core::llm::ChatMessage {
+                    role: "user".into(),
+                    content: text.into(),
+                }],
+                occurred_at: Some(said_at.parse().unwrap()),
+                metadata: json!({}),
+                infer: false,
+                idempotency_key: None,
+            };
+            h.memory.add(request).await.unwrap();
+        }
+        let first = |query: &'static str| {
+            let memory = &h.memory;
+            let scope = scope.clone();
+            async move {
+                let result = memory
+                    .search(SearchRequest::new(scope, query))
+                    .await
+                    .unwrap();
+                result.facts.first().map(|hit| hit.fact.text.clone())
+            }
+        };
+        for (query, expected) in [
+            (
+                "When did we go hiking with the kids in July 2023?",
+                sessions[1].1,
+            ),
+            ("Did we go hiking with the kids in May?", sessions[0].1),
+        ] {
+            assert_eq!(
+                first(query).await.as_deref(),
+                Some(expected),
+                "{query} (arrival order {order:?})"
+            );
+        }
+    }
+}
