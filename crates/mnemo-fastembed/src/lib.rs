@@ -39,8 +39,8 @@ pub const MODEL_NAME: &str = "all-MiniLM-L6-v2";
 /// Length of the default model's vectors (what tests and benchmarks open stores with).
 pub const DIMENSION: usize = 384;
 
-/// Tokens the longest-reading model takes per text ([`Model::max_tokens`]).
-const MAX_TOKENS: usize = 384;
+/// Tokens the longest-reading model takes per text.
+const MAX_TOKENS: usize = Model::MpnetBaseV2.max_tokens();
 
 /// Characters of a text that reach the tokenizer. A model reads at most [`MAX_TOKENS`]
 /// tokens (about 1,500 characters of English), but the tokenizer would first split the
@@ -106,8 +106,8 @@ impl std::fmt::Debug for FastEmbedder {
 
 impl FastEmbedder {
     /// Checks the files, loads ONNX Runtime (once per process) and the model. Blocking: it
-    /// reads the model (25 MB for MiniLM, 110 MB for mpnet) and builds an ONNX Runtime session; async callers may run it in
-    /// `spawn_blocking`.
+    /// reads the model (22 MB for MiniLM, 107 MB for mpnet) and builds an ONNX Runtime
+    /// session; async callers may run it in `spawn_blocking`.
     ///
     /// Every problem with the files is an [`EmbedError::Setup`] naming [`SETUP_COMMAND`].
     pub fn load(config: &EmbedConfig) -> Result<FastEmbedder, EmbedError> {

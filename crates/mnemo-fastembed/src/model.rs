@@ -40,7 +40,7 @@ impl Model {
 
     /// Tokens per text; longer texts are truncated. Each model's `max_seq_length` from its
     /// `sentence_bert_config.json` (what sentence-transformers applies): 256 and 384.
-    pub fn max_tokens(self) -> usize {
+    pub const fn max_tokens(self) -> usize {
         match self {
             Model::MiniLmL6V2 => 256,
             Model::MpnetBaseV2 => 384,

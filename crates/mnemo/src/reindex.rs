@@ -44,20 +44,29 @@ pub async fn run(config: Config, args: ReindexArgs) -> anyhow::Result<()> {
     let Some(dimension) = dimension else {
         bail!("no store at {} (store.path)", path.display());
     };
-    let from = recorded.unwrap_or_else(|| format!("an unnamed {dimension}-d model"));
-    if from == model.name() && dimension == model.dimension() {
+    if dimension == model.dimension() && recorded.as_deref().is_none_or(|r| r == model.name()) {
+        // A store from before models were recorded has the only model there was then
+        // (MiniLM, 384-d): opening it for the model records the name.
+        drop(open(&path, Some(model.name()), dimension).await?);
         eprintln!(
             "the store at {} is already embedded with {model}",
             path.display()
         );
         return Ok(());
     }
+    let from = recorded.unwrap_or_else(|| format!("an unnamed {dimension}-d model"));
 
     let models = Models::from_config(&config)?;
     let embedding = Embedding::load(&config).await?;
     let records = {
         let old = open(&path, None, dimension).await?;
-        let memory = compose::memory(Models::from_config(&config)?, &embedding, &old);
+        // Exporting reads the stores only: no LLM.
+        let exporting = Models {
+            llm: None,
+            ontology: models.ontology.clone(),
+            settings: models.settings.clone(),
+        };
+        let memory = compose::memory(exporting, &embedding, &old);
         let mut records = Vec::new();
         for scope in memory.scopes().await? {
             records.extend(memory.export_scope(&scope).await?);

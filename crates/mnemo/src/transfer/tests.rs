@@ -626,7 +626,23 @@ async fn reindex_re_embeds_a_store_of_another_model_and_keeps_every_record() {
     // Run again: nothing to do.
     drop(memory);
     drop(_stores);
+    crate::reindex::run(
+        config.clone(),
+        crate::reindex::ReindexArgs { keep_old: false },
+    )
+    .await
+    .unwrap();
+
+    // A store from before models were recorded (384-d, no name) is MiniLM's: reindex only
+    // records the name.
+    let legacy = dir.path().join("legacy");
+    drop(EmbeddedStore::open(&legacy, 384).unwrap());
+    config.store.path = legacy.clone();
     crate::reindex::run(config, crate::reindex::ReindexArgs { keep_old: false })
         .await
         .unwrap();
+    assert_eq!(
+        EmbeddedStore::recorded_model(&legacy).unwrap(),
+        (Some("all-MiniLM-L6-v2".to_owned()), Some(384))
+    );
 }
