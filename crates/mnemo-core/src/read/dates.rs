@@ -7,25 +7,11 @@ use chrono::{Datelike as _, Duration, NaiveDate, TimeZone as _, Utc};
 
 use crate::Fact;
 use crate::Timestamp;
+use crate::identity::MONTH_NAMES;
 use crate::write::SAID_AT;
 
 /// How long after a named period a message still counts as about it.
 const REPORTED_WITHIN: Duration = Duration::days(31);
-
-const MONTHS: [&str; 12] = [
-    "january",
-    "february",
-    "march",
-    "april",
-    "may",
-    "june",
-    "july",
-    "august",
-    "september",
-    "october",
-    "november",
-    "december",
-];
 
 /// Words before a month name that make it a date ("in May"), for the month names that are
 /// also everyday words ("may", "march").
@@ -45,7 +31,7 @@ fn midnight(date: NaiveDate) -> Timestamp {
 }
 
 fn month_of(word: &str) -> Option<u32> {
-    let index = MONTHS.iter().position(|m| *m == word)?;
+    let index = MONTH_NAMES.iter().position(|m| *m == word)?;
     u32::try_from(index + 1).ok()
 }
 
