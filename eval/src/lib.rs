@@ -4,12 +4,14 @@
 //!
 //! - [`locomo`]: the LOCOMO benchmark (retrieval offline; answers with `--llm`);
 //! - [`scale`]: the synthetic scale benchmark;
+//! - [`extraction`]: the labelled extraction cases against a live LLM;
 //! - [`folds`]: leave-one-conversation-out choice among finished LOCOMO runs;
 //! - [`metrics`], [`bm25`]: the scores and the lexical baseline; [`report`], [`plot`]: the
 //!   outputs; [`synthetic`]: benchmark data.
 
 pub mod bm25;
 pub mod cli;
+pub mod extraction;
 pub mod folds;
 pub mod locomo;
 pub mod metrics;

@@ -150,6 +150,8 @@ pub struct Run<'a> {
     pub mode: &'a str,
     /// The model, in `--llm` mode.
     pub llm: Option<&'a str>,
+    /// Whether the questions were answered and judged (`--llm` without `--no-answers`).
+    pub answered: bool,
     pub records: &'a [QuestionRecord],
     pub conversations: &'a [ConversationStats],
 }
@@ -325,7 +327,7 @@ pub fn build(run: &Run<'_>) -> Value {
         "ingest_s": round(ingest.as_secs_f64()),
         "conversations": conversations,
     });
-    if run.llm.is_some() {
+    if run.answered {
         let mut by_category = Map::new();
         for c in MAIN_CATEGORIES {
             let of: Vec<&QuestionRecord> = records.iter().filter(|r| r.category == c).collect();

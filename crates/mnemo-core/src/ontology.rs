@@ -1,10 +1,12 @@
-//! The ontology: which entity and relation types the extractor is steered towards, and
-//! which relation types are single-valued (a new one supersedes the old without an LLM).
+//! The ontology: which entity and relation types the extractor is steered towards, which
+//! relation types are single-valued (a new one supersedes the old without an LLM), and
+//! which types a model writes instead of them (synonyms, and types stating their end).
+//! The built-in one is `ontology/builtin.toml`.
 
 use serde::{Deserialize, Serialize};
 
-use crate::llm::RelationTypeHint;
-use crate::{EntityType, RelationType, ValidationError};
+use crate::llm::{ExtractedRelation, RelationTypeHint};
+use crate::{EntityType, RelationType, Timestamp, ValidationError};
 
 /// How many targets a source may have at once for a relation type.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -36,6 +38,13 @@ pub struct RelationTypeSpec {
     pub cardinality: Cardinality,
     #[serde(default)]
     pub description: String,
+    /// Types stored as this one, dates unchanged (`MOVED_TO` for `LIVES_IN`).
+    #[serde(default)]
+    pub synonyms: Vec<String>,
+    /// Types stating the end of this one (`MOVED_FROM` for `LIVES_IN`): stored as this
+    /// type, ending when the extracted relation says (else at the conversation's time).
+    #[serde(default)]
+    pub ends: Vec<String>,
 }
 
 /// A validated ontology.
@@ -43,62 +52,28 @@ pub struct RelationTypeSpec {
 pub struct Ontology {
     entity_types: Vec<EntityType>,
     relation_types: Vec<(RelationType, Cardinality, String)>,
+    /// Written type → (stored type, whether the written one states its end).
+    aliases: Vec<(RelationType, RelationType, bool)>,
 }
 
-const BUILTIN_ENTITY_TYPES: &[&str] = &[
-    "Person",
-    "Organization",
-    "City",
-    "Country",
-    "Place",
-    "Event",
-    "Product",
-    "Food",
-    "Activity",
-    "Animal",
-    "Date",
-    "Concept",
-];
-
-const BUILTIN_RELATION_TYPES: &[(&str, Cardinality, &str)] = &[
-    (
-        "LIVES_IN",
-        Cardinality::One,
-        "where someone currently lives",
-    ),
-    ("MARRIED_TO", Cardinality::One, "current spouse"),
-    ("BORN_IN", Cardinality::One, "place of birth"),
-    ("HAS_AGE", Cardinality::One, "someone's age"),
-    ("WORKS_AT", Cardinality::Many, "an employer"),
-    ("WORKS_AS", Cardinality::Many, "a job or role"),
-    ("STUDIES_AT", Cardinality::Many, "a school or university"),
-    ("FRIEND_OF", Cardinality::Many, "a friendship"),
-    ("RELATED_TO", Cardinality::Many, "a family tie"),
-    ("LIKES", Cardinality::Many, "something someone enjoys"),
-    ("DISLIKES", Cardinality::Many, "something someone avoids"),
-    ("OWNS", Cardinality::Many, "a possession or pet"),
-    ("VISITED", Cardinality::Many, "a place someone went to"),
-    ("PARTICIPATES_IN", Cardinality::Many, "an activity or event"),
-];
+/// The built-in ontology file.
+const BUILTIN: &str = include_str!("../ontology/builtin.toml");
 
 impl Ontology {
-    /// The ontology used when `ontology.file` is not set.
+    /// The ontology used when `ontology.file` is not set (`ontology/builtin.toml`).
     pub fn builtin() -> Ontology {
-        let spec = OntologySpec {
-            entity_types: BUILTIN_ENTITY_TYPES.iter().map(|s| s.to_string()).collect(),
-            relation_types: BUILTIN_RELATION_TYPES
-                .iter()
-                .map(|(name, cardinality, description)| RelationTypeSpec {
-                    name: name.to_string(),
-                    cardinality: *cardinality,
-                    description: description.to_string(),
-                })
-                .collect(),
-        };
-        Ontology::from_spec(spec).expect("the built-in ontology is valid")
+        Ontology::from_toml(BUILTIN).expect("the built-in ontology is valid")
     }
 
-    /// Validates every name; a type listed twice is an error.
+    /// An ontology file's text (see `ontology/builtin.toml` for the form).
+    pub fn from_toml(text: &str) -> Result<Ontology, ValidationError> {
+        let spec: OntologySpec = toml::from_str(text)
+            .map_err(|e| ValidationError::Name(format!("not an ontology file: {e}")))?;
+        Ontology::from_spec(spec)
+    }
+
+    /// Validates every name; a type listed twice (as a relation type, a synonym or an
+    /// ending type) is an error.
     pub fn from_spec(spec: OntologySpec) -> Result<Ontology, ValidationError> {
         let mut entity_types = Vec::new();
         for name in &spec.entity_types {
@@ -111,19 +86,99 @@ impl Ontology {
             entity_types.push(parsed);
         }
         let mut relation_types: Vec<(RelationType, Cardinality, String)> = Vec::new();
-        for spec in spec.relation_types {
+        for spec in &spec.relation_types {
             let parsed = RelationType::parse(&spec.name)?;
             if relation_types.iter().any(|(t, _, _)| *t == parsed) {
                 return Err(ValidationError::Name(format!(
                     "relation type `{parsed}` is listed twice in the ontology"
                 )));
             }
-            relation_types.push((parsed, spec.cardinality, spec.description));
+            relation_types.push((parsed, spec.cardinality, spec.description.clone()));
+        }
+        let mut aliases: Vec<(RelationType, RelationType, bool)> = Vec::new();
+        for spec in &spec.relation_types {
+            let stored = RelationType::parse(&spec.name)?;
+            let written = spec.synonyms.iter().map(|s| (s, false));
+            for (name, ends) in written.chain(spec.ends.iter().map(|s| (s, true))) {
+                let alias = RelationType::parse(name)?;
+                let taken = relation_types.iter().any(|(t, _, _)| *t == alias)
+                    || aliases.iter().any(|(a, _, _)| *a == alias);
+                if taken {
+                    return Err(ValidationError::Name(format!(
+                        "relation type `{alias}` is listed twice in the ontology (as a synonym or ending of `{stored}`)"
+                    )));
+                }
+                aliases.push((alias, stored.clone(), ends));
+            }
         }
         Ok(Ontology {
             entity_types,
             relation_types,
+            aliases,
         })
+    }
+
+    /// An extracted relation in the ontology's own terms: a synonym becomes its relation
+    /// type; an ending type (`MOVED_FROM Paris`, from May) becomes its relation type with
+    /// no known start, ending at the relation's `valid_to`, else its `valid_from`, else
+    /// `occurred_at` (the end is stated, only its date may not be). Anything else is kept.
+    /// A type that is a known one followed by the target's name (`LIKES_SUSHI` for sushi)
+    /// is read as the known one.
+    pub fn normalize(
+        &self,
+        relation: ExtractedRelation,
+        occurred_at: Timestamp,
+    ) -> ExtractedRelation {
+        let relation = self.without_target_suffix(relation);
+        let Some((_, stored, ends)) = self
+            .aliases
+            .iter()
+            .find(|(alias, _, _)| *alias == relation.relation_type)
+        else {
+            return relation;
+        };
+        let mut relation = ExtractedRelation {
+            relation_type: stored.clone(),
+            ..relation
+        };
+        if *ends {
+            relation.valid_to = Some(
+                relation
+                    .valid_to
+                    .or(relation.valid_from)
+                    .unwrap_or(occurred_at),
+            );
+            relation.valid_from = None;
+        }
+        relation
+    }
+
+    /// `LIKES_SUSHI` with target sushi → `LIKES`, when `LIKES` is a relation type, a
+    /// synonym or an ending type; anything else unchanged.
+    fn without_target_suffix(&self, relation: ExtractedRelation) -> ExtractedRelation {
+        let Ok(target) = RelationType::parse(&relation.target) else {
+            return relation;
+        };
+        let Some(prefix) = relation
+            .relation_type
+            .as_str()
+            .strip_suffix(target.as_str())
+            .and_then(|p| p.strip_suffix('_'))
+        else {
+            return relation;
+        };
+        let Ok(prefix) = RelationType::parse(prefix) else {
+            return relation;
+        };
+        let known = self.relation_types.iter().any(|(t, _, _)| *t == prefix)
+            || self.aliases.iter().any(|(a, _, _)| *a == prefix);
+        if !known {
+            return relation;
+        }
+        ExtractedRelation {
+            relation_type: prefix,
+            ..relation
+        }
     }
 
     /// Types not in the ontology are `Many`: only declared types are superseded blindly.
@@ -207,9 +262,102 @@ mod tests {
                     name: "a.b".into(),
                     cardinality: Cardinality::One,
                     description: String::new(),
+                    synonyms: vec![],
+                    ends: vec![],
                 }],
             },
             "invalid relation type",
         );
+    }
+
+    fn extracted(
+        relation: &str,
+        from: Option<Timestamp>,
+        to: Option<Timestamp>,
+    ) -> ExtractedRelation {
+        ExtractedRelation {
+            source: "alice".into(),
+            relation_type: RelationType::parse(relation).unwrap(),
+            target: "Paris".into(),
+            fact: "f".into(),
+            valid_from: from,
+            valid_to: to,
+        }
+    }
+
+    #[test]
+    fn synonyms_and_ending_types_normalize_to_the_relation_type() {
+        use chrono::TimeZone;
+        let day = |m: u32| chrono::Utc.with_ymd_and_hms(2024, m, 1, 0, 0, 0).unwrap();
+        let ontology = Ontology::builtin();
+        let now = day(9);
+        let moved_to = ontology.normalize(extracted("MOVED_TO", Some(day(4)), None), now);
+        assert_eq!(moved_to.relation_type.as_str(), "LIVES_IN");
+        assert_eq!(
+            (moved_to.valid_from, moved_to.valid_to),
+            (Some(day(4)), None)
+        );
+        // "moved from Paris in May": lived there until May, since an unknown time.
+        let moved_from = ontology.normalize(extracted("moved from", Some(day(5)), None), now);
+        assert_eq!(moved_from.relation_type.as_str(), "LIVES_IN");
+        assert_eq!(
+            (moved_from.valid_from, moved_from.valid_to),
+            (None, Some(day(5)))
+        );
+        let with_end = ontology.normalize(extracted("MOVED_FROM", Some(day(1)), Some(day(3))), now);
+        assert_eq!(
+            (with_end.valid_from, with_end.valid_to),
+            (None, Some(day(3)))
+        );
+        // No date stated: ended by the time of the conversation.
+        let undated = ontology.normalize(extracted("QUIT", None, None), now);
+        assert_eq!(undated.relation_type.as_str(), "WORKS_AT");
+        assert_eq!(undated.valid_to, Some(now));
+        // The target's name tacked onto a known type.
+        let mut likes_sushi = extracted("LIKES_SUSHI", None, None);
+        likes_sushi.target = "sushi".into();
+        let likes = ontology.normalize(likes_sushi.clone(), now);
+        assert_eq!(likes.relation_type.as_str(), "LIKES");
+        let mut loves_ice_cream = extracted("LOVES_ICE_CREAM", None, None);
+        loves_ice_cream.target = "ice cream".into();
+        assert_eq!(
+            ontology
+                .normalize(loves_ice_cream, now)
+                .relation_type
+                .as_str(),
+            "LIKES"
+        );
+        let mut plays_chess = extracted("PLAYS_CHESS", None, None);
+        plays_chess.target = "chess".into();
+        assert_eq!(
+            ontology.normalize(plays_chess, now).relation_type.as_str(),
+            "PLAYS_CHESS"
+        );
+        // Types of the ontology and unknown ones are kept as they are.
+        for kept in ["LIVES_IN", "PLAYS"] {
+            let same = ontology.normalize(extracted(kept, Some(day(2)), None), now);
+            assert_eq!(same, extracted(kept, Some(day(2)), None));
+        }
+    }
+
+    #[test]
+    fn a_synonym_may_name_one_type_only() {
+        let check = |text: &str, expected: &str| {
+            let err = Ontology::from_toml(text).unwrap_err().to_string();
+            assert!(err.contains(expected), "{text}: {err}");
+        };
+        check(
+            "[[relation_types]]\nname = \"A\"\nsynonyms = [\"B\"]\n[[relation_types]]\nname = \"C\"\nends = [\"B\"]",
+            "`B` is listed twice",
+        );
+        check(
+            "[[relation_types]]\nname = \"A\"\n[[relation_types]]\nname = \"C\"\nsynonyms = [\"A\"]",
+            "`A` is listed twice",
+        );
+        check(
+            "[[relation_types]]\nname = \"A\"\nsynonyms = [\"b.c\"]",
+            "invalid relation type",
+        );
+        check("relation_types = 3", "not an ontology file");
     }
 }

@@ -6,6 +6,7 @@
 //! every attempt is counted here, and so that HTTP failures keep their status and
 //! `retry-after` headers instead of becoming opaque errors.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_openai::Client;
@@ -46,6 +47,9 @@ pub struct OpenAiLlm {
     client: Client<Endpoint>,
     config: LlmConfig,
     prompts: Prompts,
+    /// Under [`OutputMode::Auto`]: set once the endpoint has failed to honour a forced
+    /// tool call, after which every call asks in `json_schema` mode.
+    tools_not_honoured: AtomicBool,
 }
 
 impl std::fmt::Debug for OpenAiLlm {
@@ -118,6 +122,7 @@ impl OpenAiLlm {
             client,
             config,
             prompts,
+            tools_not_honoured: AtomicBool::new(false),
         })
     }
 
@@ -144,8 +149,8 @@ impl OpenAiLlm {
         });
         self.attempts(
             call.name,
-            OutputMode::JsonSchema,
-            &request,
+            Some(OutputMode::JsonSchema),
+            |_| request.clone(),
             |text| match serde_json::from_str::<Value>(text) {
                 Ok(value) if value.is_object() => Ok(value),
                 Ok(_) => Err("the answer is not a JSON object".to_owned()),
@@ -162,18 +167,59 @@ impl OpenAiLlm {
         input: String,
         parse: impl Fn(&str) -> Result<T, String> + Send + Sync,
     ) -> Result<Answer<T>, LlmError> {
-        let request = self.request(tool, input);
-        self.attempts(tool.name(), self.config.output, &request, parse)
-            .await
+        self.attempts(
+            tool.name(),
+            None,
+            |mode| self.request(tool, &input, mode),
+            parse,
+        )
+        .await
+    }
+
+    /// How the next tool call asks for its answer: [`Tools`](OutputMode::Tools) or
+    /// [`JsonSchema`](OutputMode::JsonSchema), never `Auto`.
+    fn output_mode(&self) -> OutputMode {
+        match self.config.output {
+            OutputMode::Auto if self.tools_not_honoured.load(Ordering::Relaxed) => {
+                OutputMode::JsonSchema
+            }
+            OutputMode::Auto => OutputMode::Tools,
+            fixed => fixed,
+        }
+    }
+
+    /// Under `auto`, whether this failure of a tools-mode attempt means the endpoint does
+    /// not honour forced tool calls; if so, switches to `json_schema` (logged once).
+    fn fall_back_to_json_schema(&self, name: &str, failure: &Failure) -> bool {
+        let reason = match failure {
+            Failure::NotHonoured(reason) | Failure::Rejected(reason) => reason,
+            Failure::Malformed(_) | Failure::Unavailable { .. } => return false,
+        };
+        if self.config.output != OutputMode::Auto {
+            return false;
+        }
+        if !self.tools_not_honoured.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                tool = name,
+                base_url = %self.config.base_url,
+                %reason,
+                "the LLM endpoint does not honour a forced tool call; using json_schema output \
+                 from now on (set llm.output = \"json_schema\" to skip this probe)"
+            );
+        }
+        true
     }
 
     /// Attempts the call `name` until it yields a valid answer, a non-retryable refusal,
-    /// or `max_retries` retries are spent.
+    /// or `max_retries` retries are spent. Each attempt asks in mode `fixed`, or else in
+    /// [`Self::output_mode`], with the request `build` makes for that mode. Under `auto`, the
+    /// attempt that shows forced tools are not honoured does not count as a retry: the call
+    /// goes on at once in `json_schema` mode.
     async fn attempts<T>(
         &self,
         name: &'static str,
-        output: OutputMode,
-        request: &CreateChatCompletionRequest,
+        fixed: Option<OutputMode>,
+        build: impl Fn(OutputMode) -> CreateChatCompletionRequest + Send + Sync,
         parse: impl Fn(&str) -> Result<T, String> + Send + Sync,
     ) -> Result<Answer<T>, LlmError> {
         let mut usage = LlmUsage::default();
@@ -181,23 +227,39 @@ impl OpenAiLlm {
         loop {
             attempts += 1;
             usage.calls += 1;
-            let (spent, text) = self.attempt(name, output, request).await;
+            let output = fixed.unwrap_or_else(|| self.output_mode());
+            let (spent, text) = self.attempt(name, output, &build(output)).await;
             usage += spent;
             let parsed = text.and_then(|text| {
                 parse(&text).map_err(|reason| {
-                    Failure::Malformed(format!("{reason}; the answer was: {}", truncate(&text)))
+                    let reason = format!("{reason}; the answer was: {}", truncate(&text));
+                    // Arguments that are not even JSON: the server let the model write
+                    // free text into the call (llama.cpp with `tool_choice: required`).
+                    let not_json = serde_json::from_str::<serde::de::IgnoredAny>(&text).is_err();
+                    if output == OutputMode::Tools && not_json {
+                        Failure::NotHonoured(reason)
+                    } else {
+                        Failure::Malformed(reason)
+                    }
                 })
             });
             let failure = match parsed {
                 Ok(value) => return Ok(Answer { value, usage }),
                 Err(failure) => failure,
             };
+            if output == OutputMode::Tools
+                && fixed.is_none()
+                && self.fall_back_to_json_schema(name, &failure)
+            {
+                attempts -= 1;
+                continue;
+            }
             let retry_after = match failure {
                 Failure::Rejected(reason) => return Err(LlmError::Rejected { reason, usage }),
                 _ if attempts > self.config.max_retries => {
                     return Err(failure.into_error(name, attempts, usage));
                 }
-                Failure::Malformed(ref reason) => {
+                Failure::Malformed(ref reason) | Failure::NotHonoured(ref reason) => {
                     tracing::warn!(
                         tool = name,
                         attempt = attempts,
@@ -255,17 +317,18 @@ impl OpenAiLlm {
                 prompt_tokens: u.prompt_tokens,
                 completion_tokens: u.completion_tokens,
             });
-        let text = answer_text(name, output, completion).map_err(Failure::Malformed);
+        let text = answer_text(name, output, completion);
         (usage, text)
     }
 
-    fn request(&self, tool: Tool, input: String) -> CreateChatCompletionRequest {
+    /// The request of one tool call in mode `output` (`Tools` or `JsonSchema`).
+    fn request(&self, tool: Tool, input: &str, output: OutputMode) -> CreateChatCompletionRequest {
         let mut request = CreateChatCompletionRequest {
             model: self.config.model.clone(),
-            messages: messages(self.prompts.get(tool).to_owned(), input),
+            messages: messages(self.prompts.get(tool).to_owned(), input.to_owned()),
             ..Default::default()
         };
-        match self.config.output {
+        match output {
             OutputMode::Tools => {
                 request.tools = Some(vec![ChatCompletionTools::Function(ChatCompletionTool {
                     function: FunctionObject {
@@ -283,7 +346,7 @@ impl OpenAiLlm {
                     },
                 ));
             }
-            OutputMode::JsonSchema => {
+            OutputMode::JsonSchema | OutputMode::Auto => {
                 request.response_format = Some(ResponseFormat::JsonSchema {
                     json_schema: ResponseFormatJsonSchema {
                         description: Some(tool.description().to_owned()),
@@ -387,6 +450,10 @@ fn messages(system: String, user: String) -> Vec<ChatCompletionRequestMessage> {
 enum Failure {
     /// The answer does not fit the tool (retried).
     Malformed(String),
+    /// A tools-mode answer that ignored the forced tool: text instead of a call, another
+    /// tool, arguments that are not JSON. Under `auto` it switches the client to
+    /// `json_schema`; otherwise it is retried like [`Failure::Malformed`].
+    NotHonoured(String),
     /// Timeout, connection error, 408, 429, 5xx (retried).
     Unavailable {
         reason: String,
@@ -399,7 +466,7 @@ enum Failure {
 impl Failure {
     fn into_error(self, name: &'static str, attempts: u32, usage: LlmUsage) -> LlmError {
         match self {
-            Failure::Malformed(reason) => LlmError::Malformed {
+            Failure::Malformed(reason) | Failure::NotHonoured(reason) => LlmError::Malformed {
                 tool: name,
                 attempts,
                 reason,
@@ -427,43 +494,47 @@ fn answer_text(
     name: &str,
     output: OutputMode,
     completion: WireCompletion,
-) -> Result<String, String> {
+) -> Result<String, Failure> {
     let Some(message) = completion
         .choices
         .into_iter()
         .next()
         .and_then(|c| c.message)
     else {
-        return Err("the completion has no message".to_owned());
+        return Err(Failure::Malformed(
+            "the completion has no message".to_owned(),
+        ));
     };
     if let Some(refusal) = message.refusal.filter(|r| !r.trim().is_empty()) {
-        return Err(format!("the model refused: {refusal}"));
+        return Err(Failure::Malformed(format!("the model refused: {refusal}")));
     }
     match output {
         OutputMode::Tools => {
             let calls = message.tool_calls.unwrap_or_default();
             let Some(first) = calls.into_iter().find_map(|c| c.function) else {
-                return Err(match message.content.filter(|c| !c.trim().is_empty()) {
-                    Some(content) => format!(
-                        "no tool call; the model answered with text: {}",
-                        truncate(&content)
-                    ),
-                    None => "no tool call in the answer".to_owned(),
-                });
+                return Err(Failure::NotHonoured(
+                    match message.content.filter(|c| !c.trim().is_empty()) {
+                        Some(content) => format!(
+                            "no tool call; the model answered with text: {}",
+                            truncate(&content)
+                        ),
+                        None => "no tool call in the answer".to_owned(),
+                    },
+                ));
             };
             match first.name.as_deref() {
-                Some(called) if called != name => {
-                    Err(format!("called `{called}` instead of `{name}`"))
-                }
-                _ => first
-                    .arguments
-                    .ok_or_else(|| "the tool call has no arguments".to_owned()),
+                Some(called) if called != name => Err(Failure::NotHonoured(format!(
+                    "called `{called}` instead of `{name}`"
+                ))),
+                _ => first.arguments.ok_or_else(|| {
+                    Failure::NotHonoured("the tool call has no arguments".to_owned())
+                }),
             }
         }
-        OutputMode::JsonSchema => message
+        OutputMode::JsonSchema | OutputMode::Auto => message
             .content
             .filter(|c| !c.trim().is_empty())
-            .ok_or_else(|| "the answer has no content".to_owned()),
+            .ok_or_else(|| Failure::Malformed("the answer has no content".to_owned())),
     }
 }
 

@@ -12,22 +12,28 @@ use serde::{Deserialize, Serialize};
 #[serde(rename_all = "snake_case")]
 pub enum OutputMode {
     /// A forced function call: `tools` + `tool_choice` naming the tool.
-    #[default]
     Tools,
-    /// `response_format: json_schema` (strict), for servers without tool support.
+    /// `response_format: json_schema` (strict), for servers that do not enforce a named
+    /// `tool_choice` (llama.cpp's server).
     JsonSchema,
+    /// The default: forced tool calls until the endpoint first fails to honour one
+    /// (answers with text, calls another tool, sends arguments that are not JSON, or
+    /// refuses the `tools` request); from then on `json_schema` for the client's life.
+    #[default]
+    Auto,
 }
 
 impl FromStr for OutputMode {
     type Err = String;
 
-    /// `tools` or `json_schema`, as in the `llm.output` key.
+    /// `tools`, `json_schema` or `auto`, as in the `llm.output` key.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
             "tools" => Ok(OutputMode::Tools),
             "json_schema" => Ok(OutputMode::JsonSchema),
+            "auto" => Ok(OutputMode::Auto),
             other => Err(format!(
-                "unknown LLM output mode `{other}`; expected `tools` or `json_schema`"
+                "unknown LLM output mode `{other}`; expected `tools`, `json_schema` or `auto`"
             )),
         }
     }
@@ -55,14 +61,15 @@ pub struct LlmConfig {
 }
 
 impl LlmConfig {
-    /// The defaults of DESIGN §9: function calling, 60 s timeout, 2 retries (0.5 s, 1 s),
+    /// The defaults of DESIGN §9 (but `auto` output: function calling where the server
+    /// honours it, `json_schema` otherwise), 60 s timeout, 2 retries (0.5 s, 1 s),
     /// no API key, built-in prompts.
     pub fn new(base_url: impl Into<String>, model: impl Into<String>) -> LlmConfig {
         LlmConfig {
             base_url: base_url.into(),
             model: model.into(),
             api_key: None,
-            output: OutputMode::Tools,
+            output: OutputMode::Auto,
             timeout: Duration::from_secs(60),
             max_retries: 2,
             retry_base_delay: Duration::from_millis(500),

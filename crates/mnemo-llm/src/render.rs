@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use chrono::SecondsFormat;
+use chrono::{Datelike, SecondsFormat};
 use mnemo_core::Timestamp;
 use mnemo_core::llm::{
     ChatMessage, ConflictsInput, ExtractionInput, MemoryUpdateInput, RelationsInput, Speakers,
@@ -134,6 +134,25 @@ fn speakers(out: &mut String, speakers: &Speakers) {
     }
     section(out, "Conversation time");
     let _ = writeln!(out, "occurred_at: {}", timestamp(speakers.occurred_at));
+    let _ = writeln!(out, "{}", date_anchors(speakers.occurred_at));
+}
+
+/// The dates relative expressions most often mean, worked out for the model: small models
+/// get "last month" right far more often when they need not count back themselves.
+fn date_anchors(at: Timestamp) -> String {
+    let day = at.date_naive();
+    let yesterday = day.pred_opt().unwrap_or(day);
+    let last_month = day
+        .with_day(1)
+        .and_then(|first| first.pred_opt())
+        .unwrap_or(day);
+    format!(
+        "(that is {}; yesterday {}; last month {}; last year {})",
+        day.format("%A %-d %B %Y"),
+        yesterday.format("%Y-%m-%d"),
+        last_month.format("%Y-%m"),
+        day.year() - 1,
+    )
 }
 
 fn messages(out: &mut String, messages: &[ChatMessage]) {

@@ -191,6 +191,7 @@ pub fn llm(config: &Config) -> anyhow::Result<Option<Arc<dyn LanguageModel>>> {
     llm.output = match config.llm.output {
         LlmOutput::Tools => OutputMode::Tools,
         LlmOutput::JsonSchema => OutputMode::JsonSchema,
+        LlmOutput::Auto => OutputMode::Auto,
     };
     llm.timeout = Duration::from_secs(config.llm.timeout_s);
     llm.max_retries = config.llm.max_retries;
@@ -200,7 +201,8 @@ pub fn llm(config: &Config) -> anyhow::Result<Option<Arc<dyn LanguageModel>>> {
 }
 
 /// The built-in ontology, or the one in `ontology.file` (TOML: `entity_types = [...]`,
-/// `[[relation_types]] name, cardinality = "one"|"many", description`).
+/// `[[relation_types]] name, cardinality = "one"|"many", description, synonyms, ends`; see
+/// crates/mnemo-core/ontology/builtin.toml).
 pub fn ontology(config: &Config) -> anyhow::Result<Ontology> {
     let Some(path) = &config.ontology.file else {
         return Ok(Ontology::builtin());

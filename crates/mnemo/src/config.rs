@@ -143,7 +143,7 @@ impl Default for LlmConfig {
             base_url: None,
             model: None,
             api_key: None,
-            output: LlmOutput::Tools,
+            output: LlmOutput::Auto,
             timeout_s: 60,
             max_retries: 2,
             prompts_dir: None,
@@ -156,10 +156,13 @@ impl Default for LlmConfig {
 #[serde(rename_all = "snake_case")]
 pub enum LlmOutput {
     /// Function calling.
-    #[default]
     Tools,
     /// `response_format: json_schema`.
     JsonSchema,
+    /// Function calling until the endpoint first ignores a forced tool call, then
+    /// `json_schema` for the rest of the process.
+    #[default]
+    Auto,
 }
 
 /// The embedding model and its offline files, as installed by `make setup` (or `make
@@ -385,7 +388,7 @@ const KEYS: &[Key] = {
             "llm.output",
             Verbatim,
             fits::<LlmOutput>,
-            "one of \"tools\", \"json_schema\"",
+            "one of \"tools\", \"json_schema\", \"auto\"",
         ),
         key(
             "llm.timeout_s",

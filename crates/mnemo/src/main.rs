@@ -94,9 +94,19 @@ fn main() -> ExitCode {
     }
 }
 
-/// `mnemo eval …` with the configured model files (`embed.*`).
-fn eval(file: Option<&std::path::Path>, command: mnemo_eval::EvalCommand) -> anyhow::Result<()> {
+/// `mnemo eval …` with the configured model files (`embed.*`);
+/// `eval extraction` also extracts with the configured ontology and prompt overrides.
+fn eval(
+    file: Option<&std::path::Path>,
+    mut command: mnemo_eval::EvalCommand,
+) -> anyhow::Result<()> {
     let config = Config::load(file, std::env::vars_os())?;
+    if let mnemo_eval::EvalCommand::Extraction(args) = &mut command {
+        args.ontology = Some(compose::ontology(&config)?);
+        if args.llm.prompts_dir.is_none() {
+            args.llm.prompts_dir = config.llm.prompts_dir.clone();
+        }
+    }
     mnemo_eval::run(command, &compose::embed_config(&config))
 }
 

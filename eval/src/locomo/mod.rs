@@ -72,6 +72,13 @@ pub struct LocomoOptions {
     pub llm: Option<mnemo_llm::LlmConfig>,
     /// Keep the store here (reused by a later run) instead of in a temporary folder.
     pub store: Option<PathBuf>,
+    /// Only these conversations (by `sample_id`); all when empty.
+    pub conversations: Vec<String>,
+    /// Only the first N sessions of each conversation, and only the questions whose
+    /// evidence lies in them: a local model on a small CPU cannot ingest a whole one.
+    pub sessions: Option<usize>,
+    /// With `llm`: also answer and judge every question (off: retrieval only).
+    pub answers: bool,
     /// Draw a progress bar on stderr (when it is a terminal).
     pub progress: bool,
 }
@@ -79,8 +86,11 @@ pub struct LocomoOptions {
 /// Runs the benchmark and writes `report.json`, `report.md`, `recall.png` and
 /// `questions.jsonl` into `options.out`; returns the report.
 pub async fn run(options: &LocomoOptions, embed: &EmbedConfig) -> anyhow::Result<Value> {
-    let conversations = load(&options.data)?;
-    anyhow::ensure!(!conversations.is_empty(), "no conversation in the data");
+    let conversations = select(load(&options.data)?, options);
+    anyhow::ensure!(
+        !conversations.is_empty(),
+        "no conversation in the data (or selected)"
+    );
     std::fs::create_dir_all(&options.out)
         .with_context(|| format!("cannot create {}", options.out.display()))?;
 
@@ -104,7 +114,7 @@ pub async fn run(options: &LocomoOptions, embed: &EmbedConfig) -> anyhow::Result
         ontology: Ontology::builtin(),
         settings: MemorySettings::default(),
     });
-    let answerer = llm.map(answers::Answerer::new);
+    let answerer = llm.filter(|_| options.answers).map(answers::Answerer::new);
 
     let sessions: usize = conversations.iter().map(|c| c.sessions.len()).sum();
     let questions: usize = conversations.iter().map(|c| c.questions.len()).sum();
@@ -113,7 +123,7 @@ pub async fn run(options: &LocomoOptions, embed: &EmbedConfig) -> anyhow::Result
     let mut records: Vec<QuestionRecord> = Vec::with_capacity(questions);
     let mut conversation_stats = Vec::new();
     let mut ingest_usage = LlmUsage::default();
-    let mut failed_episodes = 0usize;
+    let mut failed_episodes: Vec<String> = Vec::new();
     let ctx = Context {
         memory: &memory,
         graph: &store,
@@ -169,18 +179,55 @@ pub async fn run(options: &LocomoOptions, embed: &EmbedConfig) -> anyhow::Result
         data: &options.data,
         mode: options.mode.as_str(),
         llm: options.llm.as_ref().map(|l| l.model.as_str()),
+        answered: answerer.is_some(),
         records: &records,
         conversations: &conversation_stats,
     });
-    if let Some(answerer) = &answerer {
+    if options.llm.is_some() {
         report["llm_usage"] = json!({
             "ingest": usage_json(ingest_usage),
-            "answer_and_judge": usage_json(answerer.usage()),
-            "episodes_failed": failed_episodes,
+            "answer_and_judge": answerer.as_ref().map(|a| usage_json(a.usage())),
+            "episodes_failed": failed_episodes.len(),
+            "failures": failed_episodes,
         });
     }
+    report["selection"] = json!({
+        "conversations": options.conversations,
+        "sessions": options.sessions,
+    });
+    let graph = GraphRead::counts(&store).await?;
+    report["graph"] = json!({"entities": graph.entities, "relations": graph.relations});
     write_outputs(&options.out, &report, &records)?;
     Ok(report)
+}
+
+/// The conversations, sessions and questions `options` selects.
+fn select(conversations: Vec<Conversation>, options: &LocomoOptions) -> Vec<Conversation> {
+    conversations
+        .into_iter()
+        .filter(|c| {
+            options.conversations.is_empty() || options.conversations.contains(&c.sample_id)
+        })
+        .map(|mut c| {
+            if let Some(n) = options.sessions {
+                c.sessions.truncate(n);
+                let kept: Vec<u32> = c.sessions.iter().map(|s| s.number).collect();
+                c.questions.retain(|q| {
+                    let evidence = crate::metrics::normalize_evidence(&q.evidence);
+                    !evidence.is_empty()
+                        && evidence
+                            .iter()
+                            .all(|e| evidence_session(e).is_some_and(|s| kept.contains(&s)))
+                });
+            }
+            c
+        })
+        .collect()
+}
+
+/// The session number of an evidence id (`D3:12` → 3).
+fn evidence_session(dia_id: &str) -> Option<u32> {
+    dia_id.strip_prefix('D')?.split(':').next()?.parse().ok()
 }
 
 fn usage_json(usage: LlmUsage) -> Value {
@@ -191,7 +238,7 @@ fn usage_json(usage: LlmUsage) -> Value {
     })
 }
 
-fn progress_bar(enabled: bool, total: u64) -> ProgressBar {
+pub(crate) fn progress_bar(enabled: bool, total: u64) -> ProgressBar {
     if !enabled {
         return ProgressBar::hidden();
     }
@@ -256,7 +303,7 @@ async fn ingest(
     options: &LocomoOptions,
     bar: &ProgressBar,
     usage: &mut LlmUsage,
-    failed: &mut usize,
+    failed: &mut Vec<String>,
 ) -> anyhow::Result<Vec<Ingested>> {
     let mut items = Vec::new();
     for session in &conversation.sessions {
@@ -323,8 +370,8 @@ async fn ingest(
                 )
             })?;
         *usage += outcome.llm_usage;
-        if matches!(outcome.status, EpisodeStatus::Failed { .. }) {
-            *failed += 1;
+        if let EpisodeStatus::Failed { reason } = &outcome.status {
+            failed.push(format!("session {}: {reason}", session.number));
         }
         items.extend(batch);
     }

@@ -84,6 +84,9 @@ async fn answers_are_generated_judged_and_scored_per_category() {
             ..mnemo_llm::LlmConfig::new(llm.base_url(), "scripted")
         }),
         store: None,
+        conversations: Vec::new(),
+        sessions: None,
+        answers: true,
         progress: false,
     };
     let report = locomo::run(&options, &embed_config())

@@ -3,6 +3,7 @@
 //! real sockets; the numbers asserted are the ones a person can work out by hand.
 
 mod cli;
+mod extraction;
 mod llm;
 mod offline;
 mod scale;

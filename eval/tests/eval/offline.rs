@@ -16,6 +16,9 @@ async fn run(mode: Mode) -> (tempfile::TempDir, Value) {
         out: dir.path().join("out"),
         llm: None,
         store: Some(dir.path().join("store")),
+        conversations: Vec::new(),
+        sessions: None,
+        answers: true,
         progress: false,
     };
     let report = locomo::run(&options, &embed_config())
@@ -24,21 +27,25 @@ async fn run(mode: Mode) -> (tempfile::TempDir, Value) {
     (dir, report)
 }
 
+/// The store a run kept in `dir`, and the tiny conversation's scope.
+fn tiny_store(dir: &tempfile::TempDir) -> (EmbeddedStore, Scope) {
+    let store = EmbeddedStore::open(&dir.path().join("store"), mnemo_fastembed::DIMENSION).unwrap();
+    (store, Scope::user("locomo-conv-tiny").unwrap())
+}
+
+async fn stored_facts(store: &EmbeddedStore, scope: &Scope) -> Vec<mnemo_core::Fact> {
+    let page = Page {
+        limit: 100,
+        offset: 0,
+    };
+    store.facts(scope, page).await.unwrap()
+}
+
 #[tokio::test]
 async fn turns_are_ingested_with_their_ids_dates_and_captions_never_the_query() {
     let (dir, _) = run(Mode::Turns).await;
-    let store = EmbeddedStore::open(&dir.path().join("store"), mnemo_fastembed::DIMENSION).unwrap();
-    let scope = Scope::user("locomo-conv-tiny").unwrap();
-    let facts = store
-        .facts(
-            &scope,
-            Page {
-                limit: 100,
-                offset: 0,
-            },
-        )
-        .await
-        .unwrap();
+    let (store, scope) = tiny_store(&dir);
+    let facts = stored_facts(&store, &scope).await;
     let mut got: Vec<(String, String, String)> = facts
         .iter()
         .map(|f| {
@@ -229,6 +236,9 @@ async fn a_reply_is_found_through_the_message_it_answers() {
         out: dir.path().join("out"),
         llm: None,
         store: None,
+        conversations: Vec::new(),
+        sessions: None,
+        answers: true,
         progress: false,
     };
     locomo::run(&options, &embed_config()).await.unwrap();
@@ -239,4 +249,52 @@ async fn a_reply_is_found_through_the_message_it_answers() {
     // Right after the two messages that name the book.
     assert_eq!(question["retrieved"][2], "D1:3", "{question}");
     assert!(mnemo > bm25 && mnemo > vector, "{question}");
+}
+
+/// `--sessions 1`: only the first session is ingested, and only the questions whose
+/// evidence lies in it are asked; the selection and the graph size are reported.
+#[tokio::test]
+async fn the_first_sessions_only_with_their_questions() {
+    let (dir, data) = write_slice();
+    let options = LocomoOptions {
+        data,
+        mode: Mode::Turns,
+        out: dir.path().join("out"),
+        llm: None,
+        store: Some(dir.path().join("store")),
+        conversations: vec!["conv-tiny".into()],
+        sessions: Some(1),
+        answers: true,
+        progress: false,
+    };
+    let report = locomo::run(&options, &embed_config())
+        .await
+        .expect("locomo run");
+    let asked = questions(&dir.path().join("out"));
+    assert_eq!(asked.len(), 3, "{asked:?}");
+    for question in &asked {
+        let evidence = question["evidence"].to_string();
+        assert!(
+            evidence.contains("D1:") && !evidence.contains("D2:"),
+            "{question}"
+        );
+    }
+    assert_eq!(report["selection"]["sessions"], 1);
+    assert_eq!(
+        report["graph"]["relations"], 0,
+        "infer: false adds no relation"
+    );
+
+    let (store, scope) = tiny_store(&dir);
+    let facts = stored_facts(&store, &scope).await;
+    assert_eq!(facts.len(), 4, "the four turns of session 1");
+
+    let none = LocomoOptions {
+        conversations: vec!["no-such-conversation".into()],
+        out: dir.path().join("out-none"),
+        store: None,
+        ..options
+    };
+    let err = locomo::run(&none, &embed_config()).await.unwrap_err();
+    assert!(err.to_string().contains("no conversation"), "{err}");
 }

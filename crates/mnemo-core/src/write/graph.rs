@@ -24,8 +24,11 @@ use crate::{
 const MAX_CANDIDATES_PER_TRIPLET: usize = 20;
 /// How many nearest entities are compared with a new name.
 const ENTITY_VECTOR_CANDIDATES: usize = 3;
-/// First-person words the extractor should already have mapped to the user.
-const FIRST_PERSON: &[&str] = &["i", "me", "my", "myself", "mine"];
+/// First-person words the extractor should already have mapped to the user, and the
+/// words small models write for the user despite being given the name.
+const FIRST_PERSON: &[&str] = &["i", "me", "my", "myself", "mine", "user", "the user"];
+/// The words small models write for the agent despite being given its name.
+const AGENT_WORDS: &[&str] = &["assistant", "the assistant"];
 /// Type given to an entity a relation names that the extractor did not list.
 const FALLBACK_ENTITY_TYPE: &str = "Concept";
 
@@ -96,6 +99,10 @@ pub(crate) async fn extract_triplets(
         }
         Err(err) => return Err(MemoryError::Llm(err.with_extra_usage(usage))),
     };
+    // The verbs a model prefers (MOVED_TO, MOVED_FROM) in the ontology's timeless types.
+    let relations = relations
+        .into_iter()
+        .map(|r| reader.ontology.normalize(r, episode.occurred_at));
 
     let type_of = |name: &str| -> Option<EntityType> {
         let key = normalize_name(name).ok()?;
@@ -108,7 +115,6 @@ pub(crate) async fn extract_triplets(
     };
     let stored = |t: &Timestamp| crate::time::check_stored("valid_from", t).is_ok();
     let triplets = relations
-        .into_iter()
         .map(|r| TripletIn {
             source: NamedEntity {
                 entity_type: type_of(&r.source),
@@ -228,7 +234,12 @@ pub(crate) async fn plan_triplets(
             });
             continue;
         }
-        let valid_from = triplet.valid_from.or(Some(episode.occurred_at));
+        // No start stated: it holds from the conversation on, unless it is stated to have
+        // ended by then ("I lived in Paris until 2020"), when its start is unknown.
+        let valid_from = triplet.valid_from.or(match triplet.valid_to {
+            Some(to) if to <= episode.occurred_at => None,
+            _ => Some(episode.occurred_at),
+        });
         let valid_to = triplet
             .valid_to
             .filter(|to| valid_from.is_none_or(|f| f < *to));
@@ -675,13 +686,19 @@ impl<'a> EntityResolver<'a> {
         }
     }
 
-    /// The display form of a stated name ("I" → the user).
+    /// The display form of a stated name ("I", "user" → the user; "assistant" → the agent).
     fn display_of(&self, named: &NamedEntity) -> String {
         let display = named.display.trim();
-        if FIRST_PERSON.contains(&display.to_lowercase().as_str())
+        let lower = display.to_lowercase();
+        if FIRST_PERSON.contains(&lower.as_str())
             && let Some(user) = self.episode.scope.user_id()
         {
             return user.to_owned();
+        }
+        if AGENT_WORDS.contains(&lower.as_str())
+            && let Some(agent) = self.episode.scope.agent_id()
+        {
+            return agent.to_owned();
         }
         display.to_owned()
     }

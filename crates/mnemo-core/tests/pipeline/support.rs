@@ -54,9 +54,11 @@ pub struct Harness {
     _dir: Option<tempfile::TempDir>,
 }
 
-/// Fast retries, so malformed-answer cases do not wait.
+/// Fast retries, so malformed-answer cases do not wait; forced tools (the scripted server
+/// honours them), so a malformed answer is retried as such rather than probed by `auto`.
 pub fn llm_config(llm: &ScriptedLlm) -> LlmConfig {
     let mut config = LlmConfig::new(llm.base_url(), "scripted");
+    config.output = mnemo_llm::OutputMode::Tools;
     config.max_retries = 2;
     config.retry_base_delay = Duration::from_millis(1);
     config.timeout = Duration::from_secs(5);

@@ -754,3 +754,40 @@ async fn bad_direct_triplets_are_refused_whole() {
         "nothing half-written"
     );
 }
+
+/// What small models write, in the ontology's terms: `MOVED_TO` is stored as `LIVES_IN`,
+/// `MOVED_FROM` as the end of the old `LIVES_IN` (with no known start, since it ended
+/// before the conversation), and "user" as the scope's user.
+#[tokio::test]
+async fn a_models_verbs_of_change_become_the_ontologys_types() {
+    let (h, scope) = check(
+        &[step(
+            "I moved from Paris to Lisbon in April",
+            date(2024, 5, 10),
+            json!([{"name": "user", "type": "Person"}, city("Paris"), city("Lisbon")]),
+            json!([
+                {"source": "user", "relation": "MOVED_TO", "target": "Lisbon",
+                 "fact": "Alice moved to Lisbon", "valid_from": "2024-04-01", "valid_to": null},
+                {"source": "I", "relation": "MOVED_FROM", "target": "Paris",
+                 "fact": "Alice moved away from Paris", "valid_from": "2024-04-01", "valid_to": null},
+            ]),
+        )],
+        &[
+            "USER LIVES_IN Lisbon [current]",
+            "USER LIVES_IN Paris [ended]",
+        ],
+    )
+    .await;
+    let paris = relation_between(&h, &scope, "Paris").await;
+    assert_eq!(
+        paris.times.valid_from, None,
+        "lived there since an unknown time"
+    );
+    assert_eq!(paris.times.valid_to, Some(date(2024, 4, 1)));
+    let lisbon = relation_between(&h, &scope, "Lisbon").await;
+    assert_eq!(lisbon.times.valid_from, Some(date(2024, 4, 1)));
+    assert!(
+        h.entity(&scope, "user").await.is_none(),
+        "no entity named user"
+    );
+}

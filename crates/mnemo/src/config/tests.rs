@@ -76,7 +76,7 @@ fn defaults() {
             "embed.ort_dylib_path = \".deps/python/onnxruntime/capi/libonnxruntime.so.1.24.4\"",
             "embed.sessions = 2",
             "llm.max_retries = 2",
-            "llm.output = \"tools\"",
+            "llm.output = \"auto\"",
             "llm.timeout_s = 60",
             "server.addr = \"127.0.0.1:8420\"",
             "server.max_body_bytes = 2097152",
@@ -279,7 +279,7 @@ fn values_of_the_wrong_type() {
         "[server]\naddr = \"localhost\"\n[llm]\ntimeout_s = \"60\"\noutput = \"xml\"\n[store]\nbackend = \"mysql\"\npath = 5",
         &[("MNEMO__LLM__MAX_RETRIES", "-1")],
         &[
-            "llm.output = \"xml\" (in mnemo.toml): expected one of \"tools\", \"json_schema\"",
+            "llm.output = \"xml\" (in mnemo.toml): expected one of \"tools\", \"json_schema\", \"auto\"",
             "llm.timeout_s = \"60\" (in mnemo.toml): expected a whole number of seconds",
             "server.addr = \"localhost\" (in mnemo.toml): expected an IP address and port such as 127.0.0.1:8420",
             "store.backend = \"mysql\" (in mnemo.toml): expected one of \"embedded\", \"neo4j\"",
