@@ -26,9 +26,10 @@ llm-small:
 	./scripts/llm.sh small
 
 ## The extraction quality suite against the local models (slow: tens of minutes on 2
-## cores; not part of `make test`). Reports in target/test-llm/.
+## cores; not part of `make test`). Reports in target/test-llm/. LLM_SIZES="small big" and
+## LLM_MODES="json_schema" choose the runs; TEST_LLM_ARGS="--stride 3" goes to the eval.
 test-llm:
-	./scripts/test-llm.sh
+	./scripts/test-llm.sh $(TEST_LLM_ARGS)
 
 ## Set up, then run `mnemo serve` on the embedded store (./mnemo-data).
 run: setup
