@@ -108,6 +108,15 @@ struct Expected {
     current: bool,
 }
 
+impl Expected {
+    /// The relation types that state the label: its own, then its `also` types.
+    fn types(&self) -> Vec<&str> {
+        std::iter::once(self.triplet.relation.as_str())
+            .chain(self.also.iter().map(String::as_str))
+            .collect()
+    }
+}
+
 /// One relation the memory holds after a case, as scored.
 #[derive(Clone, Debug)]
 struct Held {
@@ -373,9 +382,7 @@ fn score(case: &Case, held: &[Held]) -> (Tally, Vec<Value>) {
     };
     let mut misses = Vec::new();
     for label in &case.expect {
-        let types: Vec<&str> = std::iter::once(label.triplet.relation.as_str())
-            .chain(label.also.iter().map(String::as_str))
-            .collect();
+        let types = label.types();
         let candidates: Vec<&Held> = held
             .iter()
             .filter(|h| matches(&label.triplet, &types, h))
@@ -426,12 +433,10 @@ fn score(case: &Case, held: &[Held]) -> (Tally, Vec<Value>) {
         .filter(|h| h.status != RelationStatus::Retracted)
     {
         tally.held += 1;
-        let labelled = case.expect.iter().any(|label| {
-            let types: Vec<&str> = std::iter::once(label.triplet.relation.as_str())
-                .chain(label.also.iter().map(String::as_str))
-                .collect();
-            matches(&label.triplet, &types, h)
-        });
+        let labelled = case
+            .expect
+            .iter()
+            .any(|label| matches(&label.triplet, &label.types(), h));
         tally.held_matching += usize::from(labelled);
         if !labelled {
             misses.push(json!({"problem": "not labelled", "held": h.to_json()}));

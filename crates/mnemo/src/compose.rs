@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use mnemo_core::llm::LanguageModel;
 use mnemo_core::ports::{GraphWrite, VectorWrite};
-use mnemo_core::{Memory, MemoryParts, MemorySettings, Ontology, OntologySpec};
+use mnemo_core::{Memory, MemoryParts, MemorySettings, Ontology};
 use mnemo_embedded::EmbeddedStore;
 use mnemo_fastembed::{FastEmbedder, Model, TokenizerCounter};
 use mnemo_llm::{LlmConfig, OpenAiLlm, OutputMode};
@@ -209,9 +209,7 @@ pub fn ontology(config: &Config) -> anyhow::Result<Ontology> {
     };
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read ontology.file {}", path.display()))?;
-    let spec: OntologySpec = toml::from_str(&text)
-        .with_context(|| format!("ontology.file {} is not a valid ontology", path.display()))?;
-    Ontology::from_spec(spec)
+    Ontology::from_toml(&text)
         .with_context(|| format!("ontology.file {} is not a valid ontology", path.display()))
 }
 
