@@ -110,11 +110,33 @@ impl Reader<'_> {
 
     /// Embeds texts, checking the embedder kept its promise of one vector per text.
     pub(crate) async fn embed(&self, texts: Vec<String>) -> Result<Vec<Vec<f32>>, MemoryError> {
+        self.embed_checked(texts, false).await
+    }
+
+    /// [`Reader::embed`] for a search ([`Embedder::embed_query`]).
+    ///
+    /// [`Embedder::embed_query`]: crate::ports::Embedder::embed_query
+    pub(crate) async fn embed_query(
+        &self,
+        texts: Vec<String>,
+    ) -> Result<Vec<Vec<f32>>, MemoryError> {
+        self.embed_checked(texts, true).await
+    }
+
+    async fn embed_checked(
+        &self,
+        texts: Vec<String>,
+        query: bool,
+    ) -> Result<Vec<Vec<f32>>, MemoryError> {
         let expected = texts.len();
         if expected == 0 {
             return Ok(Vec::new());
         }
-        let vectors = self.embedder.embed(texts).await?;
+        let vectors = if query {
+            self.embedder.embed_query(texts).await?
+        } else {
+            self.embedder.embed(texts).await?
+        };
         if vectors.len() != expected {
             return Err(MemoryError::Embed(crate::EmbedError::Inference(format!(
                 "embedder returned {} vectors for {expected} texts",

@@ -236,6 +236,20 @@ pub trait GraphRead: Send + Sync {
     async fn entity_by_name(&self, scope: &Scope, name: &str)
     -> Result<Option<Entity>, StoreError>;
 
+    /// [`GraphRead::entity_by_name`] of each name, in order. A backend answers them in one
+    /// round trip where it can (the write path looks up every span of a message at once).
+    async fn entities_by_names(
+        &self,
+        scope: &Scope,
+        names: &[String],
+    ) -> Result<Vec<Option<Entity>>, StoreError> {
+        let mut found = Vec::with_capacity(names.len());
+        for name in names {
+            found.push(self.entity_by_name(scope, name).await?);
+        }
+        Ok(found)
+    }
+
     async fn entities(&self, scope: &Scope, page: Page) -> Result<Vec<Entity>, StoreError>;
 
     /// Full-text search over entity names and aliases, best first.
@@ -321,6 +335,14 @@ pub trait GraphWrite: GraphRead {
 
     /// Inserts or replaces the scope's rolling summary.
     async fn put_scope_summary(&self, summary: &ScopeSummary) -> Result<(), StoreError>;
+}
+
+/// One fact for [`VectorWrite::put_facts`]: the fact, its embedding and the history event.
+#[derive(Clone, Debug)]
+pub struct FactPut {
+    pub fact: Fact,
+    pub vector: Vec<f32>,
+    pub event: FactEvent,
 }
 
 /// A relation's embedding with the payload vector search filters on.
@@ -411,6 +433,16 @@ pub trait VectorWrite: VectorRead {
         event: &FactEvent,
     ) -> Result<(), StoreError>;
 
+    /// [`VectorWrite::put_fact`] of each item; each item is atomic, and a backend writes
+    /// them all in one transaction where it can (one commit for all of an episode's
+    /// messages). On an error, the items before it may be written.
+    async fn put_facts(&self, items: &[FactPut]) -> Result<(), StoreError> {
+        for item in items {
+            self.put_fact(&item.fact, &item.vector, &item.event).await?;
+        }
+        Ok(())
+    }
+
     /// Removes the fact (its history stays) and appends `event`, atomically.
     async fn delete_fact(
         &self,
@@ -435,6 +467,13 @@ pub trait Embedder: Send + Sync {
     /// One vector per input, in order. Implementations batch and keep CPU work off the
     /// async runtime.
     async fn embed(&self, texts: Vec<String>) -> Result<Vec<Vec<f32>>, EmbedError>;
+
+    /// [`Embedder::embed`] for a search (its query, its phrases): the same vectors, but an
+    /// implementation may serve it after waiting writes, whose callers hold a scope's
+    /// write lock or a client's add.
+    async fn embed_query(&self, texts: Vec<String>) -> Result<Vec<Vec<f32>>, EmbedError> {
+        self.embed(texts).await
+    }
 }
 
 /// Counts tokens the way the budgeted text will be counted (a real tokenizer).

@@ -2,7 +2,9 @@
 //! persisted in SQLite.
 
 use async_trait::async_trait;
-use mnemo_core::ports::{Page, RelationVector, Scored, VectorCounts, VectorRead, VectorWrite};
+use mnemo_core::ports::{
+    FactPut, Page, RelationVector, Scored, VectorCounts, VectorRead, VectorWrite,
+};
 use mnemo_core::{
     EpisodeId, Fact, FactEvent, FactId, RelationId, RelationTimes, Scope, SkippedRecords,
     StoreError, Visibility, is_visible,
@@ -347,49 +349,67 @@ impl VectorWrite for EmbeddedStore {
         vector: &[f32],
         event: &FactEvent,
     ) -> Result<(), StoreError> {
-        let (fact, vector, event) = (fact.clone(), vector.to_vec(), event.clone());
+        self.put_facts(&[FactPut {
+            fact: fact.clone(),
+            vector: vector.to_vec(),
+            event: event.clone(),
+        }])
+        .await
+    }
+
+    async fn put_facts(&self, items: &[FactPut]) -> Result<(), StoreError> {
+        let items = items.to_vec();
         self.blocking(move |inner| {
-            inner.check_vector(&vector)?;
-            check_event_fact(&event, fact.id)?;
-            let key = fact.scope.key();
+            for item in &items {
+                inner.check_vector(&item.vector)?;
+                check_event_fact(&item.event, item.fact.id)?;
+            }
             inner.write(|tx| {
-                let pk: i64 = tx
-                    .prepare_cached(
-                        "INSERT INTO facts (scope, id, text, metadata, created_at, updated_at, \
-                         episodes, vector) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
-                         ON CONFLICT (scope, id) DO UPDATE SET text = excluded.text, \
-                         metadata = excluded.metadata, created_at = excluded.created_at, \
-                         updated_at = excluded.updated_at, episodes = excluded.episodes, \
-                         vector = excluded.vector RETURNING pk",
+                let mut effects = Vec::with_capacity(items.len());
+                for FactPut {
+                    fact,
+                    vector,
+                    event,
+                } in items
+                {
+                    let key = fact.scope.key();
+                    let pk: i64 = tx
+                        .prepare_cached(
+                            "INSERT INTO facts (scope, id, text, metadata, created_at, \
+                             updated_at, episodes, vector) \
+                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
+                             ON CONFLICT (scope, id) DO UPDATE SET text = excluded.text, \
+                             metadata = excluded.metadata, created_at = excluded.created_at, \
+                             updated_at = excluded.updated_at, episodes = excluded.episodes, \
+                             vector = excluded.vector RETURNING pk",
+                        )?
+                        .query_row(
+                            params![
+                                key,
+                                fact.id.to_string(),
+                                fact.text,
+                                json(&fact.metadata)?,
+                                ts(&fact.created_at)?,
+                                ts(&fact.updated_at)?,
+                                json(&fact.episodes)?,
+                                vector_blob(&vector),
+                            ],
+                            |r| r.get(0),
+                        )?;
+                    tx.prepare_cached("DELETE FROM fact_fts WHERE rowid = ?1")?
+                        .execute([pk])?;
+                    tx.prepare_cached(
+                        "INSERT INTO fact_fts (rowid, text, scope_tag) VALUES (?1, ?2, ?3)",
                     )?
-                    .query_row(
-                        params![
-                            key,
-                            fact.id.to_string(),
-                            fact.text,
-                            json(&fact.metadata)?,
-                            ts(&fact.created_at)?,
-                            ts(&fact.updated_at)?,
-                            json(&fact.episodes)?,
-                            vector_blob(&vector),
-                        ],
-                        |r| r.get(0),
-                    )?;
-                tx.prepare_cached("DELETE FROM fact_fts WHERE rowid = ?1")?
-                    .execute([pk])?;
-                tx.prepare_cached(
-                    "INSERT INTO fact_fts (rowid, text, scope_tag) VALUES (?1, ?2, ?3)",
-                )?
-                .execute(params![pk, fact.text, fts::scope_tag(&key)])?;
-                append_event(tx, &key, &event)?;
-                Ok((
-                    (),
-                    vec![Effect::Fact {
-                        scope: key.clone(),
+                    .execute(params![pk, fact.text, fts::scope_tag(&key)])?;
+                    append_event(tx, &key, &event)?;
+                    effects.push(Effect::Fact {
+                        scope: key,
                         id: fact.id,
                         vector,
-                    }],
-                ))
+                    });
+                }
+                Ok(((), effects))
             })
         })
         .await

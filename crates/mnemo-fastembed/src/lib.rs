@@ -28,7 +28,7 @@ pub use model::{Model, UnknownModel};
 pub use pool::PoolConfig;
 pub use tokens::TokenizerCounter;
 
-use pool::SessionPool;
+use pool::{Priority, SessionPool};
 
 /// The command that installs the offline files; every setup error names it.
 pub const SETUP_COMMAND: &str = "make setup";
@@ -114,8 +114,8 @@ impl FastEmbedder {
         FastEmbedder::load_pool(config, PoolConfig::default())
     }
 
-    /// [`FastEmbedder::load`] with `pool.sessions` model sessions, each on its share of
-    /// the cores, and at most `pool.max_waiting` calls waiting for one.
+    /// [`FastEmbedder::load`] with `pool.sessions` model sessions (each may use every
+    /// core) and at most `pool.max_waiting` calls waiting for one.
     pub fn load_pool(config: &EmbedConfig, pool: PoolConfig) -> Result<FastEmbedder, EmbedError> {
         let started = Instant::now();
         let pool = pool.checked()?;
@@ -194,6 +194,20 @@ impl Embedder for FastEmbedder {
     }
 
     async fn embed(&self, texts: Vec<String>) -> Result<Vec<Vec<f32>>, EmbedError> {
+        self.embed_with(texts, Priority::Write).await
+    }
+
+    async fn embed_query(&self, texts: Vec<String>) -> Result<Vec<Vec<f32>>, EmbedError> {
+        self.embed_with(texts, Priority::Query).await
+    }
+}
+
+impl FastEmbedder {
+    async fn embed_with(
+        &self,
+        texts: Vec<String>,
+        priority: Priority,
+    ) -> Result<Vec<Vec<f32>>, EmbedError> {
         if texts.is_empty() {
             return Ok(Vec::new());
         }
@@ -215,26 +229,41 @@ impl Embedder for FastEmbedder {
         runtime
             .spawn_blocking(move || {
                 let _admitted = admitted;
-                embed_blocking(&pool, &texts, model)
+                embed_blocking(&pool, &texts, model, priority)
             })
             .await
             .map_err(|err| EmbedError::Inference(format!("embedding task failed: {err}")))?
     }
 }
 
-/// Runs the model over `texts` in batches of [`Model::batch_size`], keeping their order;
-/// each batch takes a free session and gives it back, so a large call never holds one long.
+/// Characters every text counts as at least when batching: a few tokens more padding cost
+/// less than another run of the model.
+const MIN_BATCH_LENGTH: usize = 16;
+
+/// A text at most this many times longer than the shortest of its batch joins it; a
+/// longer one starts the next batch. A batch is padded to its longest text, and the model's
+/// cost grows with the padded length, so a message embedded with the short names it
+/// mentions would cost as much as five messages.
+const MAX_BATCH_SPREAD: usize = 2;
+
+/// Runs the model over `texts`, keeping their order: in order of length, in batches of at
+/// most [`Model::batch_size`] texts of similar length ([`MAX_BATCH_SPREAD`]); each batch
+/// takes a free session and gives it back, so a large call never holds one long. A model
+/// whose vectors would depend on their batch-mates has batches of one
+/// ([`Model::batch_size`]), so the batching never changes a vector.
 fn embed_blocking(
     pool: &SessionPool,
     texts: &[String],
     model: Model,
+    priority: Priority,
 ) -> Result<Vec<Vec<f32>>, EmbedError> {
     let (dimension, batch_size) = (model.dimension(), model.batch_size());
-    let mut vectors = Vec::with_capacity(texts.len());
-    for batch in texts.chunks(batch_size) {
+    let mut vectors: Vec<Vec<f32>> = vec![Vec::new(); texts.len()];
+    for batch in batches(texts, batch_size) {
+        let batch_texts: Vec<&str> = batch.iter().map(|&i| texts[i].as_str()).collect();
         let batch_vectors = pool
-            .session()
-            .embed(batch, Some(batch_size))
+            .session(priority)
+            .embed(&batch_texts, Some(batch_size))
             .map_err(|err| EmbedError::Inference(err.to_string()))?;
         if batch_vectors.len() != batch.len() || batch_vectors.iter().any(|v| v.len() != dimension)
         {
@@ -244,9 +273,33 @@ fn embed_blocking(
                 batch.len()
             )));
         }
-        vectors.extend(batch_vectors);
+        for (&i, vector) in batch.iter().zip(batch_vectors) {
+            vectors[i] = vector;
+        }
     }
     Ok(vectors)
+}
+
+/// The indexes of `texts` in batches (see [`embed_blocking`]): shortest first (length in
+/// characters, which follows the token count closely enough), each batch at most
+/// `batch_size` long and [`MAX_BATCH_SPREAD`] times its first text's length (at least
+/// [`MIN_BATCH_LENGTH`]).
+fn batches(texts: &[String], batch_size: usize) -> Vec<Vec<usize>> {
+    let length = |i: usize| texts[i].chars().count().max(MIN_BATCH_LENGTH);
+    let mut by_length: Vec<usize> = (0..texts.len()).collect();
+    by_length.sort_by_key(|&i| length(i));
+    let mut batches: Vec<Vec<usize>> = Vec::new();
+    for i in by_length {
+        match batches.last_mut() {
+            Some(batch)
+                if batch.len() < batch_size && length(i) <= MAX_BATCH_SPREAD * length(batch[0]) =>
+            {
+                batch.push(i);
+            }
+            _ => batches.push(vec![i]),
+        }
+    }
+    batches
 }
 
 /// The process's one ONNX Runtime environment, created from `dylib` on first use.
@@ -312,4 +365,38 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
         .copied()
         .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
         .unwrap_or("panic without a message")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(texts: &[&str], batch_size: usize, want: &[&[usize]]) {
+        let texts: Vec<String> = texts.iter().map(|t| (*t).to_owned()).collect();
+        assert_eq!(batches(&texts, batch_size), want, "{texts:?}");
+    }
+
+    #[test]
+    fn texts_are_batched_shortest_first_with_texts_of_similar_length() {
+        let message = "I met Dana Whitfield at the Harbor Cafe in Lisbon.";
+        // The names go together, the message they came from alone.
+        check(
+            &[message, "Dana Whitfield", "Harbor Cafe", "Lisbon"],
+            64,
+            &[&[1, 2, 3], &[0]],
+        );
+        // Batch size caps a batch; every text is in exactly one batch.
+        check(
+            &["aa", "bb", "cc", "dd", "ee"],
+            2,
+            &[&[0, 1], &[2, 3], &[4]],
+        );
+        check(&["x"; 1], 1, &[&[0]]);
+        check(&[], 64, &[]);
+        // Short texts count as MIN_BATCH_LENGTH characters.
+        check(&["", "abc", "ab"], 64, &[&[0, 1, 2]]);
+        let long = "a".repeat(100);
+        let longer = "b".repeat(201);
+        check(&[&longer, "ab", &long], 64, &[&[1], &[2], &[0]]);
+    }
 }

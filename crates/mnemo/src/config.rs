@@ -175,7 +175,7 @@ pub struct EmbedConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model_dir: Option<PathBuf>,
     pub ort_dylib_path: PathBuf,
-    /// Model sessions run side by side (the cores are shared out between them).
+    /// Model sessions run side by side (each may use every core).
     pub sessions: usize,
     /// Embedding calls admitted at once; more are refused with 503 until some finish.
     pub max_waiting: usize,

@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use mnemo_core::ports::Embedder as _;
 use mnemo_eval::{locomo, summarize};
-use mnemo_fastembed::{EmbedConfig, FastEmbedder, Model};
+use mnemo_fastembed::{EmbedConfig, FastEmbedder, Model, PoolConfig};
 
 const QUERIES: usize = 200;
 const TURNS: usize = 200;
@@ -19,6 +19,31 @@ const WARMUP: usize = 10;
 
 fn ms(d: std::time::Duration) -> f64 {
     d.as_secs_f64() * 1e3
+}
+
+/// How long each call took, one call per batch, one after the other.
+async fn timed(
+    batches: impl Iterator<Item = Vec<String>>,
+    embedder: &FastEmbedder,
+) -> anyhow::Result<Vec<std::time::Duration>> {
+    let mut samples = Vec::new();
+    for batch in batches {
+        let started = Instant::now();
+        embedder.embed(batch).await?;
+        samples.push(started.elapsed());
+    }
+    Ok(samples)
+}
+
+fn print_summary(what: &str, samples: &[std::time::Duration]) {
+    if let Some(s) = summarize(samples) {
+        println!(
+            "  {what}: p50 {:.1} ms, p95 {:.1} ms, max {:.1} ms",
+            ms(s.p50),
+            ms(s.p95),
+            ms(s.max)
+        );
+    }
 }
 
 #[tokio::main]
@@ -52,38 +77,48 @@ async fn main() -> anyhow::Result<()> {
             );
             continue;
         }
-        let embedder = FastEmbedder::load(&config)?;
-        for text in questions.iter().take(WARMUP) {
-            embedder.embed(vec![text.clone()]).await?;
-        }
-        println!("\n{model} ({} dimensions):", model.dimension());
-        for (what, texts) in [("question", &questions), ("turn", &turns)] {
-            let mut samples = Vec::with_capacity(texts.len());
-            for text in texts.iter() {
-                let started = Instant::now();
+        for pool in [
+            PoolConfig::default(),
+            PoolConfig {
+                sessions: 1,
+                ..PoolConfig::default()
+            },
+        ] {
+            let embedder = FastEmbedder::load_pool(&config, pool)?;
+            for text in questions.iter().take(WARMUP) {
                 embedder.embed(vec![text.clone()]).await?;
-                samples.push(started.elapsed());
             }
-            if let Some(s) = summarize(&samples) {
-                println!(
-                    "  one {what} per call: p50 {:.1} ms, p95 {:.1} ms, max {:.1} ms",
-                    ms(s.p50),
-                    ms(s.p95),
-                    ms(s.max)
-                );
+            println!(
+                "\n{model} ({} dimensions), {} session(s) of {} thread(s):",
+                model.dimension(),
+                pool.sessions,
+                pool.threads_per_session()
+            );
+            for (what, texts) in [("question", &questions), ("turn", &turns)] {
+                let samples = timed(texts.iter().map(|t| vec![t.clone()]), &embedder).await?;
+                print_summary(&format!("one {what} per call"), &samples);
             }
+            // The shape of a search's call before #18: the question and its noun phrases
+            // in one padded batch.
+            let with_phrases = questions.iter().map(|q| {
+                let mut batch = vec![q.clone()];
+                batch.extend(q.split_whitespace().take(4).map(str::to_owned));
+                batch
+            });
+            let samples = timed(with_phrases, &embedder).await?;
+            print_summary("a question and 4 of its words in one call", &samples);
+            let started = Instant::now();
+            let mut count = 0;
+            for session in &sessions {
+                embedder.embed(session.clone()).await?;
+                count += session.len();
+            }
+            println!(
+                "  whole sessions per call ({} sessions, {count} turns): {:.1} ms per turn",
+                sessions.len(),
+                ms(started.elapsed()) / count as f64
+            );
         }
-        let started = Instant::now();
-        let mut count = 0;
-        for session in &sessions {
-            embedder.embed(session.clone()).await?;
-            count += session.len();
-        }
-        println!(
-            "  whole sessions per call ({} sessions, {count} turns): {:.1} ms per turn",
-            sessions.len(),
-            ms(started.elapsed()) / count as f64
-        );
     }
     Ok(())
 }

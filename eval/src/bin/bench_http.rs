@@ -5,7 +5,10 @@
 //! not a test. Flags: `--clients N` (default 8), `--seconds S` (default 60),
 //! `--relations N` (default 100000), `--quick` (10k relations for 10 s, a smoke run),
 //! `--heavy N` (default 0: N more clients each sending 1.9 MB search queries in a loop,
-//! whatever the answer; the latency reported is still the ordinary clients').
+//! whatever the answer; the latency reported is still the ordinary clients'),
+//! `--adders N` (default 0: N more clients each posting one-message `infer: false` adds to
+//! the searched scope in a loop; their latency is reported apart, and any answer but 200
+//! fails the run).
 //!
 //! The store is `mnemo_eval::synthetic`'s graph (as in `bench_search`), opened in a
 //! temporary folder and served in-process by the real router (`mnemo_server::serve`) on
@@ -38,6 +41,7 @@ const USER: &str = "bench";
 struct Options {
     clients: usize,
     heavy: usize,
+    adders: usize,
     seconds: u64,
     relations: usize,
 }
@@ -49,6 +53,7 @@ impl Options {
         let mut options = Options {
             clients: 8,
             heavy: 0,
+            adders: 0,
             seconds: if quick { 10 } else { 60 },
             relations: if quick { 10_000 } else { 100_000 },
         };
@@ -69,6 +74,9 @@ impl Options {
         if let Some(n) = value("--heavy")? {
             options.heavy = n as usize;
         }
+        if let Some(n) = value("--adders")? {
+            options.adders = n as usize;
+        }
         if let Some(s) = value("--seconds")? {
             options.seconds = s.max(1);
         }
@@ -83,11 +91,12 @@ impl Options {
                     "--seconds",
                     "--relations",
                     "--heavy",
+                    "--adders",
                 ]
                 .contains(&arg.as_str())
             {
                 bail!(
-                    "unknown flag {arg}; flags: --clients N --seconds S --relations N --heavy N --quick"
+                    "unknown flag {arg}; flags: --clients N --seconds S --relations N --heavy N --adders N --quick"
                 );
             }
         }
@@ -106,12 +115,13 @@ async fn main() -> anyhow::Result<()> {
     println!(
         "bench_http: POST /v1/search, {} relations, {} keep-alive clients, {} s \
          (warm-up {:.1} s not counted), limit {LIMIT}, token_budget {TOKEN_BUDGET}, \
-         {} heavy clients ({HEAVY_QUERY_BYTES} B queries)",
+         {} heavy clients ({HEAVY_QUERY_BYTES} B queries), {} adding clients",
         options.relations,
         options.clients,
         options.seconds,
         options.warm_up().as_secs_f64(),
-        options.heavy
+        options.heavy,
+        options.adders
     );
     mnemo_eval::print_load_average();
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
@@ -173,6 +183,7 @@ async fn main() -> anyhow::Result<()> {
         let run = Duration::from_secs(options.seconds);
         let clients = options.clients;
         let heavy = options.heavy;
+        let adders = options.adders;
         std::thread::spawn(move || {
             tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -180,19 +191,99 @@ async fn main() -> anyhow::Result<()> {
                 .context("client runtime")?
                 .block_on(async {
                     let heavy = tokio::spawn(heavy_load(url.clone(), heavy, run));
+                    let adds = tokio::spawn(add_load(url.clone(), adders, warm_up, run));
                     let results = generate_load(url, queries, clients, warm_up, run).await;
                     let heavy = heavy.await?;
                     println!("heavy clients: {heavy}");
-                    results
+                    let adds = adds.await??;
+                    Ok::<_, anyhow::Error>((results?, adds))
                 })
         })
     };
-    let results = tokio::task::spawn_blocking(move || load.join())
+    let (results, adds) = tokio::task::spawn_blocking(move || load.join())
         .await?
         .map_err(|_| anyhow::anyhow!("the load generator panicked"))??;
     let _ = stop.send(());
     server.await??;
+    report_adds(&adds, options.adders)?;
     report(&results, &options)
+}
+
+/// `clients` connections posting one-message `infer: false` adds to the searched scope
+/// until `run` is over; the latencies of those sent after `warm_up`. Fails on any answer
+/// but 200.
+async fn add_load(
+    search_url: String,
+    clients: usize,
+    warm_up: Duration,
+    run: Duration,
+) -> anyhow::Result<Vec<Duration>> {
+    let url = search_url.replace("/v1/search", "/v1/memories");
+    let start = Instant::now();
+    let (measure_from, end) = (start + warm_up, start + run);
+    let mut tasks = Vec::with_capacity(clients);
+    for client in 0..clients {
+        let url = url.clone();
+        tasks.push(tokio::spawn(async move {
+            let http = http_client()
+                .pool_max_idle_per_host(1)
+                .timeout(Duration::from_secs(30))
+                .build()?;
+            let mut latencies = Vec::new();
+            let mut n = 0usize;
+            loop {
+                let sent = Instant::now();
+                if sent >= end {
+                    break;
+                }
+                n += 1;
+                let body = serde_json::json!({
+                    "user_id": USER,
+                    "messages": [{"role": "user", "content": format!(
+                        "Adder {client} note {n}: I met Dana Whitfield at the Harbor Cafe \
+                         and we talked about the marathon in Lisbon."
+                    )}],
+                    "infer": false,
+                });
+                let response = http
+                    .post(&url)
+                    .header(reqwest::header::CONTENT_TYPE, "application/json")
+                    .body(serde_json::to_vec(&body)?)
+                    .send()
+                    .await?;
+                let status = response.status();
+                let text = response.text().await?;
+                if !status.is_success() {
+                    bail!("add answered {status}: {}", &text[..text.len().min(200)]);
+                }
+                if sent >= measure_from {
+                    latencies.push(sent.elapsed());
+                }
+            }
+            Ok::<_, anyhow::Error>(latencies)
+        }));
+    }
+    let mut all = Vec::new();
+    for task in tasks {
+        all.extend(task.await??);
+    }
+    Ok(all)
+}
+
+fn report_adds(latencies: &[Duration], adders: usize) -> anyhow::Result<()> {
+    if adders == 0 {
+        return Ok(());
+    }
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    let summary = summarize(latencies).context("no add finished in the measured window")?;
+    println!(
+        "\n{adders} adding clients: {} infer:false adds, latency p50 {:.2} ms, p95 {:.2} ms, max {:.2} ms",
+        latencies.len(),
+        ms(summary.p50),
+        ms(summary.p95),
+        ms(summary.max)
+    );
+    Ok(())
 }
 
 /// Size of a heavy client's search query.

@@ -430,13 +430,14 @@ async fn ask(
     };
 
     // What an agent would call: the default search, timed.
+    ctx.embedder.reset();
     let started = Instant::now();
     let default = ctx
         .memory
         .search(SearchRequest::new(scope.clone(), &question.question))
         .await?;
     let latency = started.elapsed();
-    let embedding = ctx.embedder.last();
+    let embedding = ctx.embedder.span();
     let context_tokens = ctx.tokens.count(&default.context);
 
     let mut deep = SearchRequest::new(scope.clone(), &question.question);

@@ -99,30 +99,29 @@ pub(crate) async fn lexical(
     Ok(links)
 }
 
-/// A phrase of the query that may name an entity, with its embedding.
-#[derive(Clone, Debug)]
-pub(crate) struct Phrase {
-    pub text: String,
-    /// Looks like a name (capitalised, or named by the LLM).
-    pub name_like: bool,
-    pub vector: Vec<f32>,
+/// The phrases worth a name embedding: those not already explained by a lexical link.
+/// Lexical matching already covers every phrase that is an entity's exact name, so only
+/// name-like phrases are kept (every phrase when nothing matched lexically): each one
+/// costs an embedding and a scan of the scope's entity vectors.
+pub(crate) fn unexplained(phrases: Vec<(String, bool)>, links: &Links) -> Vec<(String, bool)> {
+    let any_lexical = !links.found.is_empty();
+    phrases
+        .into_iter()
+        .filter(|(text, name_like)| (*name_like || !any_lexical) && !links.covers(text))
+        .collect()
 }
 
-/// Adds the entities whose name embedding is close to a phrase not already explained by a
-/// lexical link. Lexical matching already covers every phrase that is an entity's exact
-/// name, so only name-like phrases are compared (every phrase when nothing matched
-/// lexically): each comparison is a scan of the scope's entity vectors.
+/// Adds the entities whose name embedding is close to one of `phrase_vectors` (the
+/// embeddings of the [`unexplained`] phrases).
 pub(crate) async fn by_vector(
     graph: &dyn GraphRead,
     scope: &Scope,
-    phrases: &[Phrase],
+    phrase_vectors: &[Vec<f32>],
     links: &mut Links,
 ) -> Result<(), StoreError> {
-    let any_lexical = !links.found.is_empty();
-    let searches: Vec<_> = phrases
+    let searches: Vec<_> = phrase_vectors
         .iter()
-        .filter(|p| (p.name_like || !any_lexical) && !links.covers(&p.text))
-        .map(|p| graph.search_entities_vector(scope, &p.vector, VECTOR_CANDIDATES))
+        .map(|vector| graph.search_entities_vector(scope, vector, VECTOR_CANDIDATES))
         .collect();
     for hits in super::join_all(searches, super::CONCURRENCY).await {
         for hit in hits? {

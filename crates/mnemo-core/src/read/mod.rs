@@ -2,8 +2,9 @@
 //! changes).
 //!
 //! A search is a straight pipeline of named stages, each handing its output to the next:
-//! - **retrieve** (`retrieve.rs`, with `link.rs`): the one embedding call (query and noun
-//!   phrases), entity linking, and the three retrievers (walk from the linked entities,
+//! - **retrieve** (`retrieve.rs`, with `link.rs`): the query's embedding (alone), entity
+//!   linking (embedding only the noun phrases lexical linking left unexplained), and the
+//!   three retrievers (walk from the linked entities,
 //!   nearest relations, facts); the only stage that reads a store, and it loads everything
 //!   shown (relations as views with their ends' names);
 //! - **fuse** (`fuse.rs`): the one ranking place, reciprocal-rank fusion of the lists;

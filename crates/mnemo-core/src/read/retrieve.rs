@@ -4,15 +4,16 @@
 //! relation vectors, the facts by fact vectors and full text). Everything later stages
 //! show is loaded here: relations as views with their ends' names, facts whole.
 //!
-//! The entity-centric retriever needs no vector to start: while the embedding runs, it
-//! links the entities the query names (exact names and aliases, full text) and walks from
-//! them; once the vectors are there it adds the entities only name embeddings find, while
-//! the other two retrievers run.
+//! The entity-centric retriever needs no vector to start: while the query embeds, it links
+//! the entities the query names (exact names and aliases, full text) and walks from them,
+//! and embeds only the noun phrases that lexical linking left unexplained; once those
+//! vectors are there it adds the entities only name embeddings find, while the other two
+//! retrievers run.
 
 use std::collections::{HashMap, HashSet};
 
 use super::fuse::{Candidate, Ranked};
-use super::link::{self, Links, Phrase};
+use super::link::{self, Links};
 use super::query::{self, QueryText};
 use super::resolve::{Names, as_known_at};
 use super::{Plan, SearchRequest};
@@ -369,8 +370,9 @@ async fn load_hits(
     Ok((out, all_ends))
 }
 
-/// The retrieve stage (see the module doc): one embedding call, linking, the three
-/// retrievers, and the loads that make every result showable.
+/// The retrieve stage (see the module doc): the query's embedding (and the unexplained
+/// phrases', when there are any), linking, the three retrievers, and the loads that make
+/// every result showable.
 pub(crate) async fn run(
     reader: Reader<'_>,
     request: &SearchRequest,
@@ -382,39 +384,36 @@ pub(crate) async fn run(
     let scope = &request.scope;
     let pool = (request.limit * 2).max(20);
     let (exact, phrases) = link::query_names(reader, request, text, plan.want_graph).await?;
-    let mut texts = Vec::with_capacity(1 + phrases.len());
-    texts.push(request.query.clone());
-    if plan.want_graph {
-        texts.extend(phrases.iter().map(|(p, _)| p.clone()));
-    }
 
-    // The one embedding call. Meanwhile the names are looked up and the walk from the
-    // entities they name runs: neither needs a vector.
+    // The query is embedded alone (no padding to a longer batch-mate), at once. Meanwhile
+    // the names are looked up, and then, side by side, the walk from the entities they
+    // name runs and only the phrases lexical linking left unexplained are embedded: none
+    // of that needs the query's vector.
     let early = async {
         let mut names = Names::new(graph, scope);
         if !plan.want_graph {
-            return Ok((Links::default(), Walked::default(), names));
+            return Ok((Links::default(), Walked::default(), names, Vec::new()));
         }
         let links = link::lexical(graph, scope, text, &request.query, &exact).await?;
+        let unexplained: Vec<String> = link::unexplained(phrases, &links)
+            .into_iter()
+            .map(|(phrase, _)| phrase)
+            .collect();
         let seeds = links.seeds();
-        let walked = walk(graph, scope, &seeds, &seeds, request.depth, plan.at, text).await?;
-        names.remember(&seeds);
-        names.prefetch(ends(&walked.relations, pool)).await?;
-        Ok::<_, StoreError>((links, walked, names))
+        let walk_and_names = async {
+            let walked = walk(graph, scope, &seeds, &seeds, request.depth, plan.at, text).await?;
+            names.remember(&seeds);
+            names.prefetch(ends(&walked.relations, pool)).await?;
+            Ok::<_, MemoryError>(walked)
+        };
+        let (walked, phrase_vectors) =
+            tokio::join!(walk_and_names, reader.embed_query(unexplained));
+        Ok::<_, MemoryError>((links, walked?, names, phrase_vectors?))
     };
-    let (embedded, early) = tokio::join!(reader.embed(texts), early);
-    let mut embedded = embedded?.into_iter();
-    let query_vector = embedded.next().unwrap_or_default();
-    let phrases: Vec<Phrase> = phrases
-        .into_iter()
-        .zip(embedded)
-        .map(|((text, name_like), vector)| Phrase {
-            text,
-            name_like,
-            vector,
-        })
-        .collect();
-    let (mut links, mut walked, mut names) = early?;
+    let (query_vector, early) =
+        tokio::join!(reader.embed_query(vec![request.query.clone()]), early);
+    let query_vector = query_vector?.into_iter().next().unwrap_or_default();
+    let (mut links, mut walked, mut names, phrase_vectors) = early?;
     let walked_early: HashSet<RelationId> = walked.relations.iter().map(|r| r.item.id).collect();
     let triplet_names = names.clone();
 
@@ -422,7 +421,7 @@ pub(crate) async fn run(
     // walked now); the other two run meanwhile.
     let entity_centric = async {
         if plan.want_graph {
-            link::by_vector(graph, scope, &phrases, &mut links).await?;
+            link::by_vector(graph, scope, &phrase_vectors, &mut links).await?;
             let seeds = links.seeds();
             let new: Vec<Entity> = seeds
                 .iter()

@@ -138,6 +138,15 @@ impl Memory {
         } else {
             None
         };
+        // `infer: false` embeds its texts before the lock for the same reason: under it,
+        // an add only reads and writes.
+        let embedded = match &journal {
+            Journal::Messages {
+                messages,
+                infer: false,
+            } => plain::Embedded::ahead(self, messages).await?,
+            _ => plain::Embedded::default(),
+        };
         let _guard = self.lock_scope(&episode.scope).await;
         // Another worker may have finished it while we waited for the lock.
         let Some(current) = self.graph.episode(episode.id).await? else {
@@ -162,9 +171,11 @@ impl Memory {
                 messages,
                 infer: false,
             } => {
-                let facts = plain::add_plain(self, &episode, &messages).await?;
+                // The facts in one write, then the links and `done` in one transaction.
+                let (facts, links) = plain::add_plain(self, &episode, &messages, embedded).await?;
+                let relations = Default::default();
                 return self
-                    .finish(&episode, GraphPlan::default(), facts, LlmUsage::default())
+                    .mark_done(&episode, links, relations, facts, LlmUsage::default())
                     .await;
             }
             Journal::Messages { infer: true, .. } => {
@@ -344,31 +355,30 @@ impl Memory {
         self.mirror_relations(scope, &added, invalidated.iter().chain(&retracted))
             .await?;
         let relations = [added, updated, invalidated, retracted];
-        let mut outcome = self.mark_done(episode, relations, facts, usage).await?;
+        let mut outcome = self
+            .mark_done(episode, Vec::new(), relations, facts, usage)
+            .await?;
         outcome.relations.skipped = skipped;
         Ok(outcome)
     }
 
-    /// Sets the episode `done` with its usage and reports the relations it changed
-    /// (`[added, updated, invalidated, retracted]`).
+    /// Applies `ops` and sets the episode `done` with its usage, in one transaction, and
+    /// reports the relations it changed (`[added, updated, invalidated, retracted]`).
     async fn mark_done(
         &self,
         episode: &Episode,
+        mut ops: Vec<WriteOp>,
         [added, updated, invalidated, retracted]: [Vec<Relation>; 4],
         facts: FactChanges,
         usage: LlmUsage,
     ) -> Result<AddOutcome, MemoryError> {
         let scope = &episode.scope;
-        self.graph
-            .apply(
-                scope,
-                vec![WriteOp::SetEpisodeStatus {
-                    episode: episode.id,
-                    status: EpisodeStatus::Done,
-                    llm_usage: usage,
-                }],
-            )
-            .await?;
+        ops.push(WriteOp::SetEpisodeStatus {
+            episode: episode.id,
+            status: EpisodeStatus::Done,
+            llm_usage: usage,
+        });
+        self.graph.apply(scope, ops).await?;
         Ok(AddOutcome {
             episode_id: episode.id,
             status: EpisodeStatus::Done,
@@ -437,8 +447,14 @@ impl Memory {
             .partition(|r| r.times.retracted_at.is_some());
         let usage = episode.llm_usage;
         let relations = [added, updated, invalidated, retracted];
-        self.mark_done(&episode, relations, FactChanges::default(), usage)
-            .await
+        self.mark_done(
+            &episode,
+            Vec::new(),
+            relations,
+            FactChanges::default(),
+            usage,
+        )
+        .await
     }
 
     /// Marks the episode failed with the LLM's reason; nothing else was written.

@@ -13,7 +13,7 @@ use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 
 use crate::llm::ChatMessage;
-use crate::ports::WriteOp;
+use crate::ports::{FactPut, WriteOp};
 use crate::write::FactChanges;
 use crate::write::facts::base_metadata;
 use crate::{
@@ -161,26 +161,87 @@ fn is_calendar_word(lower: &str) -> bool {
     WEEKDAYS.contains(&lower) || crate::identity::MONTH_NAMES.contains(&lower)
 }
 
+/// The vectors `infer: false` needs, computed before the scope's write lock in one call:
+/// every message's text and every proper noun the messages name (whether a name is new is
+/// only known under the lock, so all are embedded). None of it depends on what the scope
+/// holds; the lock is then held only for reads and one write of each kind.
+#[derive(Debug, Default)]
+pub(crate) struct Embedded {
+    vectors: HashMap<String, Vec<f32>>,
+}
+
+impl Embedded {
+    /// Embeds the messages' texts and proper nouns, each distinct text once.
+    pub(crate) async fn ahead(
+        memory: &Memory,
+        messages: &[ChatMessage],
+    ) -> Result<Embedded, MemoryError> {
+        let mut texts: Vec<String> = Vec::new();
+        let mut seen: HashSet<String> = HashSet::new();
+        for message in messages {
+            let text = message.content.trim();
+            let names = analyse(&message.content).proper_nouns.into_iter();
+            for text in std::iter::once(text.to_owned()).chain(names.map(|span| span.text)) {
+                if !text.is_empty() && seen.insert(text.clone()) {
+                    texts.push(text);
+                }
+            }
+        }
+        let mut embedded = Embedded::default();
+        embedded.add(memory, texts).await?;
+        Ok(embedded)
+    }
+
+    async fn add(&mut self, memory: &Memory, texts: Vec<String>) -> Result<(), MemoryError> {
+        let vectors = memory.embed(texts.clone()).await?;
+        self.vectors.extend(texts.into_iter().zip(vectors));
+        Ok(())
+    }
+
+    /// The vectors of `texts`, in order; any not embedded ahead (none, unless the two
+    /// passes over the messages disagree) are embedded now.
+    async fn of(
+        &mut self,
+        memory: &Memory,
+        texts: &[String],
+    ) -> Result<Vec<Vec<f32>>, MemoryError> {
+        let mut missing: Vec<String> = texts
+            .iter()
+            .filter(|t| !self.vectors.contains_key(*t))
+            .cloned()
+            .collect();
+        missing.dedup();
+        if !missing.is_empty() {
+            self.add(memory, missing).await?;
+        }
+        Ok(texts.iter().map(|t| self.vectors[t].clone()).collect())
+    }
+}
+
 /// Stores the episode's messages as facts (ids derived from the episode and the message
-/// index, so running it again replaces instead of duplicating) and links the entities
-/// they name with one graph transaction. Does not set the episode's status.
+/// index, so running it again replaces instead of duplicating, all in one write) and
+/// returns the graph ops that link the entities they name, for the caller's one graph
+/// transaction. Does not set the episode's status.
 pub(crate) async fn add_plain(
     memory: &Memory,
     episode: &Episode,
     messages: &[ChatMessage],
-) -> Result<FactChanges, MemoryError> {
-    let facts = store_facts(memory, episode, messages).await?;
-    link_entities(memory, episode, messages).await?;
-    Ok(FactChanges {
+    mut embedded: Embedded,
+) -> Result<(FactChanges, Vec<WriteOp>), MemoryError> {
+    let facts = store_facts(memory, episode, messages, &mut embedded).await?;
+    let ops = link_entities(memory, episode, messages, &mut embedded).await?;
+    let changes = FactChanges {
         added: facts,
         ..FactChanges::default()
-    })
+    };
+    Ok((changes, ops))
 }
 
 async fn store_facts(
     memory: &Memory,
     episode: &Episode,
     messages: &[ChatMessage],
+    embedded: &mut Embedded,
 ) -> Result<Vec<Fact>, MemoryError> {
     let scope = &episode.scope;
     let now = memory.now();
@@ -220,20 +281,30 @@ async fn store_facts(
             }
         }
     }
-    let vectors = memory
-        .embed(missing.iter().map(|&i| facts[i].text.clone()).collect())
-        .await?;
-    for (&i, vector) in missing.iter().zip(&vectors) {
-        let fact = &facts[i];
-        let event = FactEvent {
-            fact_id: fact.id,
-            event: FactEventKind::Add,
-            old_text: None,
-            new_text: Some(fact.text.clone()),
-            at: now,
-            episode: Some(episode.id),
-        };
-        memory.vectors.put_fact(fact, vector, &event).await?;
+    let texts: Vec<String> = missing.iter().map(|&i| facts[i].text.clone()).collect();
+    let vectors = embedded.of(memory, &texts).await?;
+    let puts: Vec<FactPut> = missing
+        .iter()
+        .zip(vectors)
+        .map(|(&i, vector)| {
+            let fact = facts[i].clone();
+            let event = FactEvent {
+                fact_id: fact.id,
+                event: FactEventKind::Add,
+                old_text: None,
+                new_text: Some(fact.text.clone()),
+                at: now,
+                episode: Some(episode.id),
+            };
+            FactPut {
+                fact,
+                vector,
+                event,
+            }
+        })
+        .collect();
+    if !puts.is_empty() {
+        memory.vectors.put_facts(&puts).await?;
     }
     Ok(facts)
 }
@@ -251,24 +322,37 @@ pub(crate) fn plain_fact_id(episode: crate::EpisodeId, index: usize) -> FactId {
     FactId::from_uuid(uuid::Builder::from_custom_bytes(bytes).into_uuid())
 }
 
+/// The graph ops that link the entities the messages name to the episode (new `Concept`
+/// entities for unknown proper nouns). Every name is looked up in one read.
 async fn link_entities(
     memory: &Memory,
     episode: &Episode,
     messages: &[ChatMessage],
-) -> Result<(), MemoryError> {
+    embedded: &mut Embedded,
+) -> Result<Vec<WriteOp>, MemoryError> {
     let scope = &episode.scope;
-    let mut lookups = Lookups::default();
+    let analysed: Vec<(&ChatMessage, Spans)> =
+        messages.iter().map(|m| (m, analyse(&m.content))).collect();
+    let user = scope.user_id();
+    let mut spans_in_order: Vec<&str> = Vec::new();
+    for (message, spans) in &analysed {
+        if message.role.eq_ignore_ascii_case("user") && spans.first_person {
+            spans_in_order.extend(user);
+        }
+        spans_in_order.extend(spans.ngrams.iter().map(|s| s.text.as_str()));
+        spans_in_order.extend(spans.proper_nouns.iter().map(|s| s.text.as_str()));
+    }
+    let lookups = Lookups::read(memory, scope, Lookups::keys(&spans_in_order)).await?;
     let mut linked: Vec<EntityId> = Vec::new();
     let mut known: HashMap<EntityId, Entity> = HashMap::new();
     // Normalised name → display name of unknown proper nouns, first-seen order.
     let mut unknown: Vec<(String, String)> = Vec::new();
 
-    for message in messages {
-        let spans = analyse(&message.content);
+    for (message, spans) in &analysed {
         if message.role.eq_ignore_ascii_case("user")
             && spans.first_person
-            && let Some(user) = scope.user_id()
-            && let Some(entity) = lookups.get(memory, scope, user).await?
+            && let Some(user) = user
+            && let Some(entity) = lookups.get(user)
         {
             link(&mut linked, &mut known, entity);
         }
@@ -279,7 +363,7 @@ async fn link_entities(
             if (span.start..span.end).any(|w| covered.contains(&(span.clause, w))) {
                 continue;
             }
-            if let Some(entity) = lookups.get(memory, scope, &span.text).await? {
+            if let Some(entity) = lookups.get(&span.text) {
                 covered.extend((span.start..span.end).map(|w| (span.clause, w)));
                 link(&mut linked, &mut known, entity);
             }
@@ -288,7 +372,7 @@ async fn link_entities(
             if (span.start..span.end).any(|w| covered.contains(&(span.clause, w))) {
                 continue;
             }
-            if let Some(entity) = lookups.get(memory, scope, &span.text).await? {
+            if let Some(entity) = lookups.get(&span.text) {
                 link(&mut linked, &mut known, entity);
                 continue;
             }
@@ -299,7 +383,7 @@ async fn link_entities(
         }
     }
     if linked.is_empty() && unknown.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
 
     // A known entity counts one more mention per episode, also when this runs again.
@@ -320,9 +404,8 @@ async fn link_entities(
         }
     }
     let entity_type = EntityType::parse(PROPER_NOUN_TYPE)?;
-    let vectors = memory
-        .embed(unknown.iter().map(|(_, display)| display.clone()).collect())
-        .await?;
+    let displays: Vec<String> = unknown.iter().map(|(_, display)| display.clone()).collect();
+    let vectors = embedded.of(memory, &displays).await?;
     for ((name, display_name), embedding) in unknown.into_iter().zip(vectors) {
         let id = EntityId::new();
         ops.push(WriteOp::UpsertEntity(Entity {
@@ -342,8 +425,7 @@ async fn link_entities(
             entity: id,
         });
     }
-    memory.graph.apply(scope, ops).await?;
-    Ok(())
+    Ok(ops)
 }
 
 fn link(linked: &mut Vec<EntityId>, known: &mut HashMap<EntityId, Entity>, entity: Entity) {
@@ -353,31 +435,43 @@ fn link(linked: &mut Vec<EntityId>, known: &mut HashMap<EntityId, Entity>, entit
     }
 }
 
-/// Name lookups of one episode: each distinct key read once, at most [`MAX_LOOKUPS`].
-#[derive(Default)]
+/// The name lookups of one episode: each distinct key read once, at most
+/// [`MAX_LOOKUPS`] (in the order the spans come), all in one read.
 struct Lookups {
-    cache: HashMap<String, Option<Entity>>,
+    found: HashMap<String, Option<Entity>>,
 }
 
 impl Lookups {
-    async fn get(
-        &mut self,
+    /// The distinct keys of `spans`, first seen first, at most [`MAX_LOOKUPS`].
+    fn keys(spans: &[&str]) -> Vec<String> {
+        let mut keys: Vec<String> = Vec::new();
+        let mut seen: HashSet<String> = HashSet::new();
+        for key in spans.iter().filter_map(|span| normalize_name(span).ok()) {
+            if keys.len() >= MAX_LOOKUPS {
+                break;
+            }
+            if seen.insert(key.clone()) {
+                keys.push(key);
+            }
+        }
+        keys
+    }
+
+    async fn read(
         memory: &Memory,
         scope: &crate::Scope,
-        span: &str,
-    ) -> Result<Option<Entity>, MemoryError> {
-        let Ok(key) = normalize_name(span) else {
-            return Ok(None);
-        };
-        if let Some(hit) = self.cache.get(&key) {
-            return Ok(hit.clone());
-        }
-        if self.cache.len() >= MAX_LOOKUPS {
-            return Ok(None);
-        }
-        let hit = memory.graph.entity_by_name(scope, &key).await?;
-        self.cache.insert(key, hit.clone());
-        Ok(hit)
+        keys: Vec<String>,
+    ) -> Result<Lookups, MemoryError> {
+        let entities = memory.graph.entities_by_names(scope, &keys).await?;
+        Ok(Lookups {
+            found: keys.into_iter().zip(entities).collect(),
+        })
+    }
+
+    /// The entity `span` names, if it was looked up and found.
+    fn get(&self, span: &str) -> Option<Entity> {
+        let key = normalize_name(span).ok()?;
+        self.found.get(&key)?.clone()
     }
 }
 

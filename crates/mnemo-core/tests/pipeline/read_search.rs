@@ -3,7 +3,6 @@
 //! retriever, the vector payload lagging the graph, and one embedding call per query.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_trait::async_trait;
 use mnemo_core::ports::{Embedder, GraphWrite, RelationVector, TokenCounter, VectorWrite, WriteOp};
@@ -599,59 +598,77 @@ async fn the_query_path_calls_no_llm_unless_asked() {
     );
 }
 
-/// The real embedder, counting calls.
-struct Counting {
-    calls: AtomicUsize,
-    texts: AtomicUsize,
+/// The real embedder, recording each call's texts.
+struct Recording {
+    calls: std::sync::Mutex<Vec<Vec<String>>>,
+}
+
+impl Recording {
+    fn take(&self) -> Vec<Vec<String>> {
+        std::mem::take(&mut *self.calls.lock().unwrap())
+    }
 }
 
 #[async_trait]
-impl Embedder for Counting {
+impl Embedder for Recording {
     fn dimension(&self) -> usize {
         embedder().dimension()
     }
     fn model_name(&self) -> &str {
-        "counting"
+        "recording"
     }
     async fn embed(&self, texts: Vec<String>) -> Result<Vec<Vec<f32>>, EmbedError> {
-        self.calls.fetch_add(1, Ordering::SeqCst);
-        self.texts.fetch_add(texts.len(), Ordering::SeqCst);
+        self.calls.lock().unwrap().push(texts.clone());
         embedder().embed(texts).await
     }
 }
 
+/// The query is embedded alone (no padding to a longer batch-mate); a noun phrase only
+/// when lexical linking left it unexplained, in a second call of just those phrases.
 #[tokio::test]
-async fn a_query_is_embedded_in_one_call() {
+async fn a_query_is_embedded_alone_and_phrases_only_when_unexplained() {
     let h = harness_without_llm().await;
     let loaded = load(&h, &fresh_scope("alice"), &alice()).await;
-    let counting = Arc::new(Counting {
-        calls: AtomicUsize::new(0),
-        texts: AtomicUsize::new(0),
+    let recording = Arc::new(Recording {
+        calls: std::sync::Mutex::new(Vec::new()),
     });
     let memory = Memory::new(MemoryParts {
         graph: h.store.graph.clone(),
         vectors: h.store.vectors.clone(),
-        embedder: counting.clone(),
+        embedder: recording.clone(),
         tokens: token_counter(),
         llm: None,
         ontology: Ontology::builtin(),
         settings: MemorySettings::default(),
     });
-    let queries = [
-        "Where does Alice live?",
-        "In which city is the headquarters of Alice's employer, Acme Corporation?",
-        "jazz",
-    ];
-    for (i, query) in queries.iter().enumerate() {
-        let result = memory
-            .search(SearchRequest::new(loaded.scope.clone(), *query))
-            .await
-            .unwrap();
-        assert!(!result.relations.is_empty(), "{query}");
-        assert_eq!(counting.calls.load(Ordering::SeqCst), i + 1, "{query}");
+    let search = |query: &'static str| {
+        let (memory, scope) = (&memory, loaded.scope.clone());
+        async move {
+            let result = memory
+                .search(SearchRequest::new(scope, query))
+                .await
+                .unwrap();
+            assert!(!result.relations.is_empty(), "{query}");
+            result
+        }
+    };
+    // Every name the query holds links lexically: one call, the query alone.
+    for query in ["Where does Alice live?", "jazz"] {
+        search(query).await;
+        assert_eq!(recording.take(), vec![vec![query.to_owned()]], "{query}");
     }
-    // The noun phrases rode along in those calls.
-    assert!(counting.texts.load(Ordering::SeqCst) > queries.len());
+    // "Alyce" names nothing lexically: it is embedded after the query, with the other
+    // phrases (with no lexical link, every phrase is compared).
+    let query = "Where does Alyce live?";
+    search(query).await;
+    let calls = recording.take();
+    assert_eq!(calls.len(), 2, "{calls:?}");
+    assert_eq!(calls[0], vec![query.to_owned()]);
+    assert!(
+        calls[1].iter().any(|t| t.to_lowercase().contains("alyce"))
+            && !calls[1].contains(&query.to_owned()),
+        "{calls:?}"
+    );
 }
 
 /// After a crash between the graph write and the vector write, the vector payload says a

@@ -49,28 +49,42 @@ impl GraphRead for EmbeddedStore {
         scope: &Scope,
         name: &str,
     ) -> Result<Option<Entity>, StoreError> {
-        let Ok(key) = normalize_name(name) else {
-            return Ok(None);
-        };
-        let scope = scope.clone();
+        let found = self.entities_by_names(scope, &[name.to_owned()]).await?;
+        Ok(found.into_iter().next().flatten())
+    }
+
+    async fn entities_by_names(
+        &self,
+        scope: &Scope,
+        names: &[String],
+    ) -> Result<Vec<Option<Entity>>, StoreError> {
+        let (scope, names) = (scope.clone(), names.to_vec());
         self.blocking(move |inner| {
             inner.read(|tx| {
-                let id: Option<String> = tx
-                    .prepare_cached(
-                        "SELECT entity_id FROM entity_keys WHERE scope = ?1 AND key = ?2",
-                    )?
-                    .query_row(params![scope.key(), key], |r| r.get(0))
-                    .optional()?;
-                match id {
-                    Some(id) => get_entity(
-                        tx,
-                        &inner.skipped,
-                        &scope,
-                        codec::parse_id(&id)?,
-                        inner.dimension,
-                    ),
-                    None => Ok(None),
+                let mut stmt = tx.prepare_cached(
+                    "SELECT entity_id FROM entity_keys WHERE scope = ?1 AND key = ?2",
+                )?;
+                let mut found = Vec::with_capacity(names.len());
+                for name in &names {
+                    let Ok(key) = normalize_name(name) else {
+                        found.push(None);
+                        continue;
+                    };
+                    let id: Option<String> = stmt
+                        .query_row(params![scope.key(), key], |r| r.get(0))
+                        .optional()?;
+                    found.push(match id {
+                        Some(id) => get_entity(
+                            tx,
+                            &inner.skipped,
+                            &scope,
+                            codec::parse_id(&id)?,
+                            inner.dimension,
+                        )?,
+                        None => None,
+                    });
                 }
+                Ok(found)
             })
         })
         .await

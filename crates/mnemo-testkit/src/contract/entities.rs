@@ -385,3 +385,66 @@ fn sorted_names(hits: &[Scored<Entity>]) -> Vec<&str> {
     n.sort_unstable();
     n
 }
+
+/// `entities_by_names` answers each name as `entity_by_name` would, in order: names and
+/// aliases in any case, unknown and unnormalisable names as `None`, repeats repeated.
+pub async fn entities_by_names_answers_each_name_in_order<S: ContractStore + ?Sized>(store: &S) {
+    let scope = user_scope();
+    let alice = Entity {
+        aliases: vec!["ally".to_owned()],
+        ..entity(&scope, "Alice", "Person", unit(1))
+    };
+    let bob = entity(&scope, "Bob", "Person", unit(2));
+    apply(
+        store,
+        &scope,
+        vec![
+            WriteOp::UpsertEntity(alice.clone()),
+            WriteOp::UpsertEntity(bob.clone()),
+        ],
+        "seed",
+    )
+    .await;
+    let names: Vec<String> = ["BOB", "nobody", "Ally", "", "alice", "bob"]
+        .map(str::to_owned)
+        .to_vec();
+    let found = ok(
+        store.entities_by_names(&scope, &names).await,
+        "entities_by_names",
+    );
+    assert_eq!(
+        found
+            .iter()
+            .map(|e| e.as_ref().map(|e| e.id))
+            .collect::<Vec<_>>(),
+        vec![
+            Some(bob.id),
+            None,
+            Some(alice.id),
+            None,
+            Some(alice.id),
+            Some(bob.id)
+        ],
+        "entities_by_names({names:?})"
+    );
+    assert_eq!(found[2].as_ref(), Some(&alice), "the entity whole");
+    assert_eq!(
+        ok(
+            store.entities_by_names(&scope, &[]).await,
+            "entities_by_names"
+        ),
+        Vec::<Option<Entity>>::new()
+    );
+    let other = fixtures::user_scope();
+    assert_eq!(
+        ok(
+            store.entities_by_names(&other, &names).await,
+            "entities_by_names"
+        )
+        .iter()
+        .filter(|e| e.is_some())
+        .count(),
+        0,
+        "another scope sees none of them"
+    );
+}

@@ -1,7 +1,7 @@
 //! Facts: put, update and delete with their history, listing order and paging, full-text
 //! search over fact text.
 
-use mnemo_core::ports::{Page, Scored};
+use mnemo_core::ports::{FactPut, Page, Scored};
 use mnemo_core::{EpisodeId, Fact, FactEvent, FactEventKind};
 
 use super::{LISTING, ok, or_empty};
@@ -229,4 +229,67 @@ fn sorted_texts(hits: &[Scored<Fact>]) -> Vec<&str> {
     let mut t: Vec<&str> = hits.iter().map(|h| h.item.text.as_str()).collect();
     t.sort_unstable();
     t
+}
+
+/// `put_facts` writes each fact with its vector and history event, as `put_fact` would;
+/// a fact listed again in a later call is replaced, its history growing.
+pub async fn put_facts_writes_each_fact_with_its_event<S: ContractStore + ?Sized>(store: &S) {
+    let scope = user_scope();
+    let tea = fixtures::fact(&scope, "Alice likes tea", 1);
+    let cello = fixtures::fact(&scope, "Alice plays the cello", 2);
+    let puts: Vec<FactPut> = [(&tea, 0), (&cello, 1)]
+        .into_iter()
+        .map(|(fact, axis_at)| FactPut {
+            fact: fact.clone(),
+            vector: axis(axis_at),
+            event: fact_event(fact, FactEventKind::Add, None, 1),
+        })
+        .collect();
+    ok(store.put_facts(&puts).await, "put_facts");
+    for (fact, axis_at) in [(&tea, 0), (&cello, 1)] {
+        assert_eq!(
+            ok(store.fact(&scope, fact.id).await, "fact"),
+            Some(fact.clone()),
+            "put_facts must store {:?} as given",
+            fact.text
+        );
+        let near = ok(
+            store.search_facts(&scope, &axis(axis_at), 1).await,
+            "search_facts",
+        );
+        assert_eq!(
+            near.first().map(|h| h.item.id),
+            Some(fact.id),
+            "{:?} must be found by its vector",
+            fact.text
+        );
+        assert_eq!(
+            ok(store.fact_history(&scope, fact.id).await, "fact_history").len(),
+            1,
+            "one event for {:?}",
+            fact.text
+        );
+    }
+    let coffee = Fact {
+        text: "Alice likes coffee".to_owned(),
+        updated_at: day(2),
+        ..tea.clone()
+    };
+    let update = FactPut {
+        fact: coffee.clone(),
+        vector: axis(2),
+        event: fact_event(&coffee, FactEventKind::Update, Some(&tea.text), 2),
+    };
+    ok(store.put_facts(&[update]).await, "put_facts");
+    assert_eq!(
+        ok(store.fact(&scope, tea.id).await, "fact"),
+        Some(coffee),
+        "a later put_facts replaces the fact"
+    );
+    assert_eq!(
+        ok(store.fact_history(&scope, tea.id).await, "fact_history").len(),
+        2,
+        "and adds its event"
+    );
+    ok(store.put_facts(&[]).await, "put_facts of nothing");
 }
