@@ -10,10 +10,12 @@
 //!   not ship it: only a caller that starts it (the `eval` bench binary, built with the
 //!   `scripted-llm` feature; the tests) gets this number, and the report says how to get
 //!   it otherwise ([`INGEST_NOT_MEASURED`]);
-//! - the store's size on disk and the process's peak resident memory (`VmHWM`).
+//! - the store's size on disk, the time to open it again after the build (as a restarted
+//!   server would), the process's resident memory right after that open (`VmRSS`) and its
+//!   peak over the whole run, build included (`VmHWM`).
 //!
 //! Writes `report.json` (`search_p50_ms`, `search_p95_ms`, `ingest_relations_per_s`,
-//! `rss_mb`, …) and `report.md`.
+//! `open_s`, `rss_after_open_mb`, `rss_mb`, …) and `report.md`.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -79,8 +81,17 @@ pub fn scope_sizes(total: usize, scopes: usize) -> Vec<usize> {
 
 /// Peak resident memory of this process in MB (`VmHWM`), if the platform says.
 pub fn peak_rss_mb() -> Option<f64> {
+    status_mb("VmHWM:")
+}
+
+/// Resident memory of this process now in MB (`VmRSS`), if the platform says.
+pub fn rss_mb() -> Option<f64> {
+    status_mb("VmRSS:")
+}
+
+fn status_mb(field: &str) -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
     let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb / 1024.0)
 }
@@ -136,6 +147,18 @@ pub async fn run(options: &ScaleOptions, embed: &EmbedConfig) -> anyhow::Result<
         bar.inc(size as u64);
     }
     let build_time = started.elapsed();
+
+    // Closed and opened again, as a restarted server would find it: the open time, and
+    // everything after runs on the store as loaded.
+    bar.set_message("reopening the store");
+    drop(store);
+    let opened = Instant::now();
+    let path = store_dir.path().to_owned();
+    let store =
+        tokio::task::spawn_blocking(move || EmbeddedStore::open(&path, mnemo_fastembed::DIMENSION))
+            .await??;
+    let open_time = opened.elapsed();
+    let rss_open = rss_mb();
 
     let memory = Memory::new(MemoryParts {
         graph: Arc::new(store.clone()),
@@ -210,6 +233,8 @@ pub async fn run(options: &ScaleOptions, embed: &EmbedConfig) -> anyhow::Result<
         "smallest_scope_relations": sizes[scopes - 1],
         "entities": entities,
         "build_s": round(build_time.as_secs_f64(), 2),
+        "open_s": round(open_time.as_secs_f64(), 2),
+        "rss_after_open_mb": rss_open.map(|r| round(r, 1)),
         "search_p50_ms": headline.0,
         "search_p95_ms": headline.1,
         "search_depth": depths,
@@ -341,14 +366,17 @@ pub fn markdown(report: &Value) -> String {
     let _ = writeln!(
         md,
         "# Scale: {} relations in {} scopes\n\nLargest scope {} relations, smallest {}; {} \
-         entities; built in {} s. Store on disk {} MB; peak RSS {} MB ({} CPUs, load {}).\n",
+         entities; built in {} s, opened again in {} s. Store on disk {} MB; RSS {} MB after \
+         the open, peak {} MB ({} CPUs, load {}).\n",
         num(&report["relations"]),
         num(&report["scopes"]),
         num(&report["largest_scope_relations"]),
         num(&report["smallest_scope_relations"]),
         num(&report["entities"]),
         num(&report["build_s"]),
+        num(&report["open_s"]),
         num(&report["store_mb"]),
+        num(&report["rss_after_open_mb"]),
         num(&report["rss_mb"]),
         num(&report["cpus"]),
         report["load_average"].as_str().unwrap_or("?"),

@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard};
 
 use mnemo_core::{SkippedRecords, StoreError};
-use rusqlite::{Connection, Transaction, TransactionBehavior};
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior};
 
 pub use error::EmbeddedError;
 
@@ -263,7 +263,33 @@ impl Inner {
     }
 }
 
-/// `usize` to an SQLite integer (saturating; limits above `i64::MAX` mean "all").
+/// The `f32` vector of an entity by scope key and id (`exact_vectors`).
+const EXACT_ENTITY_VECTOR: &str = "SELECT embedding FROM entities WHERE scope = ?1 AND id = ?2";
+/// The same for a relation vector.
+const EXACT_RELATION_VECTOR: &str =
+    "SELECT vector FROM relation_vectors WHERE scope = ?1 AND id = ?2";
+/// The same for a fact.
+const EXACT_FACT_VECTOR: &str = "SELECT vector FROM facts WHERE scope = ?1 AND id = ?2";
+
+/// Reads rows' `f32` vectors by id with `sql` (one of the `EXACT_*` queries), for the
+/// re-scoring step of `VectorSet::search`: memory holds only the 8-bit copies. A row gone
+/// from the table (its removal committed, not yet applied in memory) or not decoding (the
+/// load at open already left such rows out) is `None`.
+fn exact_vectors<'a, Id: std::fmt::Display>(
+    tx: &'a Transaction<'_>,
+    inner: &'a Inner,
+    sql: &'static str,
+    scope_key: &'a str,
+) -> impl FnMut(&Id) -> Result<Option<Vec<f32>>> + 'a {
+    move |id| {
+        let blob: Option<Vec<u8>> = tx
+            .prepare_cached(sql)?
+            .query_row(rusqlite::params![scope_key, id.to_string()], |r| r.get(0))
+            .optional()?;
+        Ok(blob.and_then(|b| codec::parse_vector(&b, inner.dimension).ok()))
+    }
+}
+
 /// Turns vector hits into scored records, in hit order; a hit whose row is gone is skipped.
 fn with_records<Id, T>(
     hits: Vec<(Id, f32)>,
@@ -290,6 +316,7 @@ fn count_rows(
     Ok(u64::try_from(n).unwrap_or_default())
 }
 
+/// `usize` to an SQLite integer (saturating; limits above `i64::MAX` mean "all").
 fn sql_int(n: usize) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }

@@ -1,7 +1,7 @@
-//! The in-memory state of the store, per scope: entity, relation and fact vectors for exact
-//! search (walks read SQLite's indexes, see `mnemo_core::read::walk`). Loaded from SQLite
-//! on open; changed only after a transaction commits, through [`Effect`]s, so it always
-//! mirrors committed data.
+//! The in-memory state of the store, per scope: entity, relation and fact vectors (their
+//! 8-bit copies; the `f32` vectors stay in SQLite) for exact search (walks read SQLite's
+//! indexes, see `mnemo_core::read::walk`). Loaded from SQLite on open; changed only after a
+//! transaction commits, through [`Effect`]s, so it always mirrors committed data.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -222,7 +222,7 @@ impl ResidentVectors {
     }
 
     /// A deterministic text rendering of everything in memory (vectors as a hash of their
-    /// bits), for diagnostics and for checking that a reopen rebuilds the same state.
+    /// codes), for diagnostics and for checking that a reopen rebuilds the same state.
     pub(crate) fn dump(&self) -> String {
         let mut out = String::new();
         let mut keys: Vec<&String> = self.scopes.keys().collect();
@@ -244,22 +244,23 @@ impl ResidentVectors {
             let mut ids = scope.entities.ids().to_vec();
             ids.sort();
             for id in ids {
-                if let Some((v, ())) = scope.entities.get(&id) {
-                    let _ = writeln!(out, "  entity {id} vector {:016x}", hash(v));
+                if let Some((codes, scale, ())) = scope.entities.get(&id) {
+                    let _ = writeln!(out, "  entity {id} vector {:016x}", hash(codes, scale));
                 }
             }
             let mut ids = scope.relations.ids().to_vec();
             ids.sort();
             for id in ids {
-                if let Some((v, times)) = scope.relations.get(&id) {
-                    let _ = writeln!(out, "  relation vector {id} {:016x} {times:?}", hash(v));
+                if let Some((codes, scale, times)) = scope.relations.get(&id) {
+                    let hash = hash(codes, scale);
+                    let _ = writeln!(out, "  relation vector {id} {hash:016x} {times:?}");
                 }
             }
             let mut ids = scope.facts.ids().to_vec();
             ids.sort();
             for id in ids {
-                if let Some((v, ())) = scope.facts.get(&id) {
-                    let _ = writeln!(out, "  fact {id} vector {:016x}", hash(v));
+                if let Some((codes, scale, ())) = scope.facts.get(&id) {
+                    let _ = writeln!(out, "  fact {id} vector {:016x}", hash(codes, scale));
                 }
             }
         }
@@ -267,10 +268,12 @@ impl ResidentVectors {
     }
 }
 
-/// FNV-1a over the bits of a vector.
-fn hash(v: &[f32]) -> u64 {
-    v.iter()
-        .flat_map(|x| x.to_bits().to_le_bytes())
+/// FNV-1a over the bits of a vector's 8-bit codes and scale (what memory holds of it).
+fn hash(codes: &[i8], scale: f32) -> u64 {
+    codes
+        .iter()
+        .flat_map(|c| c.to_le_bytes())
+        .chain(scale.to_bits().to_le_bytes())
         .fold(0xcbf2_9ce4_8422_2325, |h, b| {
             (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
         })

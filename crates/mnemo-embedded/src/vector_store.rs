@@ -17,7 +17,10 @@ use crate::codec::{
 };
 use crate::error::{EmbeddedError, Result};
 use crate::memory::Effect;
-use crate::{EmbeddedStore, count_rows, fts, graph, sql_int, with_records};
+use crate::{
+    EXACT_FACT_VECTOR, EXACT_RELATION_VECTOR, EmbeddedStore, count_rows, exact_vectors, fts, graph,
+    sql_int, with_records,
+};
 
 fn get_fact(
     conn: &Connection,
@@ -104,16 +107,19 @@ impl VectorRead for EmbeddedStore {
         let (key, query) = (scope.key(), query.to_vec());
         self.blocking(move |inner| {
             inner.check_vector(&query)?;
-            let memory = inner.memory()?;
-            let Some(scope) = memory.scope(&key) else {
-                return Ok(Vec::new());
-            };
-            Ok(scope
-                .relations
-                .search(&query, k, |times| is_visible(times, &at))
-                .into_iter()
-                .map(|(item, score)| Scored { item, score })
-                .collect())
+            inner.read(|tx| {
+                let memory = inner.memory()?;
+                let Some(scope) = memory.scope(&key) else {
+                    return Ok(Vec::new());
+                };
+                let exact = exact_vectors(tx, inner, EXACT_RELATION_VECTOR, &key);
+                Ok(scope
+                    .relations
+                    .search(&query, k, |times| is_visible(times, &at), exact)?
+                    .into_iter()
+                    .map(|(item, score)| Scored { item, score })
+                    .collect())
+            })
         })
         .await
     }
@@ -160,11 +166,15 @@ impl VectorRead for EmbeddedStore {
         let (scope, query) = (scope.clone(), query.to_vec());
         self.blocking(move |inner| {
             inner.check_vector(&query)?;
-            let hits = match inner.memory()?.scope(&scope.key()) {
-                Some(s) => s.facts.search(&query, k, |_| true),
-                None => return Ok(Vec::new()),
-            };
+            let key = scope.key();
             inner.read(|tx| {
+                let hits = match inner.memory()?.scope(&key) {
+                    Some(s) => {
+                        let exact = exact_vectors(tx, inner, EXACT_FACT_VECTOR, &key);
+                        s.facts.search(&query, k, |_| true, exact)?
+                    }
+                    None => return Ok(Vec::new()),
+                };
                 with_records(hits, |id| get_fact(tx, &inner.skipped_vectors, &scope, id))
             })
         })

@@ -210,6 +210,7 @@ impl Embedded {
             .filter(|t| !self.vectors.contains_key(*t))
             .cloned()
             .collect();
+        missing.sort();
         missing.dedup();
         if !missing.is_empty() {
             self.add(memory, missing).await?;

@@ -21,7 +21,7 @@ use crate::codec::{
     keep, scope_summary_row, ts,
 };
 use crate::error::{EmbeddedError, Result};
-use crate::{EmbeddedStore, count_rows, sql_int, with_records};
+use crate::{EXACT_ENTITY_VECTOR, EmbeddedStore, count_rows, exact_vectors, sql_int, with_records};
 use read::{
     entities_text, episode_rows, footprint, get_entity, get_episode, get_relation, query_relations,
     recent_episodes_sql, relations_in_window,
@@ -139,11 +139,15 @@ impl GraphRead for EmbeddedStore {
         let (scope, query) = (scope.clone(), query.to_vec());
         self.blocking(move |inner| {
             inner.check_vector(&query)?;
-            let hits = match inner.memory()?.scope(&scope.key()) {
-                Some(s) => s.entities.search(&query, limit, |_| true),
-                None => return Ok(Vec::new()),
-            };
+            let key = scope.key();
             inner.read(|tx| {
+                let hits = match inner.memory()?.scope(&key) {
+                    Some(s) => {
+                        let exact = exact_vectors(tx, inner, EXACT_ENTITY_VECTOR, &key);
+                        s.entities.search(&query, limit, |_| true, exact)?
+                    }
+                    None => return Ok(Vec::new()),
+                };
                 with_records(hits, |id| {
                     get_entity(tx, &inner.skipped, &scope, id, inner.dimension)
                 })
