@@ -88,7 +88,7 @@ pub struct QuestionRecord {
     pub context_tokens: usize,
     /// Time of that default search.
     pub latency: Duration,
-    /// Of which its one embedding call.
+    /// Of which its embedding calls (from the first one's start to the last one's end).
     pub embedding: Duration,
     pub answer: Option<AnswerRecord>,
 }
@@ -476,8 +476,8 @@ pub fn markdown(report: &Value) -> String {
     let latency = &report["latency_ms"];
     let _ = writeln!(
         md,
-        "\n## Cost\n\nDefault search (limit 10): p50 {} ms, p95 {} ms, max {} ms (without its one \
-         embedding call: p50 {} ms, p95 {} ms); {} context tokens on average (categories \
+        "\n## Cost\n\nDefault search (limit 10): p50 {} ms, p95 {} ms, max {} ms (without its \
+         embedding calls: p50 {} ms, p95 {} ms); {} context tokens on average (categories \
          1-4). Ingestion: {:.1} s in all.\n\nGain over the \
          baselines (categories 1-4): recall@10 ×{} vs BM25, ×{} vs vector; full@1000 ×{} vs \
          BM25, ×{} vs vector.",

@@ -3,7 +3,7 @@
 //! whose sizes follow a Zipf law (a few large users, many small ones), then measures:
 //! - search latency (`Memory::search`, limit 10, token budget 400, real embedder) at walk
 //!   depths 1, 2 and 3, the searched scope drawn in proportion to its size, split into the
-//!   one embedding call and the rest ("engine");
+//!   embedding calls (from the first's start to the last's end) and the rest ("engine");
 //! - ingest throughput: adds through the full write path (`infer: true`) into the largest
 //!   scope, against the zero-latency scripted LLM of `mnemo_testkit::zero_latency_llm` on
 //!   a real socket, facts path off. That model is test code, so the `mnemo` binary does

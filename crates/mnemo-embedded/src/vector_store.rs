@@ -107,15 +107,18 @@ impl VectorRead for EmbeddedStore {
         let (key, query) = (scope.key(), query.to_vec());
         self.blocking(move |inner| {
             inner.check_vector(&query)?;
-            inner.read(|tx| {
-                let memory = inner.memory()?;
-                let Some(scope) = memory.scope(&key) else {
-                    return Ok(Vec::new());
-                };
-                let exact = exact_vectors(tx, inner, EXACT_RELATION_VECTOR, &key);
-                Ok(scope
+            // The memory lock only for the scan: the re-scoring reads SQLite, and a write
+            // waiting for the lock would hold up every search behind it meanwhile.
+            let candidates = match inner.memory()?.scope(&key) {
+                Some(scope) => scope
                     .relations
-                    .search(&query, k, |times| is_visible(times, &at), exact)?
+                    .candidates(&query, k, |times| is_visible(times, &at)),
+                None => return Ok(Vec::new()),
+            };
+            inner.read(|tx| {
+                let exact = exact_vectors(tx, inner, EXACT_RELATION_VECTOR, &key);
+                Ok(candidates
+                    .rescore(&query, exact)?
                     .into_iter()
                     .map(|(item, score)| Scored { item, score })
                     .collect())
@@ -167,14 +170,13 @@ impl VectorRead for EmbeddedStore {
         self.blocking(move |inner| {
             inner.check_vector(&query)?;
             let key = scope.key();
+            let candidates = match inner.memory()?.scope(&key) {
+                Some(s) => s.facts.candidates(&query, k, |_| true),
+                None => return Ok(Vec::new()),
+            };
             inner.read(|tx| {
-                let hits = match inner.memory()?.scope(&key) {
-                    Some(s) => {
-                        let exact = exact_vectors(tx, inner, EXACT_FACT_VECTOR, &key);
-                        s.facts.search(&query, k, |_| true, exact)?
-                    }
-                    None => return Ok(Vec::new()),
-                };
+                let exact = exact_vectors(tx, inner, EXACT_FACT_VECTOR, &key);
+                let hits = candidates.rescore(&query, exact)?;
                 with_records(hits, |id| get_fact(tx, &inner.skipped_vectors, &scope, id))
             })
         })

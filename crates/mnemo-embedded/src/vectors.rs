@@ -140,23 +140,38 @@ impl<Id: Copy + Eq + Hash + Ord + Send + Sync, P: Sync> VectorSet<Id, P> {
     }
 
     /// The exact `k` best rows by dot product with `query` among those whose payload passes
-    /// `keep`, best first (ties by id). `query` must have the set's dimension. `exact`
-    /// gives a row's `f32` vector (the one it was upserted with; `None` when it is gone,
-    /// and the row is skipped).
+    /// `keep`, best first (ties by id): [`VectorSet::candidates`] then
+    /// [`Candidates::rescore`]. `query` must have the set's dimension.
+    #[cfg(test)]
     pub(crate) fn search<E>(
         &self,
         query: &[f32],
         k: usize,
         keep: impl Fn(&P) -> bool + Sync,
-        mut exact: impl FnMut(&Id) -> Result<Option<Vec<f32>>, E>,
+        exact: impl FnMut(&Id) -> Result<Option<Vec<f32>>, E>,
     ) -> Result<Vec<(Id, f32)>, E> {
+        self.candidates(query, k, keep).rescore(query, exact)
+    }
+
+    /// The scan: every row passing `keep` that could be among the `k` best by dot product
+    /// with `query`, best upper bound first. Needs only the set (the caller's memory lock);
+    /// the re-scoring, which reads the store, comes after.
+    pub(crate) fn candidates(
+        &self,
+        query: &[f32],
+        k: usize,
+        keep: impl Fn(&P) -> bool + Sync,
+    ) -> Candidates<Id> {
         assert_eq!(
             query.len(),
             self.dimension,
             "query length checked by caller"
         );
         if k == 0 || self.is_empty() {
-            return Ok(Vec::new());
+            return Candidates {
+                k,
+                rows: Vec::new(),
+            };
         }
         let d = self.dimension;
         let mut query_q = vec![0i8; d];
@@ -211,28 +226,44 @@ impl<Id: Copy + Eq + Hash + Ord + Send + Sync, P: Sync> VectorSet<Id, P> {
             f32::NEG_INFINITY
         };
 
-        // Best upper bound first: once the k-th exact score beats the next upper bound,
-        // no row left can enter the top k.
-        let mut candidates: Vec<(usize, f32)> = partials
+        let mut rows: Vec<(Id, f32)> = partials
             .iter()
-            .flat_map(|p| p.candidates.iter().copied())
-            .filter(|&(_, upper)| upper >= threshold)
+            .flat_map(|p| p.candidates.iter())
+            .filter(|&&(_, upper)| upper >= threshold)
+            .map(|&(row, upper)| (self.ids[row], upper))
             .collect();
-        candidates.sort_by(|a, b| {
-            Score(b.1)
-                .cmp(&Score(a.1))
-                .then_with(|| self.ids[a.0].cmp(&self.ids[b.0]))
-        });
-        let mut best: TopK<Ranked<Id>> = TopK::new(k);
-        for (row, upper) in candidates {
+        rows.sort_by(|a, b| Score(b.1).cmp(&Score(a.1)).then_with(|| a.0.cmp(&b.0)));
+        Candidates { k, rows }
+    }
+}
+
+/// What a scan left: the rows that could be in the top k, with their upper bounds, best
+/// first.
+#[derive(Debug)]
+pub(crate) struct Candidates<Id> {
+    k: usize,
+    rows: Vec<(Id, f32)>,
+}
+
+impl<Id: Copy + Ord> Candidates<Id> {
+    /// The exact top k, best first (ties by id): each candidate scored with its `f32`
+    /// vector from `exact` (the one it was upserted with; `None` when it is gone, and it is
+    /// skipped), best upper bound first, until the k-th exact score beats the next upper
+    /// bound and no candidate left can enter.
+    pub(crate) fn rescore<E>(
+        self,
+        query: &[f32],
+        mut exact: impl FnMut(&Id) -> Result<Option<Vec<f32>>, E>,
+    ) -> Result<Vec<(Id, f32)>, E> {
+        let mut best: TopK<Ranked<Id>> = TopK::new(self.k);
+        for (id, upper) in self.rows {
             if best.worst().is_some_and(|worst| Score(upper) < worst.score) {
                 break;
             }
-            let id = self.ids[row];
             let Some(vector) = exact(&id)? else {
                 continue;
             };
-            if vector.len() != d {
+            if vector.len() != query.len() {
                 continue;
             }
             best.offer(Ranked {

@@ -1,6 +1,7 @@
 //! `Memory::search` on graphs written through the ports with real embeddings: multi-hop
 //! walks, both time axes, retractions, the token budget, scope isolation under every
-//! retriever, the vector payload lagging the graph, and one embedding call per query.
+//! retriever, the vector payload lagging the graph, and what a query embeds (itself alone, then only
+//! the phrases lexical linking left unexplained).
 
 use std::sync::Arc;
 

@@ -140,14 +140,13 @@ impl GraphRead for EmbeddedStore {
         self.blocking(move |inner| {
             inner.check_vector(&query)?;
             let key = scope.key();
+            let candidates = match inner.memory()?.scope(&key) {
+                Some(s) => s.entities.candidates(&query, limit, |_| true),
+                None => return Ok(Vec::new()),
+            };
             inner.read(|tx| {
-                let hits = match inner.memory()?.scope(&key) {
-                    Some(s) => {
-                        let exact = exact_vectors(tx, inner, EXACT_ENTITY_VECTOR, &key);
-                        s.entities.search(&query, limit, |_| true, exact)?
-                    }
-                    None => return Ok(Vec::new()),
-                };
+                let exact = exact_vectors(tx, inner, EXACT_ENTITY_VECTOR, &key);
+                let hits = candidates.rescore(&query, exact)?;
                 with_records(hits, |id| {
                     get_entity(tx, &inner.skipped, &scope, id, inner.dimension)
                 })
