@@ -7,10 +7,11 @@
 //!
 //! A write's batch ([`Priority::Write`]) goes before waiting queries': under a load of
 //! searches the queries queue for the sessions, and an add would otherwise wait behind all
-//! of them (seen: 8 searching clients made a one-message `infer: false` add take 0.4 s).
+//! of them (seen: 8 searching clients made a one-message `infer: false` add take 0.4 to
+//! 0.7 s).
 //! Writes pass waiting queries at most [`MAX_BYPASS`] times in a row, so a stream of adds
 //! cannot starve searches either (seen without the cap: 4 adding clients cut searches from
-//! 80 to 4 per second).
+//! 69 to 4 per second).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
