@@ -173,19 +173,32 @@ async fn ambiguous_candidates(
     Ok(known)
 }
 
-/// Name embeddings computed during one episode, so each name is embedded once, and the
-/// names of one step go to the embedder in one call.
-#[derive(Default)]
+/// Name embeddings (and, for `infer: false`, message texts) computed during one episode, so
+/// each text is embedded once, and the texts of one step go to the embedder in one call.
+#[derive(Debug, Default)]
 pub(crate) struct NameVectors {
     by_display: HashMap<String, Vec<f32>>,
 }
 
 impl NameVectors {
-    fn get(&self, display: &str) -> Option<&Vec<f32>> {
+    pub(crate) fn get(&self, display: &str) -> Option<&Vec<f32>> {
         self.by_display.get(display)
     }
 
-    async fn embed_missing(
+    /// The vectors of `displays`, in order, embedding the ones not known yet.
+    pub(crate) async fn of(
+        &mut self,
+        reader: Reader<'_>,
+        displays: &[String],
+    ) -> Result<Vec<Vec<f32>>, MemoryError> {
+        self.embed_missing(reader, displays).await?;
+        Ok(displays
+            .iter()
+            .map(|d| self.by_display.get(d).cloned().unwrap_or_default())
+            .collect())
+    }
+
+    pub(crate) async fn embed_missing(
         &mut self,
         reader: Reader<'_>,
         displays: &[String],

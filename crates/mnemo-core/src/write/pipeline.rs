@@ -144,8 +144,8 @@ impl Memory {
             Journal::Messages {
                 messages,
                 infer: false,
-            } => plain::Embedded::ahead(self, messages).await?,
-            _ => plain::Embedded::default(),
+            } => plain::embed_ahead(self, messages).await?,
+            _ => NameVectors::default(),
         };
         let _guard = self.lock_scope(&episode.scope).await;
         // Another worker may have finished it while we waited for the lock.

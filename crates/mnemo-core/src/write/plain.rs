@@ -16,6 +16,7 @@ use crate::llm::ChatMessage;
 use crate::ports::{FactPut, WriteOp};
 use crate::write::FactChanges;
 use crate::write::facts::base_metadata;
+use crate::write::graph::NameVectors;
 use crate::{
     Entity, EntityId, EntityType, Episode, Fact, FactEvent, FactEventKind, FactId, Memory,
     MemoryError, normalize_name,
@@ -165,58 +166,20 @@ fn is_calendar_word(lower: &str) -> bool {
 /// every message's text and every proper noun the messages name (whether a name is new is
 /// only known under the lock, so all are embedded). None of it depends on what the scope
 /// holds; the lock is then held only for reads and one write of each kind.
-#[derive(Debug, Default)]
-pub(crate) struct Embedded {
-    vectors: HashMap<String, Vec<f32>>,
-}
-
-impl Embedded {
-    /// Embeds the messages' texts and proper nouns, each distinct text once.
-    pub(crate) async fn ahead(
-        memory: &Memory,
-        messages: &[ChatMessage],
-    ) -> Result<Embedded, MemoryError> {
-        let mut texts: Vec<String> = Vec::new();
-        let mut seen: HashSet<String> = HashSet::new();
-        for message in messages {
-            let text = message.content.trim();
-            let names = analyse(&message.content).proper_nouns.into_iter();
-            for text in std::iter::once(text.to_owned()).chain(names.map(|span| span.text)) {
-                if !text.is_empty() && seen.insert(text.clone()) {
-                    texts.push(text);
-                }
-            }
-        }
-        let mut embedded = Embedded::default();
-        embedded.add(memory, texts).await?;
-        Ok(embedded)
+pub(crate) async fn embed_ahead(
+    memory: &Memory,
+    messages: &[ChatMessage],
+) -> Result<NameVectors, MemoryError> {
+    let mut texts: Vec<String> = Vec::new();
+    for message in messages {
+        let names = analyse(&message.content).proper_nouns.into_iter();
+        let text = message.content.trim().to_owned();
+        texts.extend(std::iter::once(text).chain(names.map(|span| span.text)));
     }
-
-    async fn add(&mut self, memory: &Memory, texts: Vec<String>) -> Result<(), MemoryError> {
-        let vectors = memory.embed(texts.clone()).await?;
-        self.vectors.extend(texts.into_iter().zip(vectors));
-        Ok(())
-    }
-
-    /// The vectors of `texts`, in order; any not embedded ahead (none, unless the two
-    /// passes over the messages disagree) are embedded now.
-    async fn of(
-        &mut self,
-        memory: &Memory,
-        texts: &[String],
-    ) -> Result<Vec<Vec<f32>>, MemoryError> {
-        let mut missing: Vec<String> = texts
-            .iter()
-            .filter(|t| !self.vectors.contains_key(*t))
-            .cloned()
-            .collect();
-        missing.sort();
-        missing.dedup();
-        if !missing.is_empty() {
-            self.add(memory, missing).await?;
-        }
-        Ok(texts.iter().map(|t| self.vectors[t].clone()).collect())
-    }
+    texts.retain(|t| !t.is_empty());
+    let mut vectors = NameVectors::default();
+    vectors.embed_missing(memory.reader(), &texts).await?;
+    Ok(vectors)
 }
 
 /// Stores the episode's messages as facts (ids derived from the episode and the message
@@ -227,7 +190,7 @@ pub(crate) async fn add_plain(
     memory: &Memory,
     episode: &Episode,
     messages: &[ChatMessage],
-    mut embedded: Embedded,
+    mut embedded: NameVectors,
 ) -> Result<(FactChanges, Vec<WriteOp>), MemoryError> {
     let facts = store_facts(memory, episode, messages, &mut embedded).await?;
     let ops = link_entities(memory, episode, messages, &mut embedded).await?;
@@ -242,7 +205,7 @@ async fn store_facts(
     memory: &Memory,
     episode: &Episode,
     messages: &[ChatMessage],
-    embedded: &mut Embedded,
+    embedded: &mut NameVectors,
 ) -> Result<Vec<Fact>, MemoryError> {
     let scope = &episode.scope;
     let now = memory.now();
@@ -283,7 +246,7 @@ async fn store_facts(
         }
     }
     let texts: Vec<String> = missing.iter().map(|&i| facts[i].text.clone()).collect();
-    let vectors = embedded.of(memory, &texts).await?;
+    let vectors = embedded.of(memory.reader(), &texts).await?;
     let puts: Vec<FactPut> = missing
         .iter()
         .zip(vectors)
@@ -329,7 +292,7 @@ async fn link_entities(
     memory: &Memory,
     episode: &Episode,
     messages: &[ChatMessage],
-    embedded: &mut Embedded,
+    embedded: &mut NameVectors,
 ) -> Result<Vec<WriteOp>, MemoryError> {
     let scope = &episode.scope;
     let analysed: Vec<(&ChatMessage, Spans)> =
@@ -406,7 +369,7 @@ async fn link_entities(
     }
     let entity_type = EntityType::parse(PROPER_NOUN_TYPE)?;
     let displays: Vec<String> = unknown.iter().map(|(_, display)| display.clone()).collect();
-    let vectors = embedded.of(memory, &displays).await?;
+    let vectors = embedded.of(memory.reader(), &displays).await?;
     for ((name, display_name), embedding) in unknown.into_iter().zip(vectors) {
         let id = EntityId::new();
         ops.push(WriteOp::UpsertEntity(Entity {
