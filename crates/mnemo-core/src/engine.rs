@@ -110,7 +110,11 @@ impl Reader<'_> {
 
     /// Embeds texts, checking the embedder kept its promise of one vector per text.
     pub(crate) async fn embed(&self, texts: Vec<String>) -> Result<Vec<Vec<f32>>, MemoryError> {
-        self.embed_checked(texts, false).await
+        if texts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let expected = texts.len();
+        one_per_text(expected, self.embedder.embed(texts).await?)
     }
 
     /// [`Reader::embed`] for a search ([`Embedder::embed_query`]).
@@ -120,31 +124,23 @@ impl Reader<'_> {
         &self,
         texts: Vec<String>,
     ) -> Result<Vec<Vec<f32>>, MemoryError> {
-        self.embed_checked(texts, true).await
-    }
-
-    async fn embed_checked(
-        &self,
-        texts: Vec<String>,
-        query: bool,
-    ) -> Result<Vec<Vec<f32>>, MemoryError> {
-        let expected = texts.len();
-        if expected == 0 {
+        if texts.is_empty() {
             return Ok(Vec::new());
         }
-        let vectors = if query {
-            self.embedder.embed_query(texts).await?
-        } else {
-            self.embedder.embed(texts).await?
-        };
-        if vectors.len() != expected {
-            return Err(MemoryError::Embed(crate::EmbedError::Inference(format!(
-                "embedder returned {} vectors for {expected} texts",
-                vectors.len()
-            ))));
-        }
-        Ok(vectors)
+        let expected = texts.len();
+        one_per_text(expected, self.embedder.embed_query(texts).await?)
     }
+}
+
+/// `vectors`, checked to be one per text.
+fn one_per_text(expected: usize, vectors: Vec<Vec<f32>>) -> Result<Vec<Vec<f32>>, MemoryError> {
+    if vectors.len() != expected {
+        return Err(MemoryError::Embed(crate::EmbedError::Inference(format!(
+            "embedder returned {} vectors for {expected} texts",
+            vectors.len()
+        ))));
+    }
+    Ok(vectors)
 }
 
 /// The parts a [`Memory`] is built from.
