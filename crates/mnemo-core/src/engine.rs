@@ -30,11 +30,22 @@ pub struct MemorySettings {
     /// Longest search query accepted, in characters (422 past it): a query is embedded
     /// and matched term by term, so its length is its cost.
     pub max_query_chars: usize,
+    /// Searches run at once; more wait their turn (at least 1). A search on the embedded
+    /// store is all CPU: past one per core, extra searches only slow each other and every
+    /// write down (see [`MemorySettings::searches_per_core`]).
+    pub max_concurrent_searches: usize,
 }
 
 impl MemorySettings {
     /// 4,096 characters: a long user message, far past what the embedder reads.
     pub const DEFAULT_MAX_QUERY_CHARS: usize = 4096;
+
+    /// `per_core` searches for each core of this machine: 1 when the stores are local
+    /// (a search is CPU work), more when they are remote (a search mostly waits for them).
+    pub fn searches_per_core(per_core: usize) -> usize {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        cores.saturating_mul(per_core).max(1)
+    }
 }
 
 impl Default for MemorySettings {
@@ -46,6 +57,7 @@ impl Default for MemorySettings {
             facts_enabled: true,
             facts_top_k: 10,
             max_query_chars: Self::DEFAULT_MAX_QUERY_CHARS,
+            max_concurrent_searches: Self::searches_per_core(1),
         }
     }
 }
@@ -65,6 +77,8 @@ pub struct Memory {
     scope_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// Scopes whose summary is being refreshed, so two refreshes never run at once.
     summaries_refreshing: Arc<Mutex<HashSet<String>>>,
+    /// Admits `settings.max_concurrent_searches` searches at once; never closed.
+    pub(crate) searches: tokio::sync::Semaphore,
 }
 
 /// A scope's summary refresh in progress; dropping it lets the next one start.
@@ -164,6 +178,7 @@ impl Memory {
             tokens: parts.tokens,
             llm: parts.llm,
             ontology: Arc::new(parts.ontology),
+            searches: tokio::sync::Semaphore::new(parts.settings.max_concurrent_searches.max(1)),
             settings: parts.settings,
             clock: Arc::new(SystemClock),
             scope_locks: Mutex::new(HashMap::new()),

@@ -33,6 +33,7 @@ impl Models {
             ontology: ontology(config)?,
             settings: MemorySettings {
                 max_query_chars: config.server.max_query_chars,
+                max_concurrent_searches: config.max_concurrent_searches(),
                 ..MemorySettings::default()
             },
         })

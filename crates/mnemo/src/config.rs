@@ -54,6 +54,9 @@ pub struct ServerConfig {
     pub read_timeout_s: u64,
     /// Longest search query accepted, in characters (422 past it).
     pub max_query_chars: usize,
+    /// Searches run at once; more wait their turn. Unset: one per core on the embedded
+    /// store, four per core on Neo4j + Qdrant (see [`Config::max_concurrent_searches`]).
+    pub max_concurrent_searches: Option<usize>,
 }
 
 /// Default of `server.max_body_bytes`: 2 MiB.
@@ -66,6 +69,7 @@ impl Default for ServerConfig {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             read_timeout_s: 30,
             max_query_chars: mnemo_core::MemorySettings::DEFAULT_MAX_QUERY_CHARS,
+            max_concurrent_searches: None,
         }
     }
 }
@@ -357,6 +361,12 @@ const KEYS: &[Key] = {
             "a whole number of bytes",
         ),
         key(
+            "server.max_concurrent_searches",
+            Toml,
+            fits::<usize>,
+            "a whole number of searches",
+        ),
+        key(
             "server.max_query_chars",
             Toml,
             fits::<usize>,
@@ -474,6 +484,18 @@ impl fmt::Display for Origin {
 }
 
 impl Config {
+    /// `server.max_concurrent_searches`, or its default for the backend: a search on the
+    /// embedded store is CPU work (one per core keeps every core busy, and more only slow
+    /// each other and the writes down), while on Neo4j + Qdrant it mostly waits for them.
+    pub fn max_concurrent_searches(&self) -> usize {
+        self.server.max_concurrent_searches.unwrap_or_else(|| {
+            mnemo_core::MemorySettings::searches_per_core(match self.store.backend {
+                Backend::Embedded => 1,
+                Backend::Neo4j => 4,
+            })
+        })
+    }
+
     /// Reads the configuration: defaults, then `file` (if any), then the `MNEMO__…`
     /// variables among `env` (pass `std::env::vars_os()`), then validates it.
     pub fn load(
@@ -647,6 +669,9 @@ impl Config {
         }
         if self.embed.max_waiting == 0 {
             problem("embed.max_waiting must be at least 1".into());
+        }
+        if self.server.max_concurrent_searches == Some(0) {
+            problem("server.max_concurrent_searches must be at least 1".into());
         }
         if self.server.max_query_chars == 0 {
             problem("server.max_query_chars must be at least 1".into());

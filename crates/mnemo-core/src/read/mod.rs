@@ -218,11 +218,15 @@ impl Memory {
     /// Answers a query from the graph and the facts of one scope (DESIGN §4): retrieve →
     /// fuse → rerank → cut → render (see the module doc).
     ///
-    /// Embeds once; calls the LLM only with [`QueryEntities::Llm`].
+    /// Embeds once; calls the LLM only with [`QueryEntities::Llm`]. At most
+    /// `max_concurrent_searches` run at once; the others wait, in arrival order.
     pub async fn search(&self, request: SearchRequest) -> Result<SearchResult, MemoryError> {
         check_query(&request.query, self.settings.max_query_chars)?;
         let plan = Plan::new(&request, self.now())?;
         let text = query::QueryText::parse(&request.query);
+        // A valid request waits here for its turn; writes never do (see
+        // `MemorySettings::max_concurrent_searches`). The semaphore is never closed.
+        let _turn = self.searches.acquire().await.ok();
 
         let reader = self.reader();
         let retrieved = retrieve::run(reader, &request, &plan, &text).await?;

@@ -1,9 +1,11 @@
 //! `Memory::search` on graphs written through the ports with real embeddings: multi-hop
 //! walks, both time axes, retractions, the token budget, scope isolation under every
-//! retriever, the vector payload lagging the graph, and what a query embeds (itself alone, then only
-//! the phrases lexical linking left unexplained).
+//! retriever, the vector payload lagging the graph, what a query embeds (itself alone, then only
+//! the phrases lexical linking left unexplained), and how many searches run at once.
 
 use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::Ordering::SeqCst;
 
 use async_trait::async_trait;
 use mnemo_core::ports::{Embedder, GraphWrite, RelationVector, TokenCounter, VectorWrite, WriteOp};
@@ -16,7 +18,9 @@ use mnemo_testkit::scripted_llm::Reply;
 use serde_json::json;
 
 use crate::read_fixture::{Fixture, Loaded, alice, load, recorded, rel};
-use crate::support::{date, embedder, fresh_scope, harness, harness_without_llm, token_counter};
+use crate::support::{
+    Harness, date, embedder, fresh_scope, harness, harness_without_llm, token_counter,
+};
 
 /// The results as lines: `"Alice LIVES_IN Lisbon"` for every relation, plus
 /// `"Alice LIVES_IN Lisbon via entities"` / `"… via triplets"` per retriever that found
@@ -599,28 +603,59 @@ async fn the_query_path_calls_no_llm_unless_asked() {
     );
 }
 
-/// The real embedder, recording each call's texts.
-struct Recording {
+/// The real embedder, recording each call's texts and the most calls it had in flight at
+/// once; each call is held `hold` first, long enough for concurrent searches to overlap.
+struct Watching {
+    hold: std::time::Duration,
     calls: std::sync::Mutex<Vec<Vec<String>>>,
+    in_flight: AtomicUsize,
+    most: AtomicUsize,
 }
 
-impl Recording {
+impl Watching {
+    fn new(hold: std::time::Duration) -> Arc<Watching> {
+        Arc::new(Watching {
+            hold,
+            calls: Default::default(),
+            in_flight: Default::default(),
+            most: Default::default(),
+        })
+    }
+
     fn take(&self) -> Vec<Vec<String>> {
         std::mem::take(&mut *self.calls.lock().unwrap())
+    }
+
+    /// A memory over `h`'s stores that embeds through this embedder.
+    fn memory(self: &Arc<Self>, h: &Harness, settings: MemorySettings) -> Memory {
+        Memory::new(MemoryParts {
+            graph: h.store.graph.clone(),
+            vectors: h.store.vectors.clone(),
+            embedder: self.clone(),
+            tokens: token_counter(),
+            llm: None,
+            ontology: Ontology::builtin(),
+            settings,
+        })
     }
 }
 
 #[async_trait]
-impl Embedder for Recording {
+impl Embedder for Watching {
     fn dimension(&self) -> usize {
         embedder().dimension()
     }
     fn model_name(&self) -> &str {
-        "recording"
+        "watching"
     }
     async fn embed(&self, texts: Vec<String>) -> Result<Vec<Vec<f32>>, EmbedError> {
         self.calls.lock().unwrap().push(texts.clone());
-        embedder().embed(texts).await
+        let now = self.in_flight.fetch_add(1, SeqCst) + 1;
+        self.most.fetch_max(now, SeqCst);
+        tokio::time::sleep(self.hold).await;
+        let out = embedder().embed(texts).await;
+        self.in_flight.fetch_sub(1, SeqCst);
+        out
     }
 }
 
@@ -630,18 +665,8 @@ impl Embedder for Recording {
 async fn a_query_is_embedded_alone_and_phrases_only_when_unexplained() {
     let h = harness_without_llm().await;
     let loaded = load(&h, &fresh_scope("alice"), &alice()).await;
-    let recording = Arc::new(Recording {
-        calls: std::sync::Mutex::new(Vec::new()),
-    });
-    let memory = Memory::new(MemoryParts {
-        graph: h.store.graph.clone(),
-        vectors: h.store.vectors.clone(),
-        embedder: recording.clone(),
-        tokens: token_counter(),
-        llm: None,
-        ontology: Ontology::builtin(),
-        settings: MemorySettings::default(),
-    });
+    let recording = Watching::new(std::time::Duration::ZERO);
+    let memory = recording.memory(&h, MemorySettings::default());
     let search = |query: &'static str| {
         let (memory, scope) = (&memory, loaded.scope.clone());
         async move {
@@ -670,6 +695,33 @@ async fn a_query_is_embedded_alone_and_phrases_only_when_unexplained() {
             && !calls[1].contains(&query.to_owned()),
         "{calls:?}"
     );
+}
+
+/// At most `max_concurrent_searches` searches run at once; the rest wait their turn and
+/// still answer. Every query here links lexically, so a search embeds once (see above).
+#[tokio::test]
+async fn searches_past_the_limit_wait_their_turn() {
+    let h = harness_without_llm().await;
+    let loaded = load(&h, &fresh_scope("alice"), &alice()).await;
+    for limit in [2, 6] {
+        let counting = Watching::new(std::time::Duration::from_millis(40));
+        let settings = MemorySettings {
+            max_concurrent_searches: limit,
+            ..MemorySettings::default()
+        };
+        let memory = counting.memory(&h, settings);
+        let searches = (0..6).map(|_| {
+            memory.search(SearchRequest::new(
+                loaded.scope.clone(),
+                "Where does Alice live?",
+            ))
+        });
+        for result in futures_util::future::join_all(searches).await {
+            assert!(!result.unwrap().relations.is_empty());
+        }
+        let most = counting.most.load(SeqCst);
+        assert_eq!(most, limit, "limit {limit}");
+    }
 }
 
 /// After a crash between the graph write and the vector write, the vector payload says a

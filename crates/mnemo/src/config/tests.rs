@@ -245,7 +245,7 @@ fn unknown_keys_are_named() {
         &[
             "unknown key `cache.size` in mnemo.toml; sections are server, store, neo4j, qdrant, llm, embed, auth, ontology",
             "unknown key `llm.modle` in mnemo.toml; keys of [llm] are base_url, model, api_key, output, timeout_s, max_retries, prompts_dir",
-            "unknown key `server.port` in mnemo.toml; keys of [server] are addr, max_body_bytes, max_query_chars, read_timeout_s",
+            "unknown key `server.port` in mnemo.toml; keys of [server] are addr, max_body_bytes, max_concurrent_searches, max_query_chars, read_timeout_s",
             "unknown key `verbose` in mnemo.toml; sections are server, store, neo4j, qdrant, llm, embed, auth, ontology",
         ],
     );
@@ -258,8 +258,8 @@ fn unknown_keys_are_named() {
         ],
         &[
             "MNEMO__LLM__MODLE: no configuration key `llm.modle`; keys of [llm] are base_url, model, api_key, output, timeout_s, max_retries, prompts_dir",
-            "MNEMO__SERVER: no configuration key `server`; keys of [server] are addr, max_body_bytes, max_query_chars, read_timeout_s",
-            "MNEMO__SERVER__ADDR__PORT: no configuration key `server.addr.port`; keys of [server] are addr, max_body_bytes, max_query_chars, read_timeout_s",
+            "MNEMO__SERVER: no configuration key `server`; keys of [server] are addr, max_body_bytes, max_concurrent_searches, max_query_chars, read_timeout_s",
+            "MNEMO__SERVER__ADDR__PORT: no configuration key `server.addr.port`; keys of [server] are addr, max_body_bytes, max_concurrent_searches, max_query_chars, read_timeout_s",
         ],
     );
     check_err(
@@ -339,6 +339,28 @@ fn an_embedder_without_sessions_or_room_is_refused() {
             "embed.max_waiting must be at least 1",
         ],
     );
+}
+
+#[test]
+fn search_admission_is_set_or_follows_the_backend() {
+    check_err(
+        "[server]\nmax_concurrent_searches = 0",
+        &[],
+        &["server.max_concurrent_searches must be at least 1"],
+    );
+    let set = load("[server]\nmax_concurrent_searches = 3", &[]).unwrap();
+    assert_eq!(set.max_concurrent_searches(), 3);
+    // Unset: per core, four times as many on the remote stores, where a search mostly
+    // waits for them.
+    let embedded = load("", &[]).unwrap().max_concurrent_searches();
+    let remote = load(
+        "store.backend = \"neo4j\"\nneo4j.uri = \"bolt://db:7687\"\nqdrant.url = \"http://q:6334\"",
+        &[],
+    )
+    .unwrap()
+    .max_concurrent_searches();
+    assert!(embedded >= 1);
+    assert_eq!(remote, 4 * embedded);
 }
 
 #[test]
@@ -435,6 +457,10 @@ fn keys_table_matches_the_struct() {
         embed: EmbedConfig {
             model_dir: Some("models".into()),
             ..EmbedConfig::default()
+        },
+        server: ServerConfig {
+            max_concurrent_searches: Some(3),
+            ..ServerConfig::default()
         },
         ..Config::default()
     };
