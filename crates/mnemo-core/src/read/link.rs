@@ -133,6 +133,9 @@ pub(crate) async fn by_vector(
     Ok(())
 }
 
+/// Names to look up exactly, and phrases to embed, each marked when it looks like a name.
+pub(crate) type QueryNames = (Vec<String>, Vec<(String, bool)>);
+
 /// What the linkers look for: names to look up exactly (the query's capitalised spans, and
 /// the LLM's names with [`QueryEntities::Llm`]), and phrases to match by name embedding,
 /// each marked when it looks like a name. Nothing when the search needs no graph.
@@ -143,7 +146,7 @@ pub(crate) async fn query_names(
     request: &SearchRequest,
     text: &QueryText,
     want_graph: bool,
-) -> Result<(Vec<String>, Vec<(String, bool)>), MemoryError> {
+) -> Result<QueryNames, MemoryError> {
     Ok(match request.query_entities {
         super::QueryEntities::Llm if want_graph => {
             let names = llm_names(reader, request).await?;

@@ -224,12 +224,15 @@ impl Memory {
         check_query(&request.query, self.settings.max_query_chars)?;
         let plan = Plan::new(&request, self.now())?;
         let text = query::QueryText::parse(&request.query);
+        let reader = self.reader();
+        // The names to link, from the LLM when asked: waited for before the turn, as it
+        // takes no CPU here.
+        let names = link::query_names(reader, &request, &text, plan.want_graph).await?;
         // A valid request waits here for its turn; writes never do (see
         // `MemorySettings::max_concurrent_searches`). The semaphore is never closed.
         let _turn = self.searches.acquire().await.ok();
 
-        let reader = self.reader();
-        let retrieved = retrieve::run(reader, &request, &plan, &text).await?;
+        let retrieved = retrieve::run(reader, &request, &plan, &text, names).await?;
         let facts = fuse::facts(
             retrieved.facts.nearest,
             retrieved.facts.full_text,

@@ -370,20 +370,21 @@ async fn load_hits(
     Ok((out, all_ends))
 }
 
-/// The retrieve stage (see the module doc): the query's embedding (and the unexplained
-/// phrases', when there are any), linking, the three retrievers, and the loads that make
+/// The retrieve stage (see the module doc), given the names to link
+/// ([`link::query_names`]): the query's embedding (and the unexplained phrases', when there
+/// are any), linking, the three retrievers, and the loads that make
 /// every result showable.
 pub(crate) async fn run(
     reader: Reader<'_>,
     request: &SearchRequest,
     plan: &Plan,
     text: &QueryText,
+    (exact, phrases): link::QueryNames,
 ) -> Result<Retrieved, MemoryError> {
     let graph: &dyn GraphRead = reader.graph;
     let vectors: &dyn VectorRead = reader.vectors;
     let scope = &request.scope;
     let pool = (request.limit * 2).max(20);
-    let (exact, phrases) = link::query_names(reader, request, text, plan.want_graph).await?;
 
     // The query is embedded alone (no padding to a longer batch-mate), at once. Meanwhile
     // the names are looked up, and then, side by side, the walk from the entities they

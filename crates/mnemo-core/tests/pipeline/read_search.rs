@@ -724,6 +724,55 @@ async fn searches_past_the_limit_wait_their_turn() {
     }
 }
 
+/// A search waiting for the LLM to name the query's entities holds no turn: with one
+/// search at a time, a lexical search still answers while the LLM takes its time.
+#[tokio::test]
+async fn a_search_waiting_for_the_llm_holds_no_turn() {
+    let settings = MemorySettings {
+        max_concurrent_searches: 1,
+        ..MemorySettings::default()
+    };
+    let h = crate::support::harness_with(settings, true).await;
+    let loaded = load(&h, &fresh_scope("alice"), &alice()).await;
+    let slow = std::time::Duration::from_secs(3);
+    h.llm()
+        .on("extract_entities")
+        .once()
+        .reply(Reply::json(json!({"entities": [{"name": "Alice", "type": "Person"}]})).after(slow));
+    let mut with_llm = SearchRequest::new(loaded.scope.clone(), "where is she living");
+    with_llm.query_entities = QueryEntities::Llm;
+    let waiting = h.memory.search(with_llm);
+    let lexical = async {
+        // Once the LLM search is under way.
+        while h.llm().requests().is_empty() {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        let result = h
+            .memory
+            .search(SearchRequest::new(
+                loaded.scope.clone(),
+                "Where does Alice live?",
+            ))
+            .await
+            .unwrap();
+        assert!(!result.relations.is_empty());
+        std::time::Instant::now()
+    };
+    let (waited, lexical_done) = tokio::join!(
+        async {
+            let result = waiting.await.unwrap();
+            (result, std::time::Instant::now())
+        },
+        lexical
+    );
+    let (result, llm_done) = waited;
+    assert_eq!(result.linked_entities[0].name, "Alice");
+    assert!(
+        lexical_done < llm_done,
+        "the lexical search waited for the LLM's"
+    );
+}
+
 /// After a crash between the graph write and the vector write, the vector payload says a
 /// relation is current (or exists) when the graph says otherwise: the graph wins.
 #[tokio::test]
