@@ -443,23 +443,28 @@ async fn ask(
     let mut deep = SearchRequest::new(scope.clone(), &question.question);
     deep.limit = MAX_LIMIT;
     let result = ctx.memory.search(deep).await?;
-    let mut mnemo_items = Vec::new();
-    for ranked in ranked_results(&result) {
-        let (dia_ids, line) = match ranked {
-            Ranked::Fact(fact) => (
-                fact_ids(fact, ctx.graph, episode_ids).await?,
-                fact_line(fact),
-            ),
-            Ranked::Relation(view) => (
-                episodes_ids(&view.relation.episodes, ctx.graph, episode_ids).await?,
-                relation_line(view),
-            ),
-        };
-        mnemo_items.push(Item {
-            dia_ids,
-            tokens: count(line),
-        });
+    // The deep search's ranking is scored at every k; the default one's at 10 too, as it
+    // is what an agent gets (its lists are cut shorter before fusion).
+    let mut items_of = [Vec::new(), Vec::new()];
+    for (result, items) in [&result, &default].into_iter().zip(&mut items_of) {
+        for ranked in ranked_results(result) {
+            let (dia_ids, line) = match ranked {
+                Ranked::Fact(fact) => (
+                    fact_ids(fact, ctx.graph, episode_ids).await?,
+                    fact_line(fact),
+                ),
+                Ranked::Relation(view) => (
+                    episodes_ids(&view.relation.episodes, ctx.graph, episode_ids).await?,
+                    relation_line(view),
+                ),
+            };
+            items.push(Item {
+                dia_ids,
+                tokens: count(line),
+            });
+        }
     }
+    let [mnemo_items, default_items] = items_of;
 
     let as_items = |indexes: Vec<usize>, count: &mut dyn FnMut(String) -> usize| -> Vec<Item> {
         indexes
@@ -514,6 +519,7 @@ async fn ask(
             .take(KS[2])
             .map(|i| i.dia_ids.join(","))
             .collect(),
+        default_recall_at_10: crate::metrics::recall_at(&default_items, &question.evidence, 10),
         context_tokens,
         latency,
         embedding,

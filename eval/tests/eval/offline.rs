@@ -160,6 +160,10 @@ async fn the_report_has_every_system_category_and_output() {
     assert_eq!(kitten["retrieved"][0], "D1:2");
     assert_eq!(kitten["scores"]["mnemo"]["mrr"], 1.0);
     assert_eq!(kitten["scores"]["bm25"]["mrr"], 1.0);
+    // The default search (limit 10) finds it too, and the report averages that recall.
+    assert_eq!(kitten["default_recall@10"], 1.0);
+    let default_recall = report["default_search_recall@10"].as_f64().unwrap_or(-1.0);
+    assert!((0.0..=1.0).contains(&default_recall), "{default_recall}");
     let multi = questions(&out)
         .into_iter()
         .find(|q| q["category"] == 1)
