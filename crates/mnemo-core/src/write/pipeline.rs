@@ -144,7 +144,7 @@ impl Memory {
             Journal::Messages {
                 messages,
                 infer: false,
-            } => plain::embed_ahead(self, messages).await?,
+            } => plain::embed_ahead(self, &episode.scope, messages).await?,
             _ => NameVectors::default(),
         };
         let _guard = self.lock_scope(&episode.scope).await;

@@ -163,18 +163,31 @@ fn is_calendar_word(lower: &str) -> bool {
 }
 
 /// The vectors `infer: false` needs, computed before the scope's write lock in one call:
-/// every message's text and every proper noun the messages name (whether a name is new is
-/// only known under the lock, so all are embedded). None of it depends on what the scope
-/// holds; the lock is then held only for reads and one write of each kind.
+/// every message's text and every proper noun the messages name that the scope does not
+/// know yet (looked up in one read: a known name needs no vector, and in a conversation
+/// most names are known). None of it depends on what the scope holds; a name that becomes
+/// unknown before the lock is embedded under it, so the lookup only saves work. The lock is
+/// then held only for reads and one write of each kind.
 pub(crate) async fn embed_ahead(
     memory: &Memory,
+    scope: &crate::Scope,
     messages: &[ChatMessage],
 ) -> Result<NameVectors, MemoryError> {
     let mut texts: Vec<String> = Vec::new();
+    let mut names: Vec<String> = Vec::new();
     for message in messages {
-        let names = analyse(&message.content).proper_nouns.into_iter();
-        let text = message.content.trim().to_owned();
-        texts.extend(std::iter::once(text).chain(names.map(|span| span.text)));
+        texts.push(message.content.trim().to_owned());
+        names.extend(
+            analyse(&message.content)
+                .proper_nouns
+                .into_iter()
+                .map(|span| span.text),
+        );
+    }
+    if !names.is_empty() {
+        let spans: Vec<&str> = names.iter().map(String::as_str).collect();
+        let lookups = Lookups::read(memory, scope, Lookups::keys(&spans)).await?;
+        texts.extend(names.into_iter().filter(|name| lookups.get(name).is_none()));
     }
     texts.retain(|t| !t.is_empty());
     let mut vectors = NameVectors::default();

@@ -4,10 +4,12 @@
 use mnemo_core::llm::ChatMessage;
 use mnemo_core::ports::{Embedder, GraphRead, GraphWrite, Page, VectorRead, WriteOp};
 use mnemo_core::write::{AddOutcome, AddRequest};
-use mnemo_core::{Entity, EntityId, EntityType, EpisodeStatus, LlmUsage, Scope, normalize_name};
+use mnemo_core::{
+    Entity, EntityId, EntityType, EpisodeStatus, LlmUsage, MemorySettings, Scope, normalize_name,
+};
 use serde_json::json;
 
-use crate::support::{Harness, embedder, fresh_scope, harness, harness_without_llm};
+use crate::support::{Harness, Watching, embedder, fresh_scope, harness, harness_without_llm};
 
 const PAGE: Page = Page {
     limit: 1000,
@@ -195,6 +197,47 @@ async fn known_names_aliases_and_proper_nouns_are_linked() {
         &["Carla (Concept) x1", "Carla Mendes (Concept) x1"],
     )
     .await;
+}
+
+/// A name the scope knows is not embedded again: the one embedding call of an add holds
+/// its message and the new names only, and the new name still gets its vector.
+#[tokio::test]
+async fn an_add_embeds_its_message_and_only_the_names_the_scope_does_not_know() {
+    let h = harness_without_llm().await;
+    let scope = fresh_scope("alice");
+    known(&h, &scope, "Dana Whitfield", "Person", &[]).await;
+    let watching = Watching::new(std::time::Duration::ZERO);
+    let memory = watching.memory(&h, MemorySettings::default());
+    let said = "I met Dana Whitfield at the market in Lisbon";
+    let outcome = memory.add(plain(&scope, &[("user", said)])).await.unwrap();
+    assert_eq!(outcome.status, EpisodeStatus::Done);
+
+    let mut embedded: Vec<String> = watching.take().concat();
+    embedded.sort();
+    assert_eq!(embedded, [said, "Lisbon"]);
+    assert_eq!(
+        mentioned(&h, &scope, &outcome).await,
+        ["Dana Whitfield", "Lisbon"]
+    );
+    let lisbon = h
+        .store
+        .entities(&scope, PAGE)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|e| e.display_name == "Lisbon")
+        .unwrap();
+    let want = embedder().embed(vec!["Lisbon".into()]).await.unwrap();
+    let cosine: f32 = lisbon
+        .embedding
+        .iter()
+        .zip(&want[0])
+        .map(|(a, b)| a * b)
+        .sum();
+    assert!(
+        cosine > 0.999,
+        "Lisbon's vector is its name's: cosine {cosine}"
+    );
 }
 
 #[tokio::test]

@@ -3,23 +3,20 @@
 //! retriever, the vector payload lagging the graph, what a query embeds (itself alone, then only
 //! the phrases lexical linking left unexplained), and how many searches run at once.
 
-use std::sync::Arc;
-use std::sync::atomic::AtomicUsize;
 use std::sync::atomic::Ordering::SeqCst;
 
-use async_trait::async_trait;
 use mnemo_core::ports::{Embedder, GraphWrite, RelationVector, TokenCounter, VectorWrite, WriteOp};
 use mnemo_core::read::{Include, QueryEntities, Retriever, SearchRequest, SearchResult};
 use mnemo_core::{
-    EmbedError, Memory, MemoryError, MemoryParts, MemorySettings, Ontology, RelationId,
-    RelationTimes, Scope, Timestamp, ValidationError,
+    Memory, MemoryError, MemorySettings, RelationId, RelationTimes, Scope, Timestamp,
+    ValidationError,
 };
 use mnemo_testkit::scripted_llm::Reply;
 use serde_json::json;
 
 use crate::read_fixture::{Fixture, Loaded, alice, load, recorded, rel};
 use crate::support::{
-    Harness, date, embedder, fresh_scope, harness, harness_without_llm, token_counter,
+    Watching, date, embedder, fresh_scope, harness, harness_without_llm, token_counter,
 };
 
 /// The results as lines: `"Alice LIVES_IN Lisbon"` for every relation, plus
@@ -601,62 +598,6 @@ async fn the_query_path_calls_no_llm_unless_asked() {
         "{:#?}",
         lines(&with_llm)
     );
-}
-
-/// The real embedder, recording each call's texts and the most calls it had in flight at
-/// once; each call is held `hold` first, long enough for concurrent searches to overlap.
-struct Watching {
-    hold: std::time::Duration,
-    calls: std::sync::Mutex<Vec<Vec<String>>>,
-    in_flight: AtomicUsize,
-    most: AtomicUsize,
-}
-
-impl Watching {
-    fn new(hold: std::time::Duration) -> Arc<Watching> {
-        Arc::new(Watching {
-            hold,
-            calls: Default::default(),
-            in_flight: Default::default(),
-            most: Default::default(),
-        })
-    }
-
-    fn take(&self) -> Vec<Vec<String>> {
-        std::mem::take(&mut *self.calls.lock().unwrap())
-    }
-
-    /// A memory over `h`'s stores that embeds through this embedder.
-    fn memory(self: &Arc<Self>, h: &Harness, settings: MemorySettings) -> Memory {
-        Memory::new(MemoryParts {
-            graph: h.store.graph.clone(),
-            vectors: h.store.vectors.clone(),
-            embedder: self.clone(),
-            tokens: token_counter(),
-            llm: None,
-            ontology: Ontology::builtin(),
-            settings,
-        })
-    }
-}
-
-#[async_trait]
-impl Embedder for Watching {
-    fn dimension(&self) -> usize {
-        embedder().dimension()
-    }
-    fn model_name(&self) -> &str {
-        "watching"
-    }
-    async fn embed(&self, texts: Vec<String>) -> Result<Vec<Vec<f32>>, EmbedError> {
-        self.calls.lock().unwrap().push(texts.clone());
-        let now = self.in_flight.fetch_add(1, SeqCst) + 1;
-        self.most.fetch_max(now, SeqCst);
-        tokio::time::sleep(self.hold).await;
-        let out = embedder().embed(texts).await;
-        self.in_flight.fetch_sub(1, SeqCst);
-        out
-    }
 }
 
 /// The query is embedded alone (no padding to a longer batch-mate); a noun phrase only

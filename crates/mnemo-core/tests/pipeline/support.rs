@@ -4,15 +4,19 @@
 //! same scenarios run with those servers in place of the embedded halves.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::Ordering::SeqCst;
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
+use async_trait::async_trait;
+
 use mnemo_core::llm::ChatMessage;
-use mnemo_core::ports::{GraphRead, RelationQuery};
+use mnemo_core::ports::{Embedder, GraphRead, RelationQuery};
 use mnemo_core::ports::{GraphWrite, VectorWrite};
 use mnemo_core::write::AddRequest;
 use mnemo_core::{
-    Entity, Memory, MemoryParts, MemorySettings, Ontology, Relation, Scope, Timestamp,
+    EmbedError, Entity, Memory, MemoryParts, MemorySettings, Ontology, Relation, Scope, Timestamp,
     normalize_name,
 };
 use mnemo_embedded::EmbeddedStore;
@@ -277,4 +281,60 @@ pub fn fresh_scope(name: &str) -> Scope {
 pub fn date(y: i32, m: u32, d: u32) -> Timestamp {
     use chrono::TimeZone;
     chrono::Utc.with_ymd_and_hms(y, m, d, 0, 0, 0).unwrap()
+}
+
+/// The real embedder, recording each call's texts and the most calls it had in flight at
+/// once; each call is held `hold` first, long enough for concurrent searches to overlap.
+pub struct Watching {
+    hold: std::time::Duration,
+    calls: std::sync::Mutex<Vec<Vec<String>>>,
+    in_flight: AtomicUsize,
+    pub most: AtomicUsize,
+}
+
+impl Watching {
+    pub fn new(hold: std::time::Duration) -> Arc<Watching> {
+        Arc::new(Watching {
+            hold,
+            calls: Default::default(),
+            in_flight: Default::default(),
+            most: Default::default(),
+        })
+    }
+
+    pub fn take(&self) -> Vec<Vec<String>> {
+        std::mem::take(&mut *self.calls.lock().unwrap())
+    }
+
+    /// A memory over `h`'s stores that embeds through this embedder.
+    pub fn memory(self: &Arc<Self>, h: &Harness, settings: MemorySettings) -> Memory {
+        Memory::new(MemoryParts {
+            graph: h.store.graph.clone(),
+            vectors: h.store.vectors.clone(),
+            embedder: self.clone(),
+            tokens: token_counter(),
+            llm: None,
+            ontology: Ontology::builtin(),
+            settings,
+        })
+    }
+}
+
+#[async_trait]
+impl Embedder for Watching {
+    fn dimension(&self) -> usize {
+        embedder().dimension()
+    }
+    fn model_name(&self) -> &str {
+        "watching"
+    }
+    async fn embed(&self, texts: Vec<String>) -> Result<Vec<Vec<f32>>, EmbedError> {
+        self.calls.lock().unwrap().push(texts.clone());
+        let now = self.in_flight.fetch_add(1, SeqCst) + 1;
+        self.most.fetch_max(now, SeqCst);
+        tokio::time::sleep(self.hold).await;
+        let out = embedder().embed(texts).await;
+        self.in_flight.fetch_sub(1, SeqCst);
+        out
+    }
 }
