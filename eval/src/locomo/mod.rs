@@ -3,7 +3,9 @@
 //!
 //! Each conversation is ingested into its own scope, one episode per session in session
 //! order, stamped with the session's date; mode `turns` sends the raw turns ("speaker:
-//! text [shares photo: caption]"), mode `observations` the extracted observations. The
+//! text [shares photo: caption]", offline with the speaker as the message's role, as a
+//! client would send a conversation of two people), mode `observations` the extracted
+//! observations. The
 //! episode's metadata carries the LOCOMO ids of each message, so every stored fact carries
 //! the ids it came from (a plain fact knows its message index; an extracted fact or a
 //! relation knows its episode, so it carries the ids of the whole session).
@@ -282,6 +284,9 @@ struct Context<'a> {
 /// One ingested item (a turn or an observation) as the baselines see it.
 #[derive(Clone, Debug)]
 struct Ingested {
+    /// Who said it, sent as the message's role offline (mode `turns`); `None` sends the
+    /// role `user` (observations, and every item when an LLM extracts).
+    speaker: Option<String>,
     text: String,
     dia_ids: Vec<String>,
     /// The session's date, `YYYY-MM-DD`.
@@ -313,6 +318,7 @@ async fn ingest(
                 .turns
                 .iter()
                 .map(|t| Ingested {
+                    speaker: options.llm.is_none().then(|| t.speaker.clone()),
                     text: t.message(),
                     dia_ids: vec![t.dia_id.clone()],
                     date: date.clone(),
@@ -322,6 +328,7 @@ async fn ingest(
                 .observations
                 .iter()
                 .map(|o| Ingested {
+                    speaker: None,
                     text: o.text.trim().to_owned(),
                     dia_ids: o.dia_ids.clone(),
                     date: date.clone(),
@@ -343,7 +350,7 @@ async fn ingest(
                 messages: batch
                     .iter()
                     .map(|i| ChatMessage {
-                        role: "user".into(),
+                        role: i.speaker.clone().unwrap_or_else(|| "user".into()),
                         content: i.text.clone(),
                     })
                     .collect(),

@@ -250,8 +250,14 @@ async fn a_reply_is_found_through_the_message_it_answers() {
     let mnemo = question["scores"]["mnemo"]["mrr"].as_f64().unwrap();
     let bm25 = question["scores"]["bm25"]["mrr"].as_f64().unwrap();
     let vector = question["scores"]["vector"]["mrr"].as_f64().unwrap();
-    // Right after the two messages that name the book.
-    assert_eq!(question["retrieved"][2], "D1:3", "{question}");
+    // Among the two messages that name the book: right after them, or before Bo's since
+    // the query names Ann, who said it.
+    let place = question["retrieved"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .position(|id| id == "D1:3");
+    assert!(place.is_some_and(|p| p < 3), "{question}");
     assert!(mnemo > bm25 && mnemo > vector, "{question}");
 }
 

@@ -237,6 +237,7 @@ impl Memory {
             retrieved.facts.nearest,
             retrieved.facts.full_text,
             dates::cue(&request.query),
+            &text,
             plan.at.known_at,
             request.limit,
         );

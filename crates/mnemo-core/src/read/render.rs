@@ -29,6 +29,18 @@ pub(crate) fn relation_line(view: &RelationView) -> String {
     )
 }
 
+/// Who said a message fact (`infer: false`), as a name a query could use: the scope's
+/// user for the role `user`, the role itself when it names a speaker ("Caroline"), none
+/// for the assistant, system or tool roles and for facts that are not messages.
+pub(crate) fn speaker(fact: &Fact) -> Option<&str> {
+    fact.metadata.get("message_index")?;
+    match fact.metadata.get("role")?.as_str()? {
+        "user" => fact.scope.user_id(),
+        "assistant" | "system" | "tool" => None,
+        role => Some(role),
+    }
+}
+
 /// "- Alice is vegetarian [2024-03-02]" (the date the fact was last changed); a message
 /// of an `infer: false` add says who said it and when: "- alice (user), 2023-05-08: I am
 /// vegetarian" (the scope's user for the role `user`, else the role, e.g. a speaker's

@@ -448,3 +448,35 @@ async fn message_facts_in_context_name_their_speaker_and_the_day_they_were_said(
         );
     }
 }
+
+/// A query naming a speaker prefers what that speaker said: of two messages about
+/// painting, the one that matches the query better comes first unless the query names the
+/// other one's speaker.
+#[tokio::test]
+async fn a_query_naming_a_speaker_prefers_what_that_speaker_said() {
+    let h = harness_without_llm().await;
+    let scope = fresh_scope("alice");
+    let caroline = "Last month I made a picture of the old harbour";
+    let melanie = "I painted the lake at sunset, my best painting yet";
+    h.memory
+        .add(plain(
+            &scope,
+            &[("Caroline", caroline), ("Melanie", melanie)],
+        ))
+        .await
+        .unwrap();
+    let first = |query: &'static str| {
+        let memory = &h.memory;
+        let scope = scope.clone();
+        async move {
+            let found = memory
+                .search(mnemo_core::read::SearchRequest::new(scope, query))
+                .await
+                .unwrap();
+            found.facts.first().map(|f| f.fact.text.clone()).unwrap()
+        }
+    };
+    assert_eq!(first("What did she paint?").await, melanie);
+    assert_eq!(first("What did Melanie paint?").await, melanie);
+    assert_eq!(first("What did Caroline paint?").await, caroline);
+}
