@@ -18,9 +18,10 @@ use qdrant_client::Qdrant;
 use qdrant_client::qdrant::payload_index_params::IndexParams;
 use qdrant_client::qdrant::vectors_config::Config;
 use qdrant_client::qdrant::{
-    CreateCollectionBuilder, CreateFieldIndexCollectionBuilder, Distance, FieldType,
-    HnswConfigDiffBuilder, IntegerIndexParamsBuilder, KeywordIndexParamsBuilder, PayloadSchemaType,
-    TextIndexParamsBuilder, TokenizerType, VectorParamsBuilder,
+    CreateCollectionBuilder, CreateFieldIndexCollectionBuilder, DeleteFieldIndexCollectionBuilder,
+    Distance, FieldType, HnswConfigDiffBuilder, IntegerIndexParamsBuilder,
+    KeywordIndexParamsBuilder, PayloadSchemaType, TextIndexParamsBuilder, TokenizerType,
+    VectorParamsBuilder,
 };
 
 use crate::error::{QdrantStoreError, Result};
@@ -80,7 +81,8 @@ enum IndexKind {
     Keyword,
     /// Integer microseconds, range queries and ordering only.
     Micros,
-    /// Word tokenizer, lowercased.
+    /// Word tokenizer, lowercased, words matched by their English (Snowball) stem, as the
+    /// embedded store's fact index matches them by their Porter stem.
     Text,
 }
 
@@ -113,11 +115,28 @@ impl IndexKind {
                 .into(),
             IndexKind::Text => TextIndexParamsBuilder::new(TokenizerType::Word)
                 .lowercase(true)
+                .snowball_stemmer(STEMMER_LANGUAGE.to_owned())
                 .enable_hnsw(false)
                 .into(),
         }
     }
+
+    /// Whether an existing index of the right type was built with this kind's parameters
+    /// where they change answers: a text index made before stemming matches words only as
+    /// written, and is rebuilt.
+    fn is_current(self, info: &qdrant_client::qdrant::PayloadSchemaInfo) -> bool {
+        match self {
+            IndexKind::Text => matches!(
+                info.params.as_ref().and_then(|p| p.index_params.as_ref()),
+                Some(IndexParams::TextIndexParams(p)) if p.stemmer.is_some()
+            ),
+            IndexKind::Tenant | IndexKind::Keyword | IndexKind::Micros => true,
+        }
+    }
 }
+
+/// The language of the text index's stemmer.
+const STEMMER_LANGUAGE: &str = "english";
 
 const fn index(field: &'static str, kind: IndexKind) -> Index {
     Index { field, kind }
@@ -259,16 +278,29 @@ async fn collection_info(
         })
 }
 
-/// The type of each existing payload index that is not the expected one, or `Ok(missing)`.
+/// What an expected payload index needs.
+#[derive(Clone, Copy, Debug)]
+enum IndexWork<'s> {
+    Create(&'s Index),
+    /// It exists with older parameters ([`IndexKind::is_current`]): dropped and created.
+    Rebuild(&'s Index),
+}
+
+/// The work the expected payload indexes need, or an error naming an existing index of
+/// another type.
 fn check_indexes<'s>(
     spec: &'s Spec,
     existing: &std::collections::HashMap<String, qdrant_client::qdrant::PayloadSchemaInfo>,
-) -> Result<Vec<&'s Index>> {
-    let mut missing = Vec::new();
+) -> Result<Vec<IndexWork<'s>>> {
+    let mut work = Vec::new();
     for index in &spec.indexes {
         match existing.get(index.field) {
-            None => missing.push(index),
-            Some(info) if info.data_type == index.kind.schema_type() as i32 => {}
+            None => work.push(IndexWork::Create(index)),
+            Some(info) if info.data_type == index.kind.schema_type() as i32 => {
+                if !index.kind.is_current(info) {
+                    work.push(IndexWork::Rebuild(index));
+                }
+            }
             Some(info) => {
                 return Err(QdrantStoreError::Schema {
                     collection: spec.name.clone(),
@@ -283,12 +315,32 @@ fn check_indexes<'s>(
             }
         }
     }
-    Ok(missing)
+    Ok(work)
 }
 
 async fn ensure_indexes(client: &Qdrant, spec: &Spec) -> Result<()> {
     let info = collection_info(client, &spec.name).await?;
-    for index in check_indexes(spec, &info.payload_schema)? {
+    for work in check_indexes(spec, &info.payload_schema)? {
+        let index = match work {
+            IndexWork::Create(index) => index,
+            IndexWork::Rebuild(index) => {
+                tracing::info!(
+                    collection = %spec.name,
+                    field = index.field,
+                    "rebuilding a payload index made with older parameters"
+                );
+                let delete = DeleteFieldIndexCollectionBuilder::new(spec.name.clone(), index.field)
+                    .wait(true);
+                if let Err(err) = client.delete_field_index(delete).await {
+                    // Another process may have dropped it in the meantime.
+                    let again = collection_info(client, &spec.name).await?;
+                    if again.payload_schema.contains_key(index.field) {
+                        return Err(QdrantStoreError::request("dropping a payload index")(err));
+                    }
+                }
+                index
+            }
+        };
         let create = CreateFieldIndexCollectionBuilder::new(
             spec.name.clone(),
             index.field,
@@ -425,12 +477,44 @@ mod tests {
         existing.insert("scope_key".to_owned(), info(PayloadSchemaType::Keyword));
         existing.insert("text".to_owned(), info(PayloadSchemaType::Text));
         existing.insert("unrelated".to_owned(), info(PayloadSchemaType::Float));
-        let missing: Vec<&str> = check_indexes(spec, &existing)
-            .unwrap()
-            .iter()
-            .map(|i| i.field)
-            .collect();
-        assert_eq!(missing, ["user_id", "agent_id", "run_id", "created_at_us"]);
+        let work = |existing: &HashMap<String, PayloadSchemaInfo>| -> Vec<String> {
+            check_indexes(spec, existing)
+                .unwrap()
+                .iter()
+                .map(|w| match w {
+                    IndexWork::Create(i) => format!("create {}", i.field),
+                    IndexWork::Rebuild(i) => format!("rebuild {}", i.field),
+                })
+                .collect()
+        };
+        // A text index without a stemmer (made before stemming) is rebuilt.
+        assert_eq!(
+            work(&existing),
+            [
+                "create user_id",
+                "create agent_id",
+                "create run_id",
+                "rebuild text",
+                "create created_at_us"
+            ]
+        );
+        let current = PayloadSchemaInfo {
+            data_type: PayloadSchemaType::Text as i32,
+            params: Some(qdrant_client::qdrant::PayloadIndexParams {
+                index_params: Some(IndexKind::Text.params()),
+            }),
+            points: None,
+        };
+        existing.insert("text".to_owned(), current);
+        assert_eq!(
+            work(&existing),
+            [
+                "create user_id",
+                "create agent_id",
+                "create run_id",
+                "create created_at_us"
+            ]
+        );
 
         existing.insert(
             "created_at_us".to_owned(),
@@ -461,6 +545,15 @@ mod tests {
                 IndexParams::TextIndexParams(p) => {
                     assert_eq!(p.tokenizer, TokenizerType::Word as i32);
                     assert_eq!(p.lowercase, Some(true));
+                    let stemmer = p.stemmer.and_then(|s| s.stemming_params);
+                    assert!(
+                        matches!(
+                            &stemmer,
+                            Some(qdrant_client::qdrant::stemming_algorithm::StemmingParams::Snowball(s))
+                                if s.language == "english"
+                        ),
+                        "{stemmer:?}"
+                    );
                 }
                 other => panic!("{kind:?}: {other:?}"),
             }

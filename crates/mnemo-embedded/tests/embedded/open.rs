@@ -35,7 +35,7 @@ async fn reopening_migrates_once_and_keeps_data() {
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 4);
+    assert_eq!(version, 5);
     let mode: String = conn
         .query_row("PRAGMA journal_mode", [], |r| r.get(0))
         .unwrap();
@@ -269,6 +269,65 @@ async fn version_3_relations_get_their_stated_end() {
             relation.fact
         );
     }
+}
+
+/// A database written by schema version 4 (fact text indexed word for word) opens as
+/// version 5 with the same facts found by their stems too, in their own scope only.
+#[tokio::test]
+async fn version_4_fact_text_is_indexed_by_stem() {
+    let dir = tempfile::tempdir().unwrap();
+    let (s, other) = (scope("old"), scope("other"));
+    let walks = mnemo_testkit::fixtures::fact(&s, "Alice walks her dogs at dawn", 1);
+    let chess = mnemo_testkit::fixtures::fact(&other, "Bob walked to the chess club", 1);
+    {
+        let store = EmbeddedStore::open(dir.path(), DIM).unwrap();
+        for (i, fact) in [&walks, &chess].into_iter().enumerate() {
+            let event = mnemo_testkit::fixtures::fact_event(fact, FactEventKind::Add, None, 1);
+            store
+                .put_fact(fact, &crate::support::axis(i), &event)
+                .await
+                .unwrap();
+        }
+    }
+    // Back to version 4: the index as 0001 made it, holding the same rows.
+    {
+        let conn = rusqlite::Connection::open(dir.path().join("mnemo.db")).unwrap();
+        conn.execute_batch(
+            "CREATE VIRTUAL TABLE fact_fts_v4 USING fts5(text, scope_tag, \
+               tokenize = 'unicode61 remove_diacritics 2');
+             INSERT INTO fact_fts_v4 (rowid, text, scope_tag)
+               SELECT rowid, text, scope_tag FROM fact_fts;
+             DROP TABLE fact_fts;
+             ALTER TABLE fact_fts_v4 RENAME TO fact_fts;
+             PRAGMA user_version = 4;",
+        )
+        .unwrap();
+        let stemmed: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM fact_fts WHERE fact_fts MATCH 'walking'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(stemmed, 0, "version 4 matched words as written");
+    }
+    let store = EmbeddedStore::open(dir.path(), DIM).unwrap();
+    let found = |scope: mnemo_core::Scope, query: &'static str| {
+        let store = store.clone();
+        async move {
+            store
+                .search_facts_text(&scope, query, 10)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|hit| hit.item.text)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(found(s.clone(), "walking dog").await, [walks.text.as_str()]);
+    assert_eq!(found(s.clone(), "dawn").await, [walks.text.as_str()]);
+    assert_eq!(found(other.clone(), "walking").await, [chess.text.as_str()]);
+    assert!(found(s, "chess").await.is_empty());
 }
 
 /// Builds a state that exercises every in-memory structure — entities, relations that were

@@ -157,8 +157,9 @@ pub async fn facts_listing_is_newest_first_and_paged<S: ContractStore + ?Sized>(
     }
 }
 
-/// Full-text search over fact text: case-insensitive, word-based, best first, cut to `k`;
-/// query syntax characters are plain text, a blank query finds nothing.
+/// Full-text search over fact text: case-insensitive, word-based with words matched by
+/// their English stem ("played" finds "plays", "move" finds "moved"), best first, cut to
+/// `k`; query syntax characters are plain text, a blank query finds nothing.
 pub async fn fact_text_search_matches_words<S: ContractStore + ?Sized>(store: &S) {
     let scope = user_scope();
     let texts = [
@@ -187,6 +188,13 @@ pub async fn fact_text_search_matches_words<S: ContractStore + ?Sized>(store: &S
         ("CHESS", Some(&["Bob plays chess on Sundays"])),
         ("boston", Some(&["Carol moved to Boston"])),
         ("chess)", Some(&["Bob plays chess on Sundays"])),
+        ("played", Some(&["Bob plays chess on Sundays"])),
+        ("Sunday", Some(&["Bob plays chess on Sundays"])),
+        ("move", Some(&["Carol moved to Boston"])),
+        (
+            "drinking",
+            Some(&["Dan drinks green tea", "Erin drinks black tea"]),
+        ),
         ("piano", Some(&[])),
         ("  ", Some(&[])),
         ("", Some(&[])),
