@@ -164,6 +164,12 @@ impl QdrantStore {
         }
     }
 
+    /// The payload indexes a connect would create or rebuild now, as `collection.field`
+    /// (a diagnostic; empty right after a connect on a server that reports its indexes).
+    pub async fn pending_indexes(&self) -> Result<Vec<String>, StoreError> {
+        Ok(schema::pending(&self.client, &self.collections, self.dimension).await?)
+    }
+
     /// Length of the vectors this store holds.
     pub fn dimension(&self) -> usize {
         self.dimension

@@ -205,6 +205,25 @@ pub(crate) async fn ensure(client: &Qdrant, names: &Collections, dimension: usiz
     Ok(())
 }
 
+/// The payload indexes [`ensure`] would create or rebuild now, as `collection.field`: none
+/// right after it ran, unless the server does not report back what it was asked to build
+/// (then every connect would rebuild).
+pub(crate) async fn pending(
+    client: &Qdrant,
+    names: &Collections,
+    dimension: usize,
+) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for spec in specs(names, dimension) {
+        let info = collection_info(client, &spec.name).await?;
+        for work in check_indexes(&spec, &info.payload_schema)? {
+            let (IndexWork::Create(index) | IndexWork::Rebuild(index)) = work;
+            out.push(format!("{}.{}", spec.name, index.field));
+        }
+    }
+    Ok(out)
+}
+
 async fn exists(client: &Qdrant, name: &str) -> Result<bool> {
     client
         .collection_exists(name)
