@@ -266,15 +266,9 @@ impl World {
     }
 }
 
-/// Entities with real name embeddings, `n` relations with random vectors, `n / 10` facts.
-pub async fn build_scope(
-    store: &EmbeddedStore,
-    scope: &Scope,
-    n: usize,
-    embedder: &FastEmbedder,
-    rng: &mut Rng,
-) -> anyhow::Result<World> {
-    let entities = n / 5;
+/// Names for `entities` entities, unique by normalised name: people (60%), organisations,
+/// cities and topics.
+fn entity_names(rng: &mut Rng, entities: usize) -> [Vec<String>; 4] {
     let mut taken: HashSet<String> = HashSet::new();
     let unique = |name: String, taken: &mut HashSet<String>| -> Option<String> {
         taken.insert(normalize_name(&name).ok()?).then_some(name)
@@ -299,6 +293,60 @@ pub async fn build_scope(
         topics.extend(unique(name, &mut taken));
     }
 
+    [persons, orgs, cities, topics]
+}
+
+/// `n` relation facts as [`build_scope`] writes them ("Mia Orlen works at Tavik Labs"),
+/// over `n / 5` entities, with no store: real text to embed for a benchmark of vector
+/// search.
+pub fn relation_facts(rng: &mut Rng, n: usize) -> Vec<String> {
+    let names = entity_names(rng, (n / 5).max(20));
+    (0..n)
+        .map(|_| {
+            let (_, template, from, to, _) = pick_type(rng);
+            let s = skewed(rng, names[from].len());
+            let t = skewed(rng, names[to].len());
+            template
+                .replace("{s}", &names[from][s])
+                .replace("{t}", &names[to][t])
+        })
+        .collect()
+}
+
+/// Relation types: (type, fact template, source kind, target kind, share in percent), kinds
+/// indexing [`entity_names`]' lists.
+const RELATION_TYPES: [(&str, &str, usize, usize, u64); 7] = [
+    ("KNOWS", "{s} knows {t}", 0, 0, 30),
+    ("LIKES", "{s} likes {t}", 0, 3, 20),
+    ("WORKS_AT", "{s} works at {t}", 0, 1, 15),
+    ("LIVES_IN", "{s} lives in {t}", 0, 2, 10),
+    ("VISITED", "{s} visited {t}", 0, 2, 10),
+    ("STUDIED_AT", "{s} studied at {t}", 0, 1, 10),
+    ("HEADQUARTERED_IN", "{s} is headquartered in {t}", 1, 2, 5),
+];
+
+/// A relation type drawn by its share.
+fn pick_type(rng: &mut Rng) -> (&'static str, &'static str, usize, usize, u64) {
+    let roll = rng.next_u64() % 100;
+    let mut acc = 0;
+    *RELATION_TYPES
+        .iter()
+        .find(|t| {
+            acc += t.4;
+            roll < acc
+        })
+        .unwrap_or(&RELATION_TYPES[0])
+}
+
+/// Entities with real name embeddings, `n` relations with random vectors, `n / 10` facts.
+pub async fn build_scope(
+    store: &EmbeddedStore,
+    scope: &Scope,
+    n: usize,
+    embedder: &FastEmbedder,
+    rng: &mut Rng,
+) -> anyhow::Result<World> {
+    let [persons, orgs, cities, topics] = entity_names(rng, n / 5);
     let now = Utc::now();
     let kinds = [
         ("Person", &persons),
@@ -337,16 +385,6 @@ pub async fn build_scope(
         anyhow::bail!("four entity kinds")
     };
 
-    // (type, fact template, source kind, target kind, share in percent)
-    let types: [(&str, &str, usize, usize, u64); 7] = [
-        ("KNOWS", "{s} knows {t}", 0, 0, 30),
-        ("LIKES", "{s} likes {t}", 0, 3, 20),
-        ("WORKS_AT", "{s} works at {t}", 0, 1, 15),
-        ("LIVES_IN", "{s} lives in {t}", 0, 2, 10),
-        ("VISITED", "{s} visited {t}", 0, 2, 10),
-        ("STUDIED_AT", "{s} studied at {t}", 0, 1, 10),
-        ("HEADQUARTERED_IN", "{s} is headquartered in {t}", 1, 2, 5),
-    ];
     let names: [&Vec<String>; 4] = [&persons, &orgs, &cities, &topics];
     let kind_ids: [&Vec<EntityId>; 4] = [person_ids, org_ids, city_ids, topic_ids];
     let mut degree: HashMap<EntityId, usize> = HashMap::new();
@@ -355,15 +393,7 @@ pub async fn build_scope(
     let mut ops = Vec::with_capacity(WRITE_BATCH);
     let mut vectors = Vec::with_capacity(WRITE_BATCH);
     for i in 0..n {
-        let roll = rng.next_u64() % 100;
-        let mut acc = 0;
-        let &(kind, template, from, to, _) = types
-            .iter()
-            .find(|t| {
-                acc += t.4;
-                roll < acc
-            })
-            .unwrap_or(&types[0]);
+        let (kind, template, from, to, _) = pick_type(rng);
         let s = skewed(rng, kind_ids[from].len());
         let mut t = skewed(rng, kind_ids[to].len());
         if from == to && s == t {

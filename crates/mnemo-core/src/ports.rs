@@ -232,6 +232,20 @@ pub trait GraphRead: Send + Sync {
 
     async fn entity(&self, scope: &Scope, id: EntityId) -> Result<Option<Entity>, StoreError>;
 
+    /// [`GraphRead::entity`] of each id, in order, in one round trip where the backend can
+    /// (a search loads the ends of the relations it shows at once).
+    async fn entities_by_ids(
+        &self,
+        scope: &Scope,
+        ids: &[EntityId],
+    ) -> Result<Vec<Option<Entity>>, StoreError> {
+        let mut found = Vec::with_capacity(ids.len());
+        for &id in ids {
+            found.push(self.entity(scope, id).await?);
+        }
+        Ok(found)
+    }
+
     /// Exact match of the normalised name against entity names and aliases.
     async fn entity_by_name(&self, scope: &Scope, name: &str)
     -> Result<Option<Entity>, StoreError>;
@@ -270,6 +284,20 @@ pub trait GraphRead: Send + Sync {
 
     async fn relation(&self, scope: &Scope, id: RelationId)
     -> Result<Option<Relation>, StoreError>;
+
+    /// [`GraphRead::relation`] of each id, in order. A backend answers them in one round
+    /// trip where it can (a search loads its nearest relations at once).
+    async fn relations_by_ids(
+        &self,
+        scope: &Scope,
+        ids: &[RelationId],
+    ) -> Result<Vec<Option<Relation>>, StoreError> {
+        let mut found = Vec::with_capacity(ids.len());
+        for &id in ids {
+            found.push(self.relation(scope, id).await?);
+        }
+        Ok(found)
+    }
 
     /// Relations by entity and/or type, optionally filtered by visibility, ordered by
     /// `recorded_at` then id.

@@ -25,6 +25,7 @@ use mnemo_core::{SkippedRecords, StoreError};
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior};
 
 pub use error::EmbeddedError;
+pub use vectors::{SHORTLIST_MIN, VectorSearch};
 
 use error::Result;
 use memory::{Effect, ResidentVectors};
@@ -53,6 +54,8 @@ struct Inner {
     writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
     memory: RwLock<ResidentVectors>,
+    /// How vector searches scan ([`EmbeddedStore::set_vector_search`]).
+    vector_search: RwLock<VectorSearch>,
     /// Undecodable rows of the graph tables met by reads (and by the load at open), skipped.
     skipped: SkippedRecords,
     /// The same for the vector tables (relation vectors, facts, fact history).
@@ -161,11 +164,23 @@ impl EmbeddedStore {
                 writer: Mutex::new(writer),
                 readers: Mutex::new(Vec::new()),
                 memory: RwLock::new(memory),
+                vector_search: RwLock::new(VectorSearch::default()),
                 skipped,
                 skipped_vectors,
                 _lock: StoreLock(lock),
             }),
         })
+    }
+
+    /// How vector searches of a scope's entities, relations or facts scan: sets up to
+    /// `exact_max_rows` rows whole (the exact nearest), larger ones through a shortlist by
+    /// one sign bit per dimension (see `vectors.rs`): far faster, and nearly always the same
+    /// result. [`VectorSearch::EXACT`] makes every search exact.
+    pub fn set_vector_search(&self, search: VectorSearch) {
+        match self.inner.vector_search.write() {
+            Ok(mut current) => *current = search,
+            Err(poisoned) => *poisoned.into_inner() = search,
+        }
     }
 
     /// The embedding length this store holds.
@@ -196,6 +211,14 @@ impl EmbeddedStore {
 impl Inner {
     fn memory(&self) -> Result<RwLockReadGuard<'_, ResidentVectors>> {
         self.memory.read().map_err(|_| EmbeddedError::Poisoned)
+    }
+
+    /// How a vector search scans a set now.
+    fn search(&self) -> VectorSearch {
+        match self.vector_search.read() {
+            Ok(search) => *search,
+            Err(poisoned) => *poisoned.into_inner(),
+        }
     }
 
     fn check_vector(&self, v: &[f32]) -> Result<()> {

@@ -110,9 +110,12 @@ impl VectorRead for EmbeddedStore {
             // The memory lock only for the scan: the re-scoring reads SQLite, and a write
             // waiting for the lock would hold up every search behind it meanwhile.
             let candidates = match inner.memory()?.scope(&key) {
-                Some(scope) => scope
-                    .relations
-                    .candidates(&query, k, |times| is_visible(times, &at)),
+                Some(scope) => scope.relations.candidates(
+                    &query,
+                    k,
+                    |times| is_visible(times, &at),
+                    inner.search(),
+                ),
                 None => return Ok(Vec::new()),
             };
             inner.read(|tx| {
@@ -171,7 +174,7 @@ impl VectorRead for EmbeddedStore {
             inner.check_vector(&query)?;
             let key = scope.key();
             let candidates = match inner.memory()?.scope(&key) {
-                Some(s) => s.facts.candidates(&query, k, |_| true),
+                Some(s) => s.facts.candidates(&query, k, |_| true, inner.search()),
                 None => return Ok(Vec::new()),
             };
             inner.read(|tx| {

@@ -12,6 +12,14 @@
 //! k of the `f32` dot products, not an approximation. Large sets are scanned by several
 //! threads.
 //!
+//! Above a row count the caller chooses ([`VectorSearch::exact_max_rows`]), the scan is preceded by
+//! a shortlist: every row also keeps one sign bit per dimension (an eighth of the 8-bit
+//! copy), the query is scored against those bits (`Σ ±qᵢ`, through one 256-entry table per
+//! byte of bits), and only the best rows (a multiple of k) passing the filter go on to the
+//! 8-bit scan and the exact re-scoring. That reads an eighth of the memory for most rows,
+//! and the memory, not the arithmetic, is what a scan of a large set waits for; the result
+//! is the exact top k of the shortlist, which can miss a row the full scan would find.
+//!
 //! Vectors are unit length, so the dot product is the cosine similarity. The loops are
 //! written over fixed-size chunks so LLVM vectorises them without target-cpu flags.
 
@@ -25,6 +33,43 @@ const PARALLEL_MIN_ELEMENTS: usize = 1 << 21;
 const MAX_THREADS: usize = 4;
 /// Added to every bound to absorb `f32` rounding in the scores and norms.
 const BOUND_SLACK: f32 = 1e-4;
+
+/// How a vector search scans a set: whole, or through a shortlist above a size.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VectorSearch {
+    /// Sets with at most this many rows are scanned whole (the exact nearest); larger ones
+    /// through a shortlist. `usize::MAX` makes every search exact.
+    pub exact_max_rows: usize,
+    /// Rows the shortlist keeps per result asked for (at least [`SHORTLIST_MIN`] in all).
+    pub shortlist_per_result: usize,
+}
+
+impl VectorSearch {
+    /// Every search exact.
+    pub const EXACT: VectorSearch = VectorSearch {
+        exact_max_rows: usize::MAX,
+        shortlist_per_result: 0,
+    };
+
+    /// Rows a shortlist keeps for a search of the `k` best.
+    fn shortlist_len(&self, k: usize) -> usize {
+        k.saturating_mul(self.shortlist_per_result)
+            .max(SHORTLIST_MIN)
+    }
+}
+
+impl Default for VectorSearch {
+    /// Chosen by measurement on real embeddings (`bench_shortlist`; docs/EVAL.md).
+    fn default() -> Self {
+        VectorSearch {
+            exact_max_rows: 20_000,
+            shortlist_per_result: 20,
+        }
+    }
+}
+
+/// The fewest rows a shortlist keeps.
+pub const SHORTLIST_MIN: usize = 400;
 
 /// Quantisation data of one row: `v̂ = scale · q`, `error = ‖v − v̂‖`, `norm = ‖v̂‖`.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -43,6 +88,9 @@ pub(crate) struct VectorSet<Id, P> {
     payloads: Vec<P>,
     quantised: Vec<i8>,
     meta: Vec<QuantMeta>,
+    /// One bit per dimension, set when the component is positive; `signs_per_row` bytes
+    /// per row.
+    signs: Vec<u8>,
     rows: HashMap<Id, usize>,
 }
 
@@ -54,8 +102,13 @@ impl<Id: Copy + Eq + Hash + Ord + Send + Sync, P: Sync> VectorSet<Id, P> {
             payloads: Vec::new(),
             quantised: Vec::new(),
             meta: Vec::new(),
+            signs: Vec::new(),
             rows: HashMap::new(),
         }
+    }
+
+    fn signs_per_row(&self) -> usize {
+        self.dimension.div_ceil(8)
     }
 
     /// Makes room for `additional` more rows.
@@ -65,6 +118,7 @@ impl<Id: Copy + Eq + Hash + Ord + Send + Sync, P: Sync> VectorSet<Id, P> {
         self.payloads.reserve(additional);
         self.quantised.reserve(additional * d);
         self.meta.reserve(additional);
+        self.signs.reserve(additional * self.signs_per_row());
         self.rows.reserve(additional);
     }
 
@@ -95,26 +149,31 @@ impl<Id: Copy + Eq + Hash + Ord + Send + Sync, P: Sync> VectorSet<Id, P> {
                 self.payloads.push(payload);
                 self.quantised.resize((row + 1) * d, 0);
                 self.meta.push(QuantMeta::default());
+                self.signs.resize((row + 1) * self.signs_per_row(), 0);
                 self.rows.insert(id, row);
                 row
             }
         };
         self.meta[row] = quantise(vector, &mut self.quantised[row * d..(row + 1) * d]);
+        let b = self.signs_per_row();
+        sign_bits(vector, &mut self.signs[row * b..(row + 1) * b]);
     }
 
     /// Removes by id (the last row moves into the hole); the payload if it was there.
     pub(crate) fn remove(&mut self, id: &Id) -> Option<P> {
         let row = self.rows.remove(id)?;
         let last = self.ids.len() - 1;
-        let d = self.dimension;
+        let (d, b) = (self.dimension, self.signs_per_row());
         if row != last {
             self.quantised
                 .copy_within(last * d..(last + 1) * d, row * d);
+            self.signs.copy_within(last * b..(last + 1) * b, row * b);
             self.rows.insert(self.ids[last], row);
         }
         self.ids.swap_remove(row);
         self.meta.swap_remove(row);
         self.quantised.truncate(last * d);
+        self.signs.truncate(last * b);
         Some(self.payloads.swap_remove(row))
     }
 
@@ -150,17 +209,20 @@ impl<Id: Copy + Eq + Hash + Ord + Send + Sync, P: Sync> VectorSet<Id, P> {
         keep: impl Fn(&P) -> bool + Sync,
         exact: impl FnMut(&Id) -> Result<Option<Vec<f32>>, E>,
     ) -> Result<Vec<(Id, f32)>, E> {
-        self.candidates(query, k, keep).rescore(query, exact)
+        self.candidates(query, k, keep, VectorSearch::EXACT)
+            .rescore(query, exact)
     }
 
     /// The scan: every row passing `keep` that could be among the `k` best by dot product
-    /// with `query`, best upper bound first. Needs only the set (the caller's memory lock);
-    /// the re-scoring, which reads the store, comes after.
+    /// with `query` (among the shortlist's rows, for a set larger than
+    /// `search.exact_max_rows`), best upper bound first. Needs only the set (the caller's
+    /// memory lock); the re-scoring, which reads the store, comes after.
     pub(crate) fn candidates(
         &self,
         query: &[f32],
         k: usize,
         keep: impl Fn(&P) -> bool + Sync,
+        search: VectorSearch,
     ) -> Candidates<Id> {
         assert_eq!(
             query.len(),
@@ -188,29 +250,11 @@ impl<Id: Copy + Eq + Hash + Ord + Send + Sync, P: Sync> VectorSet<Id, P> {
         };
 
         let n = self.len();
-        let threads = if n * d >= PARALLEL_MIN_ELEMENTS {
-            available_threads()
+        let partials: Vec<Partial> = if n > search.exact_max_rows {
+            let shortlist = self.shortlist(query, search.shortlist_len(k), &keep);
+            vec![scan.run(shortlist.into_iter())]
         } else {
-            1
-        };
-        let partials: Vec<Partial> = if threads == 1 {
-            vec![scan.run(0..n)]
-        } else {
-            let per = n.div_ceil(threads);
-            std::thread::scope(|s| {
-                let handles: Vec<_> = (1..threads)
-                    .map(|t| {
-                        let scan = &scan;
-                        s.spawn(move || scan.run(t * per..((t + 1) * per).min(n)))
-                    })
-                    .collect();
-                let mut parts = vec![scan.run(0..per.min(n))];
-                parts.extend(handles.into_iter().map(|h| match h.join() {
-                    Ok(part) => part,
-                    Err(panic) => std::panic::resume_unwind(panic),
-                }));
-                parts
-            })
+            split(n, n * d, |rows| scan.run(rows))
         };
 
         // The k-th best lower bound over all rows that passed the filter: no row whose
@@ -235,6 +279,90 @@ impl<Id: Copy + Eq + Hash + Ord + Send + Sync, P: Sync> VectorSet<Id, P> {
         rows.sort_by(|a, b| Score(b.1).cmp(&Score(a.1)).then_with(|| a.0.cmp(&b.0)));
         Candidates { k, rows }
     }
+}
+
+impl<Id: Copy + Eq + Hash + Ord + Send + Sync, P: Sync> VectorSet<Id, P> {
+    /// The `len` rows passing `keep` with the best sign-bit scores against `query`, in
+    /// row order. A row's score is `Σ ±qᵢ` (plus where its component is positive), summed a
+    /// byte of bits at a time from per-byte tables; `keep` is asked only of rows that would
+    /// enter the shortlist.
+    fn shortlist(
+        &self,
+        query: &[f32],
+        len: usize,
+        keep: &(impl Fn(&P) -> bool + Sync),
+    ) -> Vec<usize> {
+        let b = self.signs_per_row();
+        let tables = sign_tables(query);
+        // The best `len` by score, ties by smaller id, so the shortlist depends only on the
+        // set's content, never on its row order. Kept rows collect in a buffer that is cut
+        // back to the best `len` whenever it doubles (cheaper than a heap of thousands).
+        let by_rank = |a: &(i32, usize), b: &(i32, usize)| {
+            b.0.cmp(&a.0)
+                .then_with(|| self.ids[a.1].cmp(&self.ids[b.1]))
+        };
+        let best_of = |kept: &mut Vec<(i32, usize)>| {
+            if kept.len() > len {
+                kept.select_nth_unstable_by(len - 1, by_rank);
+                kept.truncate(len);
+            }
+        };
+        let scan = |rows: std::ops::Range<usize>| {
+            let mut kept: Vec<(i32, usize)> = Vec::with_capacity(2 * len);
+            let mut worst = i32::MIN;
+            let signs = &self.signs[rows.start * b..rows.end * b];
+            for (row, bits) in rows.zip(signs.chunks_exact(b)) {
+                let score = table_sum(bits, &tables);
+                if score < worst || !keep(&self.payloads[row]) {
+                    continue;
+                }
+                kept.push((score, row));
+                if kept.len() == 2 * len {
+                    best_of(&mut kept);
+                    worst = kept.iter().map(|k| k.0).min().unwrap_or(i32::MIN);
+                }
+            }
+            kept
+        };
+        let mut all: Vec<(i32, usize)> = split(self.len(), self.len() * b, scan)
+            .into_iter()
+            .flatten()
+            .collect();
+        best_of(&mut all);
+        let mut rows: Vec<usize> = all.into_iter().map(|(_, row)| row).collect();
+        rows.sort_unstable();
+        rows
+    }
+}
+
+/// `work` over `0..n`, split across threads when `elements` (what it reads) reaches
+/// [`PARALLEL_MIN_ELEMENTS`]; one result per part, in order.
+fn split<T: Send>(
+    n: usize,
+    elements: usize,
+    work: impl Fn(std::ops::Range<usize>) -> T + Sync,
+) -> Vec<T> {
+    let threads = if elements >= PARALLEL_MIN_ELEMENTS {
+        available_threads()
+    } else {
+        1
+    };
+    if threads == 1 {
+        return vec![work(0..n)];
+    }
+    let per = n.div_ceil(threads);
+    let work = &work;
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (1..threads)
+            .map(|t| s.spawn(move || work(t * per..((t + 1) * per).min(n))))
+            .collect();
+        let mut parts = vec![work(0..per.min(n))];
+        parts.extend(handles.into_iter().map(|h| match h.join() {
+            Ok(part) => part,
+            Err(panic) => std::panic::resume_unwind(panic),
+        }));
+        parts
+    })
 }
 
 /// What a scan left: the rows that could be in the top k, with their upper bounds, best
@@ -298,13 +426,13 @@ struct Partial {
 }
 
 impl<Id: Sync, P: Sync, F: Fn(&P) -> bool + Sync> Scan<'_, Id, P, F> {
-    fn run(&self, rows: std::ops::Range<usize>) -> Partial {
+    fn run(&self, rows: impl Iterator<Item = usize>) -> Partial {
         let d = self.set.dimension;
         let mut lowers = TopK::new(self.k);
         let mut candidates = Vec::new();
         let mut threshold = f32::NEG_INFINITY;
-        let quantised = &self.set.quantised[rows.start * d..rows.end * d];
-        for (row, v) in rows.clone().zip(quantised.chunks_exact(d)) {
+        for row in rows {
+            let v = &self.set.quantised[row * d..(row + 1) * d];
             let meta = &self.set.meta[row];
             let approx = dot_i8(self.query_q, v) as f32 * self.query_scale * meta.scale;
             let bound = self.query_norm * meta.error + self.query_error * meta.norm;
@@ -370,6 +498,62 @@ fn quantise(v: &[f32], out: &mut [i8]) -> QuantMeta {
         scale,
         error: error.iter().sum::<f32>().sqrt(),
         norm: norm_sq.iter().sum::<f32>().sqrt(),
+    }
+}
+
+/// For each byte of a row's sign bits, the 256 values `Σ ±qᵢ` over its 8 components (plus
+/// where the bit is set), as integers: the query scaled to ±2²⁰ per component, so a sum
+/// of thousands of entries cannot overflow, and integer adds do not wait on each other as
+/// float adds do.
+fn sign_tables(query: &[f32]) -> Vec<[i32; 256]> {
+    let max = query.iter().fold(0f32, |m, x| m.max(x.abs()));
+    let unit = if max > 0.0 && max.is_finite() {
+        f64::from(1u32 << 20) / f64::from(max)
+    } else {
+        0.0
+    };
+    let mut tables = vec![[0i32; 256]; query.len().div_ceil(8)];
+    for (byte, table) in tables.iter_mut().enumerate() {
+        let q: Vec<i32> = query[byte * 8..((byte + 1) * 8).min(query.len())]
+            .iter()
+            .map(|&x| (f64::from(x) * unit) as i32)
+            .collect();
+        table[0] = -q.iter().sum::<i32>();
+        for bits in 1..256usize {
+            let lowest = bits.trailing_zeros() as usize;
+            table[bits] = table[bits & (bits - 1)] + q.get(lowest).map_or(0, |x| 2 * x);
+        }
+    }
+    tables
+}
+
+/// `Σ tables[j][bits[j]]` over the bytes `j` of a row's sign bits, in four independent sums
+/// (a `u8` index into a 256-entry table needs no bounds check).
+fn table_sum(bits: &[u8], tables: &[[i32; 256]]) -> i32 {
+    let mut acc = [0i32; 4];
+    let (chunks, tail) = bits.as_chunks::<4>();
+    let (table_chunks, table_tail) = tables.as_chunks::<4>();
+    for (chunk, table) in chunks.iter().zip(table_chunks) {
+        for i in 0..4 {
+            acc[i] += table[i][usize::from(chunk[i])];
+        }
+    }
+    let tail: i32 = tail
+        .iter()
+        .zip(table_tail)
+        .map(|(&byte, table)| table[usize::from(byte)])
+        .sum();
+    acc.iter().sum::<i32>() + tail
+}
+
+/// Writes one bit per component of `v` into `out`, set when the component is positive.
+fn sign_bits(v: &[f32], out: &mut [u8]) {
+    for (byte, chunk) in out.iter_mut().zip(v.chunks(8)) {
+        *byte = chunk
+            .iter()
+            .enumerate()
+            .filter(|(_, x)| **x > 0.0)
+            .fold(0, |bits, (i, _)| bits | (1 << i));
     }
 }
 
@@ -675,5 +859,195 @@ mod gone_rows {
         let without = set.search(&query, 3, |_| true, exact(Some(7))).unwrap();
         assert!(without.iter().all(|(id, _)| *id != 7), "{without:?}");
         assert_eq!(&without[..2], &all[1..], "{all:?} / {without:?}");
+    }
+}
+
+#[cfg(test)]
+mod shortlist {
+    use super::*;
+
+    use mnemo_testkit::fixtures::{RandomData as _, Rng, seeded};
+
+    const D: usize = 384;
+    const SHORTLIST: VectorSearch = VectorSearch {
+        exact_max_rows: 0,
+        shortlist_per_result: 20,
+    };
+
+    /// `v` moved a little: cosine about 0.9 with it.
+    fn near(rng: &mut Rng, v: &[f32]) -> Vec<f32> {
+        let noise = rng.unit(v.len());
+        let moved: Vec<f32> = v.iter().zip(&noise).map(|(a, b)| a + 0.45 * b).collect();
+        let norm = norm(&moved);
+        moved.iter().map(|x| x / norm).collect()
+    }
+
+    fn search(
+        set: &VectorSet<u32, bool>,
+        vectors: &HashMap<u32, Vec<f32>>,
+        query: &[f32],
+        k: usize,
+        how: VectorSearch,
+    ) -> Vec<(u32, f32)> {
+        let exact = |id: &u32| Ok::<_, ()>(vectors.get(id).cloned());
+        set.candidates(query, k, |visible| *visible, how)
+            .rescore(query, exact)
+            .unwrap()
+    }
+
+    /// 3,000 random rows and, around a query, 15 planted neighbours of which the odd ones
+    /// are not visible: the shortlist gives the exact search's answer.
+    #[test]
+    fn a_shortlisted_search_finds_the_planted_neighbours_that_pass_the_filter() {
+        let mut rng = seeded(21);
+        let query = rng.unit(D);
+        let mut set: VectorSet<u32, bool> = VectorSet::new(D);
+        let mut vectors = HashMap::new();
+        for id in 0..3_015u32 {
+            let (v, visible) = if id >= 3_000 {
+                (near(&mut rng, &query), id % 2 == 0)
+            } else {
+                (rng.unit(D), true)
+            };
+            set.upsert(id, visible, &v);
+            vectors.insert(id, v);
+        }
+        let exact = search(&set, &vectors, &query, 5, VectorSearch::EXACT);
+        let shortlisted = search(&set, &vectors, &query, 5, SHORTLIST);
+        assert_eq!(shortlisted, exact);
+        assert!(
+            shortlisted
+                .iter()
+                .all(|(id, _)| *id >= 3_000 && id % 2 == 0),
+            "{shortlisted:?}"
+        );
+    }
+
+    /// With five visible rows among thousands, the filter applies inside the shortlist, so
+    /// all five are found.
+    #[test]
+    fn a_shortlist_keeps_only_rows_that_pass_the_filter() {
+        let mut rng = seeded(22);
+        let mut set: VectorSet<u32, bool> = VectorSet::new(D);
+        let mut vectors = HashMap::new();
+        for id in 0..5_000u32 {
+            let v = rng.unit(D);
+            set.upsert(id, id % 1_000 == 7, &v);
+            vectors.insert(id, v);
+        }
+        let query = rng.unit(D);
+        let found = search(&set, &vectors, &query, 10, SHORTLIST);
+        let mut ids: Vec<u32> = found.iter().map(|(id, _)| *id).collect();
+        ids.sort_unstable();
+        assert_eq!(ids, vec![7, 1_007, 2_007, 3_007, 4_007]);
+    }
+
+    /// The same rows written in another order, with other rows written and removed in
+    /// between, give the same shortlisted answers: the shortlist breaks ties by id, not by
+    /// where a row sits.
+    #[test]
+    fn a_shortlisted_search_does_not_depend_on_the_order_rows_arrived_in() {
+        let mut rng = seeded(23);
+        // Eight dimensions: 256 sign patterns for 3,000 rows, so scores tie at the
+        // shortlist's edge.
+        let d = 8;
+        let rows: Vec<(u32, Vec<f32>)> = (0..3_000).map(|id| (id, rng.unit(d))).collect();
+        let vectors: HashMap<u32, Vec<f32>> = rows.iter().cloned().collect();
+        let mut sorted: VectorSet<u32, bool> = VectorSet::new(d);
+        for (id, v) in &rows {
+            sorted.upsert(*id, true, v);
+        }
+        let mut shuffled: VectorSet<u32, bool> = VectorSet::new(d);
+        for (id, _) in rows.iter().take(500) {
+            shuffled.upsert(id + 10_000, true, &rng.unit(d));
+        }
+        for i in 0..rows.len() {
+            let (id, v) = &rows[(i * 7_919) % rows.len()];
+            shuffled.upsert(*id, true, v);
+        }
+        for (id, _) in rows.iter().take(500) {
+            assert!(shuffled.remove(&(id + 10_000)).is_some());
+        }
+        assert_eq!(sorted.len(), shuffled.len());
+        let shortlisted = |set: &VectorSet<u32, bool>, query: &[f32]| {
+            let mut ids: Vec<u32> = set
+                .shortlist(query, 400, &|_| true)
+                .into_iter()
+                .map(|row| set.ids[row])
+                .collect();
+            ids.sort_unstable();
+            ids
+        };
+        for _ in 0..20 {
+            let query = rng.unit(d);
+            assert_eq!(shortlisted(&sorted, &query), shortlisted(&shuffled, &query));
+            assert_eq!(
+                search(&sorted, &vectors, &query, 3, SHORTLIST),
+                search(&shuffled, &vectors, &query, 3, SHORTLIST)
+            );
+        }
+    }
+
+    /// A set at the size limit is scanned whole (the exact answer on random rows, where a
+    /// shortlist of sign bits is a poor guess); the shortlist starts one row above it.
+    #[test]
+    fn sets_up_to_the_limit_are_searched_exactly() {
+        let mut rng = seeded(24);
+        let mut set: VectorSet<u32, bool> = VectorSet::new(D);
+        let mut vectors = HashMap::new();
+        for id in 0..2_000u32 {
+            let v = rng.unit(D);
+            set.upsert(id, true, &v);
+            vectors.insert(id, v);
+        }
+        let at_limit = VectorSearch {
+            exact_max_rows: 2_000,
+            shortlist_per_result: 1,
+        };
+        let mut differs = 0;
+        for _ in 0..20 {
+            let query = rng.unit(D);
+            let exact = search(&set, &vectors, &query, 100, VectorSearch::EXACT);
+            assert_eq!(search(&set, &vectors, &query, 100, at_limit), exact);
+            let above = VectorSearch {
+                exact_max_rows: 1_999,
+                ..at_limit
+            };
+            differs += usize::from(search(&set, &vectors, &query, 100, above) != exact);
+        }
+        assert!(
+            differs > 0,
+            "a 400-row shortlist of random rows should miss"
+        );
+    }
+
+    #[test]
+    fn sign_bits_mark_positive_components() {
+        let mut out = [0u8; 2];
+        sign_bits(&[0.5, -0.1, 0.0, 0.2, -0.3, 0.1, 0.1, -0.9, 0.4], &mut out);
+        assert_eq!(out, [0b0110_1001, 0b1]);
+    }
+
+    /// The integer tables give `Σ ±qᵢ` up to their rounding.
+    #[test]
+    fn table_sums_are_signed_sums_of_the_query() {
+        let mut rng = seeded(25);
+        let (query, row) = (rng.unit(D), rng.unit(D));
+        let mut bits = vec![0u8; D / 8];
+        sign_bits(&row, &mut bits);
+        let mut set: VectorSet<u32, ()> = VectorSet::new(D);
+        set.upsert(1, (), &row);
+        let want: f32 = query
+            .iter()
+            .zip(&row)
+            .map(|(q, v)| if *v > 0.0 { *q } else { -*q })
+            .sum();
+        // The shortlist of one row is that row, and its score is what the tables sum to.
+        let tables = super::sign_tables(&query);
+        let unit =
+            f64::from(1u32 << 20) / f64::from(query.iter().fold(0f32, |m, x| m.max(x.abs())));
+        let got = f64::from(table_sum(&bits, &tables)) / unit;
+        assert!((got - f64::from(want)).abs() < 1e-4, "{got} vs {want}");
+        assert_eq!(set.shortlist(&query, 1, &|_| true), vec![0]);
     }
 }

@@ -296,6 +296,20 @@ impl GraphRead for Neo4jStore {
         Ok(self.entities_by_id(scope, &[id]).await?.pop())
     }
 
+    async fn entities_by_ids(
+        &self,
+        scope: &Scope,
+        ids: &[EntityId],
+    ) -> Result<Vec<Option<Entity>>, StoreError> {
+        let found: HashMap<EntityId, Entity> = self
+            .entities_by_id(scope, ids)
+            .await?
+            .into_iter()
+            .map(|e| (e.id, e))
+            .collect();
+        Ok(ids.iter().map(|id| found.get(id).cloned()).collect())
+    }
+
     async fn entity_by_name(
         &self,
         scope: &Scope,
@@ -390,6 +404,15 @@ impl GraphRead for Neo4jStore {
         id: RelationId,
     ) -> Result<Option<Relation>, StoreError> {
         Ok(self.relations_by_id(scope, [id]).await?.remove(&id))
+    }
+
+    async fn relations_by_ids(
+        &self,
+        scope: &Scope,
+        ids: &[RelationId],
+    ) -> Result<Vec<Option<Relation>>, StoreError> {
+        let found = self.relations_by_id(scope, ids.iter().copied()).await?;
+        Ok(ids.iter().map(|id| found.get(id).cloned()).collect())
     }
 
     async fn relations(

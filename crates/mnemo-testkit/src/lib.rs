@@ -135,6 +135,7 @@ macro_rules! __contract_cases {
             drop_scope_summary_removes_only_the_scopes_own,
             record_alias_is_in_the_episodes_footprint,
             entities_by_names_answers_each_name_in_order,
+            reads_by_ids_answer_each_id_in_order,
             put_facts_writes_each_fact_with_its_event,
         }
     };

@@ -37,14 +37,20 @@ impl<'a> Names<'a> {
         self.known.contains_key(&id)
     }
 
-    /// Loads one entity without caching it (for concurrent loads; see [`Names::insert`]).
-    pub(crate) async fn load(&self, id: EntityId) -> Result<Option<EntityRef>, StoreError> {
-        Ok(self
-            .graph
-            .entity(self.scope, id)
-            .await?
-            .as_ref()
-            .map(EntityRef::from))
+    /// Loads entities without caching them (for a load beside other work; see
+    /// [`Names::insert`]), in order, in one read.
+    pub(crate) async fn load_all(
+        &self,
+        ids: &[EntityId],
+    ) -> Result<Vec<Option<EntityRef>>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let found = self.graph.entities_by_ids(self.scope, ids).await?;
+        Ok(found
+            .iter()
+            .map(|e| e.as_ref().map(EntityRef::from))
+            .collect())
     }
 
     pub(crate) fn insert(&mut self, id: EntityId, entity: Option<EntityRef>) {
@@ -56,7 +62,18 @@ impl<'a> Names<'a> {
         self.graph.relation(self.scope, id).await
     }
 
-    /// Loads the entities of `ids` not known yet, a few at a time.
+    /// Relations of the scope by id, in order, in one read.
+    pub(crate) async fn relations(
+        &self,
+        ids: &[RelationId],
+    ) -> Result<Vec<Option<Relation>>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.graph.relations_by_ids(self.scope, ids).await
+    }
+
+    /// Loads the entities of `ids` not known yet, in one read.
     pub(crate) async fn prefetch(
         &mut self,
         ids: impl IntoIterator<Item = EntityId>,
@@ -67,11 +84,9 @@ impl<'a> Names<'a> {
                 missing.push(id);
             }
         }
-        let (graph, scope) = (self.graph, self.scope);
-        let loads = missing.iter().map(|&id| graph.entity(scope, id));
-        let found = super::join_all(loads.collect(), super::CONCURRENCY).await;
+        let found = self.load_all(&missing).await?;
         for (id, found) in missing.into_iter().zip(found) {
-            self.known.insert(id, found?.as_ref().map(EntityRef::from));
+            self.known.insert(id, found);
         }
         Ok(())
     }

@@ -343,40 +343,42 @@ fn ends(relations: &[Ranked<Relation>], n: usize) -> Vec<EntityId> {
 }
 
 /// Loads the vector hits the walk did not (checked against the graph: the payload can lag
-/// it after a crash), with their ends, a few at a time.
+/// it after a crash), then their ends, each in one read.
 async fn load_hits(
     hits: Vec<Ranked<RelationId>>,
     walked: &HashSet<RelationId>,
     names: &Names<'_>,
     at: Visibility,
 ) -> Result<(Vec<TripletHit>, Vec<(EntityId, Option<crate::EntityRef>)>), StoreError> {
-    let loads = hits.iter().map(|hit| {
-        let id = hit.item;
-        async move {
-            if walked.contains(&id) {
-                return Ok((TripletHit::Walked(id), Vec::new()));
-            }
-            let relation = match names.relation(id).await? {
-                Some(r) if is_visible(&r.times, &at) => r,
-                _ => return Ok((TripletHit::Loaded(None), Vec::new())),
-            };
-            let mut ends = Vec::new();
-            for end in [relation.source, relation.target] {
-                if !names.knows(end) && !ends.iter().any(|(id, _)| *id == end) {
-                    ends.push((end, names.load(end).await?));
-                }
-            }
-            Ok::<_, StoreError>((TripletHit::Loaded(Some(Box::new(relation))), ends))
-        }
-    });
+    let wanted: Vec<RelationId> = hits
+        .iter()
+        .map(|hit| hit.item)
+        .filter(|id| !walked.contains(id))
+        .collect();
+    let mut loaded = names.relations(&wanted).await?.into_iter();
     let mut out = Vec::with_capacity(hits.len());
-    let mut all_ends = Vec::new();
-    for loaded in super::join_all(loads.collect(), super::CONCURRENCY).await {
-        let (hit, ends) = loaded?;
-        out.push(hit);
-        all_ends.extend(ends);
+    let mut missing_ends: Vec<EntityId> = Vec::new();
+    for hit in hits {
+        if walked.contains(&hit.item) {
+            out.push(TripletHit::Walked(hit.item));
+            continue;
+        }
+        let relation = match loaded.next().flatten() {
+            Some(r) if is_visible(&r.times, &at) => r,
+            _ => {
+                out.push(TripletHit::Loaded(None));
+                continue;
+            }
+        };
+        for end in [relation.source, relation.target] {
+            if !names.knows(end) && !missing_ends.contains(&end) {
+                missing_ends.push(end);
+            }
+        }
+        out.push(TripletHit::Loaded(Some(Box::new(relation))));
     }
-    Ok((out, all_ends))
+    let ends = names.load_all(&missing_ends).await?;
+    Ok((out, missing_ends.into_iter().zip(ends).collect()))
 }
 
 /// The retrieve stage (see the module doc), given the names to link

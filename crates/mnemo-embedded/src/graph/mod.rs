@@ -44,6 +44,22 @@ impl GraphRead for EmbeddedStore {
         .await
     }
 
+    async fn entities_by_ids(
+        &self,
+        scope: &Scope,
+        ids: &[EntityId],
+    ) -> Result<Vec<Option<Entity>>, StoreError> {
+        let (scope, ids) = (scope.clone(), ids.to_vec());
+        self.blocking(move |inner| {
+            inner.read(|tx| {
+                ids.iter()
+                    .map(|&id| get_entity(tx, &inner.skipped, &scope, id, inner.dimension))
+                    .collect()
+            })
+        })
+        .await
+    }
+
     async fn entity_by_name(
         &self,
         scope: &Scope,
@@ -141,7 +157,9 @@ impl GraphRead for EmbeddedStore {
             inner.check_vector(&query)?;
             let key = scope.key();
             let candidates = match inner.memory()?.scope(&key) {
-                Some(s) => s.entities.candidates(&query, limit, |_| true),
+                Some(s) => s
+                    .entities
+                    .candidates(&query, limit, |_| true, inner.search()),
                 None => return Ok(Vec::new()),
             };
             inner.read(|tx| {
@@ -163,6 +181,22 @@ impl GraphRead for EmbeddedStore {
         let scope = scope.clone();
         self.blocking(move |inner| inner.read(|tx| get_relation(tx, &inner.skipped, &scope, id)))
             .await
+    }
+
+    async fn relations_by_ids(
+        &self,
+        scope: &Scope,
+        ids: &[RelationId],
+    ) -> Result<Vec<Option<Relation>>, StoreError> {
+        let (scope, ids) = (scope.clone(), ids.to_vec());
+        self.blocking(move |inner| {
+            inner.read(|tx| {
+                ids.iter()
+                    .map(|&id| get_relation(tx, &inner.skipped, &scope, id))
+                    .collect()
+            })
+        })
+        .await
     }
 
     async fn relations(

@@ -4,8 +4,8 @@
 
 use mnemo_core::ports::{EpisodeInsert, RelationQuery, WriteOp};
 use mnemo_core::{
-    Entity, EpisodeId, EpisodeStatus, LlmUsage, Relation, RelationId, RelationTimes, RelationType,
-    Scope, StatedEnd,
+    Entity, EntityId, EpisodeId, EpisodeStatus, LlmUsage, Relation, RelationId, RelationTimes,
+    RelationType, Scope, StatedEnd,
 };
 
 use super::{LISTING, apply, apply_not_found, by_entity, ok, set};
@@ -1043,5 +1043,75 @@ pub async fn end_known_when_recorded<S: ContractStore + ?Sized>(store: &S) {
     assert!(
         visible_in_graph(store, &w, w.lives.id, at(5, 25)).await,
         "inside its interval the relation stays visible"
+    );
+}
+
+/// `relations_by_ids` and `entities_by_ids` answer each id as `relation` and `entity` would,
+/// in order: unknown ids and ids of another scope as `None`, repeats repeated.
+pub async fn reads_by_ids_answer_each_id_in_order<S: ContractStore + ?Sized>(store: &S) {
+    let w = seed_lives(store).await;
+    let moved = w.moved_to_nyc();
+    apply(
+        store,
+        &w.scope,
+        vec![WriteOp::AddRelation(moved.clone())],
+        "add moved",
+    )
+    .await;
+    let unknown = RelationId::new();
+    let ids = [moved.id, unknown, w.lives.id, moved.id];
+    let found = ok(
+        store.relations_by_ids(&w.scope, &ids).await,
+        "relations_by_ids",
+    );
+    assert_eq!(
+        found,
+        vec![
+            Some(moved.clone()),
+            None,
+            Some(w.lives.clone()),
+            Some(moved.clone())
+        ],
+        "relations_by_ids({ids:?})"
+    );
+    assert_eq!(
+        ok(
+            store.relations_by_ids(&w.scope, &[]).await,
+            "relations_by_ids"
+        ),
+        Vec::<Option<Relation>>::new()
+    );
+    let other = user_scope();
+    assert_eq!(
+        ok(
+            store.relations_by_ids(&other, &ids).await,
+            "relations_by_ids"
+        ),
+        vec![None; ids.len()],
+        "another scope sees none of them"
+    );
+
+    let entity_ids = [w.nyc.id, EntityId::new(), w.alice.id, w.nyc.id];
+    let found = ok(
+        store.entities_by_ids(&w.scope, &entity_ids).await,
+        "entities_by_ids",
+    );
+    assert_eq!(
+        found,
+        vec![
+            Some(w.nyc.clone()),
+            None,
+            Some(w.alice.clone()),
+            Some(w.nyc.clone())
+        ],
+        "entities_by_ids({entity_ids:?})"
+    );
+    assert_eq!(
+        ok(
+            store.entities_by_ids(&other, &entity_ids).await,
+            "entities_by_ids"
+        ),
+        vec![None; entity_ids.len()],
+        "another scope sees none of them"
     );
 }
