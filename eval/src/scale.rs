@@ -6,16 +6,17 @@
 //!   embedding calls (from the first's start to the last's end) and the rest ("engine");
 //! - ingest throughput: adds through the full write path (`infer: true`) into the largest
 //!   scope, against the zero-latency scripted LLM of `mnemo_testkit::zero_latency_llm` on
-//!   a real socket, facts path off. That model is test code, so the `mnemo` binary does
-//!   not ship it: only a caller that starts it (the `eval` bench binary, built with the
-//!   `scripted-llm` feature; the tests) gets this number, and the report says how to get
-//!   it otherwise ([`INGEST_NOT_MEASURED`]);
+//!   a real socket, facts path off, once one add at a time and once [`INGEST_IN_FLIGHT`]
+//!   at a time (as a client importing history would send them). That model is test
+//!   code, so the `mnemo` binary does not ship it: only a caller that starts it (the
+//!   `eval` bench binary, built with the `scripted-llm` feature; the tests) gets this
+//!   number, and the report says how to get it otherwise ([`INGEST_NOT_MEASURED`]);
 //! - the store's size on disk, the time to open it again after the build (as a restarted
 //!   server would), the process's resident memory right after that open (`VmRSS`) and its
 //!   peak over the whole run, build included (`VmHWM`).
 //!
 //! Writes `report.json` (`search_p50_ms`, `search_p95_ms`, `ingest_relations_per_s`,
-//! `open_s`, `rss_after_open_mb`, `rss_mb`, …) and `report.md`.
+//! `ingest_relations_per_s_in_flight`, `open_s`, `rss_after_open_mb`, `rss_mb`, …) and `report.md`.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -131,7 +132,7 @@ pub async fn run(options: &ScaleOptions, embed: &EmbedConfig) -> anyhow::Result<
 
     let scopes = (options.relations / RELATIONS_PER_SCOPE).clamp(2, MAX_SCOPES);
     let sizes = scope_sizes(options.relations, scopes);
-    let steps = options.relations as u64 + 3 * options.queries as u64 + options.adds as u64;
+    let steps = options.relations as u64 + 3 * options.queries as u64 + 2 * options.adds as u64;
     let bar = progress_bar(options.progress, steps);
 
     // Build.
@@ -239,6 +240,7 @@ pub async fn run(options: &ScaleOptions, embed: &EmbedConfig) -> anyhow::Result<
         "search_p95_ms": headline.1,
         "search_depth": depths,
         "ingest_relations_per_s": ingest["relations_per_s"],
+        "ingest_relations_per_s_in_flight": ingest["relations_per_s_in_flight"],
         "ingest": ingest,
         "store_mb": round(store_bytes as f64 / 1e6, 1),
         "rss_mb": rss.map(|r| round(r, 1)),
@@ -300,43 +302,102 @@ async fn ingest(
             ..MemorySettings::default()
         },
     });
-    let mut rng = seeded(0xadd5);
-    let mut latencies = Vec::with_capacity(options.adds);
-    let (mut relations, mut ended, mut llm_calls) = (0usize, 0usize, 0u32);
+    let memory = Arc::new(memory);
+    let one_at_a_time = add_moves(&memory, scope, options.adds, 1, 0, bar).await?;
+    let in_flight = add_moves(
+        &memory,
+        scope,
+        options.adds,
+        INGEST_IN_FLIGHT,
+        options.adds,
+        bar,
+    )
+    .await?;
+    let mut out = one_at_a_time;
+    out["relations_per_s_in_flight"] = in_flight["relations_per_s"].clone();
+    out["concurrent"] = in_flight;
+    Ok(out)
+}
+
+/// Adds sent at once in the second ingest measurement: a client importing history sends
+/// several; all go to the one scope, so they share its write lock.
+const INGEST_IN_FLIGHT: usize = 4;
+
+/// `adds` one-message adds ("Person-… moved to City-… and works at Org-…", numbered from
+/// `first`) into `scope`, `in_flight` at a time; their rate and latency.
+async fn add_moves(
+    memory: &Arc<Memory>,
+    scope: &Scope,
+    adds: usize,
+    in_flight: usize,
+    first: usize,
+    bar: &ProgressBar,
+) -> anyhow::Result<Value> {
+    let mut rng = seeded(0xadd5 + first as u64);
+    let messages: Vec<String> = (first..first + adds)
+        .map(|i| {
+            let (p, c, o) = (
+                rng.next_u64() % 400,
+                rng.next_u64() % 300,
+                rng.next_u64() % 300,
+            );
+            move_message(p, c, o, i)
+        })
+        .collect();
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let messages = Arc::new(messages);
     let started = Instant::now();
-    for i in 0..options.adds {
-        let (p, c, o) = (
-            rng.next_u64() % 400,
-            rng.next_u64() % 300,
-            rng.next_u64() % 300,
+    let mut lanes = tokio::task::JoinSet::new();
+    for _ in 0..in_flight.max(1) {
+        let (memory, scope, next, messages) = (
+            Arc::clone(memory),
+            scope.clone(),
+            Arc::clone(&next),
+            Arc::clone(&messages),
         );
-        let one = Instant::now();
-        let outcome = memory
-            .add(user_says(scope, move_message(p, c, o, i)))
-            .await?;
-        latencies.push(one.elapsed());
-        anyhow::ensure!(
-            outcome.status == EpisodeStatus::Done,
-            "add {i} did not finish: {:?}",
-            outcome.status
-        );
-        relations += outcome.relations.added.len() + outcome.relations.updated.len();
-        ended += outcome.relations.invalidated.len();
-        llm_calls += outcome.llm_usage.calls;
-        bar.inc(1);
+        let bar = bar.clone();
+        lanes.spawn(async move {
+            let mut done = Vec::new();
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(message) = messages.get(i) else {
+                    return Ok::<_, anyhow::Error>(done);
+                };
+                let one = Instant::now();
+                let outcome = memory.add(user_says(&scope, message.clone())).await?;
+                anyhow::ensure!(
+                    outcome.status == EpisodeStatus::Done,
+                    "add {i} did not finish: {:?}",
+                    outcome.status
+                );
+                done.push((one.elapsed(), outcome));
+                bar.inc(1);
+            }
+        });
+    }
+    let mut latencies = Vec::with_capacity(adds);
+    let (mut relations, mut ended, mut llm_calls) = (0usize, 0usize, 0u32);
+    while let Some(lane) = lanes.join_next().await {
+        for (latency, outcome) in lane?? {
+            latencies.push(latency);
+            relations += outcome.relations.added.len() + outcome.relations.updated.len();
+            ended += outcome.relations.invalidated.len();
+            llm_calls += outcome.llm_usage.calls;
+        }
     }
     let elapsed = started.elapsed();
     let summary = summarize(&latencies).context("no adds")?;
     Ok(json!({
-        "adds": options.adds,
+        "adds": adds,
+        "in_flight": in_flight,
         "relations": relations,
         "relations_ended": ended,
         "seconds": round(elapsed.as_secs_f64(), 2),
-        "adds_per_s": round(options.adds as f64 / elapsed.as_secs_f64(), 1),
+        "adds_per_s": round(adds as f64 / elapsed.as_secs_f64(), 1),
         "relations_per_s": round(relations as f64 / elapsed.as_secs_f64(), 1),
         "add_p50_ms": ms(summary.p50),
         "add_p95_ms": ms(summary.p95),
-        "llm_calls_per_add": round(llm_calls as f64 / options.adds as f64, 2),
+        "llm_calls_per_add": round(llm_calls as f64 / adds as f64, 2),
     }))
 }
 
@@ -409,18 +470,26 @@ pub fn markdown(report: &Value) -> String {
     let _ = writeln!(
         md,
         "\n## Ingest (full write path, zero-latency scripted LLM, facts path off, largest \
-         scope)\n\n| adds | relations | ended | adds/s | relations/s | add p50 ms | add p95 ms \
-         | LLM calls/add |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n| {} | {} | {} | \
-         {} | {} | {} | {} | {} |",
-        num(&i["adds"]),
-        num(&i["relations"]),
-        num(&i["relations_ended"]),
-        num(&i["adds_per_s"]),
-        num(&i["relations_per_s"]),
-        num(&i["add_p50_ms"]),
-        num(&i["add_p95_ms"]),
-        num(&i["llm_calls_per_add"]),
+         scope)\n\n| in flight | adds | relations | ended | adds/s | relations/s | add p50 ms \
+         | add p95 ms | LLM calls/add |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
     );
+    for run in [i, &i["concurrent"]] {
+        if run.is_object() {
+            let _ = writeln!(
+                md,
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                num(&run["in_flight"]),
+                num(&run["adds"]),
+                num(&run["relations"]),
+                num(&run["relations_ended"]),
+                num(&run["adds_per_s"]),
+                num(&run["relations_per_s"]),
+                num(&run["add_p50_ms"]),
+                num(&run["add_p95_ms"]),
+                num(&run["llm_calls_per_add"]),
+            );
+        }
+    }
     md
 }
 

@@ -22,6 +22,9 @@ const RESUME_BATCH: usize = 64;
 struct Plans {
     graph: GraphPlan,
     facts: Option<facts::FactsPlan>,
+    /// The texts embedded on the way (names, and the extracted relations' facts), so the
+    /// relation vectors need no model run under the lock.
+    names: NameVectors,
 }
 
 /// What the LLM read from an episode's messages before the scope's write lock: triplets
@@ -206,7 +209,11 @@ impl Memory {
                 let mut names = NameVectors::default();
                 graph::plan_triplets(self.reader(), &episode, triplets, &mut names)
                     .await
-                    .map(|graph| Plans { graph, facts: None })
+                    .map(|graph| Plans {
+                        graph,
+                        facts: None,
+                        names,
+                    })
             }
         };
         let plans = match plans {
@@ -219,7 +226,8 @@ impl Memory {
             Some(plan) => facts::apply_facts(self, &episode, plan).await?,
             None => FactChanges::default(),
         };
-        self.finish(&episode, plans.graph, facts, usage).await
+        self.finish(&episode, plans.graph, facts, usage, plans.names)
+            .await
     }
 
     /// Whether the episode may still need planning: still `pending` and none of its graph
@@ -249,6 +257,10 @@ impl Memory {
             let mut names = NameVectors::default();
             let (triplets, usage) =
                 graph::extract_triplets(self.reader(), episode, &input, &mut names).await?;
+            // The facts of the relations it may add, embedded now rather than under the
+            // lock, where every model run holds up the scope's other adds.
+            let facts: Vec<String> = triplets.iter().map(|t| t.fact.clone()).collect();
+            names.embed_missing(self.reader(), &facts).await?;
             Ok::<_, MemoryError>((triplets, names, usage))
         };
         let facts_path = async {
@@ -315,7 +327,11 @@ impl Memory {
                 };
                 graph.usage += usage;
                 graph.usage += facts_usage;
-                Ok(Plans { graph, facts })
+                Ok(Plans {
+                    graph,
+                    facts,
+                    names,
+                })
             }
             (Err(err), Ok(facts)) => Err(with_extraction(add_usage(
                 err,
@@ -333,6 +349,7 @@ impl Memory {
         plan: GraphPlan,
         facts: FactChanges,
         usage: LlmUsage,
+        mut texts: NameVectors,
     ) -> Result<AddOutcome, MemoryError> {
         let scope = &episode.scope;
         let skipped = plan.skipped;
@@ -340,20 +357,24 @@ impl Memory {
             self.graph.apply(scope, plan.ops).await?;
         }
         let load = |ids: Vec<crate::RelationId>| async move {
-            let mut relations = Vec::with_capacity(ids.len());
-            for id in ids {
-                if let Some(relation) = self.graph.relation(scope, id).await? {
-                    relations.push(relation);
-                }
-            }
-            Ok::<_, MemoryError>(relations)
+            let found = if ids.is_empty() {
+                Vec::new()
+            } else {
+                self.graph.relations_by_ids(scope, &ids).await?
+            };
+            Ok::<_, MemoryError>(found.into_iter().flatten().collect::<Vec<_>>())
         };
         let added = load(plan.added).await?;
         let updated = load(plan.updated).await?;
         let invalidated = load(plan.invalidated).await?;
         let retracted = load(plan.retracted).await?;
-        self.mirror_relations(scope, &added, invalidated.iter().chain(&retracted))
-            .await?;
+        self.mirror_relations(
+            scope,
+            &added,
+            invalidated.iter().chain(&retracted),
+            &mut texts,
+        )
+        .await?;
         let relations = [added, updated, invalidated, retracted];
         let mut outcome = self
             .mark_done(episode, Vec::new(), relations, facts, usage)
@@ -395,17 +416,18 @@ impl Memory {
         })
     }
 
-    /// Puts new relations' embeddings (of their fact sentence) into the vector store and
-    /// mirrors changed validity into the payload of existing ones.
+    /// Puts new relations' embeddings (of their fact sentence, from `texts` when embedded
+    /// already) into the vector store and mirrors changed validity into the payload of
+    /// existing ones.
     async fn mirror_relations<'r>(
         &self,
         scope: &Scope,
         added: &[Relation],
         changed: impl Iterator<Item = &'r Relation>,
+        texts: &mut NameVectors,
     ) -> Result<(), MemoryError> {
-        let vectors = self
-            .embed(added.iter().map(|r| r.fact.clone()).collect())
-            .await?;
+        let facts: Vec<String> = added.iter().map(|r| r.fact.clone()).collect();
+        let vectors = texts.of(self.reader(), &facts).await?;
         let items: Vec<RelationVector> = added
             .iter()
             .zip(vectors)
@@ -439,7 +461,8 @@ impl Memory {
             .stated
             .into_iter()
             .partition(|r| r.episodes.first() == Some(&episode.id));
-        self.mirror_relations(scope, &added, footprint.ended.iter())
+        let mut texts = NameVectors::default();
+        self.mirror_relations(scope, &added, footprint.ended.iter(), &mut texts)
             .await?;
         let (retracted, invalidated): (Vec<Relation>, Vec<Relation>) = footprint
             .ended
