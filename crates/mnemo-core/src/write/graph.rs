@@ -316,6 +316,7 @@ pub(crate) async fn plan_triplets(
     {
         let (input, existing_ids, new_ids) =
             conflicts_input(episode, &candidates, &new_relations, &for_llm, &resolver);
+        let asked: HashSet<(usize, usize)> = for_llm.iter().copied().collect();
         match llm.resolve_conflicts(&input).await {
             Ok(answer) => {
                 plan.usage += answer.usage;
@@ -328,7 +329,7 @@ pub(crate) async fn plan_triplets(
                     let pair = (existing_ids[existing], new_ids[new]);
                     // Only pairs we asked about count: the model cannot pair a relation
                     // with one of another entity.
-                    if for_llm.contains(&pair) {
+                    if asked.contains(&pair) {
                         // On a single-valued type the timeline decides what ends.
                         let verdict = match verdict {
                             ConflictVerdict::Superseded
