@@ -501,17 +501,23 @@ fn quantise(v: &[f32], out: &mut [i8]) -> QuantMeta {
     }
 }
 
-/// For each byte of a row's sign bits, the 256 values `Σ ±qᵢ` over its 8 components (plus
-/// where the bit is set), as integers: the query scaled to ±2²⁰ per component, so a sum
-/// of thousands of entries cannot overflow, and integer adds do not wait on each other as
-/// float adds do.
-fn sign_tables(query: &[f32]) -> Vec<[i32; 256]> {
+/// What [`sign_tables`] multiplies the query by: its largest component becomes
+/// `2³⁰ / dimension`, so a row's sum over every dimension stays within ±2³⁰ whatever the
+/// dimension (at 384, about 2²¹·⁴ per component: rounding far below any score gap).
+fn sign_scale(query: &[f32]) -> f64 {
     let max = query.iter().fold(0f32, |m, x| m.max(x.abs()));
-    let unit = if max > 0.0 && max.is_finite() {
-        f64::from(1u32 << 20) / f64::from(max)
+    if max > 0.0 && max.is_finite() && !query.is_empty() {
+        f64::from(1u32 << 30) / query.len() as f64 / f64::from(max)
     } else {
         0.0
-    };
+    }
+}
+
+/// For each byte of a row's sign bits, the 256 values `Σ ±qᵢ` over its 8 components (plus
+/// where the bit is set), as integers ([`sign_scale`]): integer adds do not wait on each
+/// other as float adds do.
+fn sign_tables(query: &[f32]) -> Vec<[i32; 256]> {
+    let unit = sign_scale(query);
     let mut tables = vec![[0i32; 256]; query.len().div_ceil(8)];
     for (byte, table) in tables.iter_mut().enumerate() {
         let q: Vec<i32> = query[byte * 8..((byte + 1) * 8).min(query.len())]
@@ -1044,10 +1050,23 @@ mod shortlist {
             .sum();
         // The shortlist of one row is that row, and its score is what the tables sum to.
         let tables = super::sign_tables(&query);
-        let unit =
-            f64::from(1u32 << 20) / f64::from(query.iter().fold(0f32, |m, x| m.max(x.abs())));
-        let got = f64::from(table_sum(&bits, &tables)) / unit;
+        let got = f64::from(table_sum(&bits, &tables)) / sign_scale(&query);
         assert!((got - f64::from(want)).abs() < 1e-4, "{got} vs {want}");
         assert_eq!(set.shortlist(&query, 1, &|_| true), vec![0]);
+    }
+
+    /// However long the vectors, a row agreeing with every sign of a query whose
+    /// components are all at its largest sums to at most 2³⁰: no overflow (which a debug
+    /// build would panic on).
+    #[test]
+    fn table_sums_do_not_overflow_at_any_dimension() {
+        for d in [8, 384, 3_072, 65_536] {
+            let query = vec![1.0f32; d];
+            let tables = sign_tables(&query);
+            let bits = vec![0xffu8; d / 8];
+            let sum = table_sum(&bits, &tables);
+            assert!(sum > 0 && sum <= 1 << 30, "d={d}: {sum}");
+            assert_eq!(table_sum(&vec![0u8; d / 8], &tables), -sum, "d={d}");
+        }
     }
 }
