@@ -8,7 +8,9 @@ use mnemo_core::{EpisodeStatus, MemorySettings};
 use mnemo_testkit::scripted_llm::{Reply, ScriptedRequest};
 use serde_json::json;
 
-use crate::support::{embedder, fresh_scope, harness_with, llm_config, messages, token_counter};
+use crate::support::{
+    add_request, date, embedder, fresh_scope, harness_with, llm_config, messages, token_counter,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn adds_to_one_scope_overlap_their_extraction_calls() {
@@ -133,16 +135,7 @@ async fn a_relation_fact_is_embedded_before_the_scopes_lock() {
     for say in ["Ann lives in Boston", "Ann likes tea"] {
         let (memory, scope, finished) = (memory.clone(), scope.clone(), finished.clone());
         tokio::spawn(async move {
-            let outcome = memory
-                .add(mnemo_core::write::AddRequest {
-                    scope,
-                    messages: messages(&[say]),
-                    occurred_at: None,
-                    metadata: json!({}),
-                    infer: true,
-                    idempotency_key: None,
-                })
-                .await;
+            let outcome = memory.add(add_request(&scope, say, date(2026, 1, 5))).await;
             finished.send((say, outcome)).unwrap();
         });
     }
