@@ -149,7 +149,9 @@ impl EmbeddedStore {
             schema::check_model(&writer, &db_path, model)?;
         }
         let (skipped, skipped_vectors) = (SkippedRecords::default(), SkippedRecords::default());
-        let memory = ResidentVectors::load(&writer, dimension, &skipped, &skipped_vectors)?;
+        let (memory, missing_codes) =
+            ResidentVectors::load(&writer, dimension, &skipped, &skipped_vectors)?;
+        ResidentVectors::store_missing_codes(&mut writer, missing_codes)?;
         tracing::info!(
             path = %db_path.display(),
             dimension,

@@ -7,11 +7,12 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use mnemo_core::{EntityId, FactId, RelationId, RelationTimes, SkippedRecords};
-use rusqlite::Connection;
+use rusqlite::types::ValueRef;
+use rusqlite::{Connection, Row, Rows, Statement, params};
 
 use crate::codec::{keep, parse_id, parse_vector, relation_times};
 use crate::error::Result;
-use crate::vectors::VectorSet;
+use crate::vectors::{VectorCode, VectorSet};
 
 /// Everything held in memory for one scope.
 #[derive(Debug)]
@@ -38,7 +39,7 @@ pub(crate) enum Effect {
     Entity {
         scope: String,
         id: EntityId,
-        vector: Vec<f32>,
+        code: VectorCode,
     },
     RemoveEntity {
         scope: String,
@@ -48,7 +49,7 @@ pub(crate) enum Effect {
         scope: String,
         id: RelationId,
         times: RelationTimes,
-        vector: Vec<f32>,
+        code: VectorCode,
     },
     RelationVectorTimes {
         scope: String,
@@ -62,7 +63,7 @@ pub(crate) enum Effect {
     Fact {
         scope: String,
         id: FactId,
-        vector: Vec<f32>,
+        code: VectorCode,
     },
     RemoveFact {
         scope: String,
@@ -92,14 +93,15 @@ impl ResidentVectors {
             .or_insert_with(|| ScopeVectors::new(dimension))
     }
 
-    /// Reads every vector from the database; undecodable rows are
-    /// skipped and counted in `skipped` (graph tables) or `skipped_vectors`.
+    /// Reads every vector's code from the database; undecodable rows are skipped and counted
+    /// in `skipped` (graph tables) or `skipped_vectors`. Also returns the rows whose code
+    /// had to be computed from their vector (for [`ResidentVectors::store_missing_codes`]).
     pub(crate) fn load(
         conn: &Connection,
         dimension: usize,
         skipped: &SkippedRecords,
         skipped_vectors: &SkippedRecords,
-    ) -> Result<ResidentVectors> {
+    ) -> Result<(ResidentVectors, MissingCodes)> {
         let mut memory = ResidentVectors {
             dimension,
             scopes: HashMap::new(),
@@ -122,64 +124,100 @@ impl ResidentVectors {
         }
 
         // A row that does not decode is logged, counted and left out (`keep`): the store
-        // opens whatever one row says, and reads skip that row too.
-        let mut stmt = conn.prepare("SELECT scope, id, embedding FROM entities")?;
+        // opens whatever one row says, and reads skip that row too. Each table is read in
+        // rowid order beside its codes (see 0006_vector_codes.sql).
+        let mut missing = MissingCodes::new();
+        let mut stmt = conn.prepare("SELECT scope, id, pk, embedding FROM entities ORDER BY pk")?;
+        let mut code_stmt = CodeTable::Entities.select(conn)?;
+        let mut codes = CodeReader::new(code_stmt.query([])?);
         let mut rows = stmt.query([])?;
         while let Some(row) = rows.next()? {
-            let decoded = (|| {
-                let id: EntityId = parse_id(row.get_ref(1)?.as_str()?)?;
-                Ok((id, parse_vector(row.get_ref(2)?.as_blob()?, dimension)?))
-            })();
-            if let Some((id, vector)) = keep(skipped, "entities", row, 1, decoded)? {
-                let scope = memory.scope_mut(row.get(0)?);
-                scope.entities.upsert(id, (), &vector);
-            }
+            let decoded = (|| -> Result<EntityId> { parse_id(row.get_ref(1)?.as_str()?) })();
+            let Some(id) = keep(skipped, "entities", row, 1, decoded)? else {
+                continue;
+            };
+            let Some(code) = keep(skipped, "entities", row, 1, codes.code(row, dimension))? else {
+                continue;
+            };
+            let scope = memory.scope_mut(row.get(0)?);
+            scope.entities.upsert_code(id, (), code.bytes());
+            code.note_missing(CodeTable::Entities, row, &mut missing)?;
         }
 
         let mut stmt = conn.prepare(
-            "SELECT scope, id, valid_from, valid_to, recorded_at, invalidated_at, retracted_at, \
-             vector FROM relation_vectors",
+            "SELECT scope, id, rowid, vector, valid_from, valid_to, recorded_at, \
+             invalidated_at, retracted_at FROM relation_vectors ORDER BY rowid",
         )?;
+        let mut code_stmt = CodeTable::RelationVectors.select(conn)?;
+        let mut codes = CodeReader::new(code_stmt.query([])?);
         let mut rows = stmt.query([])?;
         while let Some(row) = rows.next()? {
-            let decoded = (|| {
-                let id = parse_id(row.get_ref(1)?.as_str()?)?;
-                let times = relation_times(row, 2)?;
+            let decoded = (|| -> Result<(RelationId, RelationTimes)> {
                 Ok((
-                    id,
-                    times,
-                    parse_vector(row.get_ref(7)?.as_blob()?, dimension)?,
+                    parse_id(row.get_ref(1)?.as_str()?)?,
+                    relation_times(row, 4)?,
                 ))
             })();
-            if let Some((id, times, vector)) =
-                keep(skipped_vectors, "relation_vectors", row, 1, decoded)?
-            {
-                memory
-                    .scope_mut(row.get(0)?)
-                    .relations
-                    .upsert(id, times, &vector);
-            }
+            let kind = "relation_vectors";
+            let Some((id, times)) = keep(skipped_vectors, kind, row, 1, decoded)? else {
+                continue;
+            };
+            let Some(code) = keep(skipped_vectors, kind, row, 1, codes.code(row, dimension))?
+            else {
+                continue;
+            };
+            memory
+                .scope_mut(row.get(0)?)
+                .relations
+                .upsert_code(id, times, code.bytes());
+            code.note_missing(CodeTable::RelationVectors, row, &mut missing)?;
         }
 
-        let mut stmt = conn.prepare("SELECT scope, id, vector FROM facts")?;
+        let mut stmt = conn.prepare("SELECT scope, id, pk, vector FROM facts ORDER BY pk")?;
+        let mut code_stmt = CodeTable::Facts.select(conn)?;
+        let mut codes = CodeReader::new(code_stmt.query([])?);
         let mut rows = stmt.query([])?;
         while let Some(row) = rows.next()? {
-            let decoded = (|| {
-                let id: FactId = parse_id(row.get_ref(1)?.as_str()?)?;
-                Ok((id, parse_vector(row.get_ref(2)?.as_blob()?, dimension)?))
-            })();
-            if let Some((id, vector)) = keep(skipped_vectors, "facts", row, 1, decoded)? {
-                memory.scope_mut(row.get(0)?).facts.upsert(id, (), &vector);
-            }
+            let decoded = (|| -> Result<FactId> { parse_id(row.get_ref(1)?.as_str()?) })();
+            let Some(id) = keep(skipped_vectors, "facts", row, 1, decoded)? else {
+                continue;
+            };
+            let Some(code) = keep(skipped_vectors, "facts", row, 1, codes.code(row, dimension))?
+            else {
+                continue;
+            };
+            memory
+                .scope_mut(row.get(0)?)
+                .facts
+                .upsert_code(id, (), code.bytes());
+            code.note_missing(CodeTable::Facts, row, &mut missing)?;
         }
-        Ok(memory)
+        Ok((memory, missing))
+    }
+
+    /// Writes the codes [`ResidentVectors::load`] had to compute, in one transaction, so the
+    /// next open reads them.
+    pub(crate) fn store_missing_codes(conn: &mut Connection, missing: MissingCodes) -> Result<()> {
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let count = missing.len();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        for (table, source_row, id, code) in missing {
+            store_code(&tx, table, source_row, &id, &code)?;
+        }
+        tx.commit()?;
+        tracing::info!(count, "stored the codes of vectors that had none");
+        Ok(())
     }
 
     pub(crate) fn apply(&mut self, effects: Vec<Effect>) {
         for effect in effects {
             match effect {
-                Effect::Entity { scope, id, vector } => {
-                    self.scope_mut(scope).entities.upsert(id, (), &vector);
+                Effect::Entity { scope, id, code } => {
+                    self.scope_mut(scope)
+                        .entities
+                        .upsert_code(id, (), code.as_bytes());
                 }
                 Effect::RemoveEntity { scope, id } => {
                     if let Some(s) = self.scopes.get_mut(&scope) {
@@ -190,8 +228,11 @@ impl ResidentVectors {
                     scope,
                     id,
                     times,
-                    vector,
-                } => self.scope_mut(scope).relations.upsert(id, times, &vector),
+                    code,
+                } => self
+                    .scope_mut(scope)
+                    .relations
+                    .upsert_code(id, times, code.as_bytes()),
                 Effect::RelationVectorTimes { scope, id, times } => {
                     if let Some(t) = self
                         .scopes
@@ -206,8 +247,10 @@ impl ResidentVectors {
                         s.relations.remove(&id);
                     }
                 }
-                Effect::Fact { scope, id, vector } => {
-                    self.scope_mut(scope).facts.upsert(id, (), &vector);
+                Effect::Fact { scope, id, code } => {
+                    self.scope_mut(scope)
+                        .facts
+                        .upsert_code(id, (), code.as_bytes());
                 }
                 Effect::RemoveFact { scope, id } => {
                     if let Some(s) = self.scopes.get_mut(&scope) {
@@ -277,4 +320,138 @@ fn hash(codes: &[i8], scale: f32) -> u64 {
         .fold(0xcbf2_9ce4_8422_2325, |h, b| {
             (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
         })
+}
+
+/// A table of vectors, whose codes are kept in a table of their own (0006_vector_codes.sql).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum CodeTable {
+    Entities,
+    RelationVectors,
+    Facts,
+}
+
+impl CodeTable {
+    /// Every stored code of the table, in source-row order.
+    fn select(self, conn: &Connection) -> Result<Statement<'_>> {
+        let table = match self {
+            CodeTable::Entities => "entity_codes",
+            CodeTable::RelationVectors => "relation_vector_codes",
+            CodeTable::Facts => "fact_codes",
+        };
+        Ok(conn.prepare(&format!(
+            "SELECT source_row, id, code FROM {table} ORDER BY source_row"
+        ))?)
+    }
+}
+
+/// Stores the code of the vector in row `source_row` of `table` (its id `id`), in the
+/// transaction that writes the vector.
+pub(crate) fn store_code(
+    tx: &Connection,
+    table: CodeTable,
+    source_row: i64,
+    id: &str,
+    code: &VectorCode,
+) -> Result<()> {
+    let sql = match table {
+        CodeTable::Entities => {
+            "INSERT OR REPLACE INTO entity_codes (source_row, id, code) VALUES (?1, ?2, ?3)"
+        }
+        CodeTable::RelationVectors => {
+            "INSERT OR REPLACE INTO relation_vector_codes (source_row, id, code) VALUES (?1, ?2, ?3)"
+        }
+        CodeTable::Facts => {
+            "INSERT OR REPLACE INTO fact_codes (source_row, id, code) VALUES (?1, ?2, ?3)"
+        }
+    };
+    tx.prepare_cached(sql)?
+        .execute(params![source_row, id, code.as_bytes()])?;
+    Ok(())
+}
+
+/// Rows whose code was computed on open: table, source row, id and the code to store.
+pub(crate) type MissingCodes = Vec<(CodeTable, i64, String, VectorCode)>;
+
+/// The stored codes of one table, read in source-row order beside the table's own rows.
+struct CodeReader<'s> {
+    rows: Rows<'s>,
+    /// The current code row (`i64::MIN` before the first, `i64::MAX` after the last), its
+    /// id and code (both empty when that row does not decode: its vector is quantised).
+    row: i64,
+    id: Vec<u8>,
+    code: Vec<u8>,
+}
+
+impl<'s> CodeReader<'s> {
+    fn new(rows: Rows<'s>) -> CodeReader<'s> {
+        CodeReader {
+            rows,
+            row: i64::MIN,
+            id: Vec::new(),
+            code: Vec::new(),
+        }
+    }
+
+    /// The code of the vector `row` holds (columns: scope, id, source row, vector, …), read
+    /// in source-row order: as stored when its code row has the same row and id and this
+    /// format, else computed from the vector.
+    fn code(&mut self, row: &Row<'_>, dimension: usize) -> Result<StoredCode<'_>> {
+        let source_row: i64 = row.get(2)?;
+        while self.row < source_row {
+            self.advance()?;
+        }
+        if self.row == source_row
+            && self.id == row.get_ref(1)?.as_bytes()?
+            && VectorCode::fits(&self.code, dimension)
+        {
+            return Ok(StoredCode::Stored(&self.code));
+        }
+        let vector = parse_vector(row.get_ref(3)?.as_blob()?, dimension)?;
+        Ok(StoredCode::Computed(VectorCode::of(&vector)))
+    }
+
+    fn advance(&mut self) -> Result<()> {
+        self.id.clear();
+        self.code.clear();
+        let Some(next) = self.rows.next()? else {
+            self.row = i64::MAX;
+            return Ok(());
+        };
+        self.row = next.get(0)?;
+        if let (Ok(ValueRef::Text(id)), Ok(ValueRef::Blob(code))) =
+            (next.get_ref(1), next.get_ref(2))
+        {
+            self.id.extend_from_slice(id);
+            self.code.extend_from_slice(code);
+        }
+        Ok(())
+    }
+}
+
+/// A row's code: as stored, or computed from its vector.
+enum StoredCode<'a> {
+    Stored(&'a [u8]),
+    Computed(VectorCode),
+}
+
+impl StoredCode<'_> {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            StoredCode::Stored(bytes) => bytes,
+            StoredCode::Computed(code) => code.as_bytes(),
+        }
+    }
+
+    /// Notes a computed code for storing (columns of `row`: scope, id, source row, …).
+    fn note_missing(
+        self,
+        table: CodeTable,
+        row: &Row<'_>,
+        missing: &mut MissingCodes,
+    ) -> Result<()> {
+        if let StoredCode::Computed(code) = self {
+            missing.push((table, row.get(2)?, row.get(1)?, code));
+        }
+        Ok(())
+    }
 }

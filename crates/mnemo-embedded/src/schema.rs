@@ -15,6 +15,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0003_alias_provenance.sql"),
     include_str!("../migrations/0004_stated_end.sql"),
     include_str!("../migrations/0005_fact_stems.sql"),
+    include_str!("../migrations/0006_vector_codes.sql"),
 ];
 
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);

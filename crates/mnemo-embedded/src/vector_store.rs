@@ -17,6 +17,8 @@ use crate::codec::{
 };
 use crate::error::{EmbeddedError, Result};
 use crate::memory::Effect;
+use crate::memory::{CodeTable, store_code};
+use crate::vectors::VectorCode;
 use crate::{
     EXACT_FACT_VECTOR, EXACT_RELATION_VECTOR, EmbeddedStore, count_rows, exact_vectors, fts, graph,
     sql_int, with_records,
@@ -257,6 +259,7 @@ impl VectorWrite for EmbeddedStore {
             for item in &items {
                 inner.check_vector(&item.vector)?;
             }
+            let codes: Vec<VectorCode> = items.iter().map(|i| VectorCode::of(&i.vector)).collect();
             inner.write(|tx| {
                 let mut stmt = tx.prepare_cached(
                     "INSERT INTO relation_vectors (scope, id, valid_from, valid_to, recorded_at, \
@@ -264,27 +267,33 @@ impl VectorWrite for EmbeddedStore {
                      ON CONFLICT (scope, id) DO UPDATE SET valid_from = excluded.valid_from, \
                      valid_to = excluded.valid_to, recorded_at = excluded.recorded_at, \
                      invalidated_at = excluded.invalidated_at, \
-                     retracted_at = excluded.retracted_at, vector = excluded.vector",
+                     retracted_at = excluded.retracted_at, vector = excluded.vector \
+                     RETURNING rowid",
                 )?;
                 let mut effects = Vec::with_capacity(items.len());
-                for item in items {
+                for (item, code) in items.into_iter().zip(codes) {
                     let key = item.scope.key();
                     let t = &item.times;
-                    stmt.execute(params![
-                        key,
-                        item.id.to_string(),
-                        opt_ts(&t.valid_from)?,
-                        opt_ts(&t.valid_to)?,
-                        ts(&t.recorded_at)?,
-                        opt_ts(&t.invalidated_at)?,
-                        opt_ts(&t.retracted_at)?,
-                        vector_blob(&item.vector),
-                    ])?;
+                    let id = item.id.to_string();
+                    let rowid: i64 = stmt.query_row(
+                        params![
+                            key,
+                            id,
+                            opt_ts(&t.valid_from)?,
+                            opt_ts(&t.valid_to)?,
+                            ts(&t.recorded_at)?,
+                            opt_ts(&t.invalidated_at)?,
+                            opt_ts(&t.retracted_at)?,
+                            vector_blob(&item.vector),
+                        ],
+                        |r| r.get(0),
+                    )?;
+                    store_code(tx, CodeTable::RelationVectors, rowid, &id, &code)?;
                     effects.push(Effect::RelationVector {
                         scope: key,
                         id: item.id,
                         times: item.times,
-                        vector: item.vector,
+                        code,
                     });
                 }
                 Ok(((), effects))
@@ -388,6 +397,7 @@ impl VectorWrite for EmbeddedStore {
                 } in items
                 {
                     let key = fact.scope.key();
+                    let code = VectorCode::of(&vector);
                     let pk: i64 = tx
                         .prepare_cached(
                             "INSERT INTO facts (scope, id, text, metadata, created_at, \
@@ -411,6 +421,7 @@ impl VectorWrite for EmbeddedStore {
                             ],
                             |r| r.get(0),
                         )?;
+                    store_code(tx, CodeTable::Facts, pk, &fact.id.to_string(), &code)?;
                     tx.prepare_cached("DELETE FROM fact_fts WHERE rowid = ?1")?
                         .execute([pk])?;
                     tx.prepare_cached(
@@ -421,7 +432,7 @@ impl VectorWrite for EmbeddedStore {
                     effects.push(Effect::Fact {
                         scope: key,
                         id: fact.id,
-                        vector,
+                        code,
                     });
                 }
                 Ok(((), effects))

@@ -2,7 +2,8 @@
 //! 100k vectors of 384 dimensions (p50/p95), and store open time at 100k relations.
 //!
 //! Run with `cargo run --release -p mnemo-eval --bin bench_store`. Prints numbers; it is not
-//! a test. `--quick` uses a tenth of the sizes (for a smoke run).
+//! a test. `--quick` uses a tenth of the sizes (for a smoke run); `--open 1000000` measures
+//! only the open time, at that many relations.
 //!
 //! The 100k scan is memory-bound and split over the cores: on a shared VM the bandwidth a
 //! process gets varies from run to run (seen here: p50 1.8 ms or 3.5 ms), so run it a few
@@ -35,8 +36,21 @@ async fn main() -> anyhow::Result<()> {
         &format!("dimension {DIMENSION}, top-{TOP_K}, {QUERIES} queries per size"),
     );
     let mut rng = seeded(0x5eed);
+    let args: Vec<String> = std::env::args().collect();
+    let open_only: Option<usize> = match args.iter().position(|a| a == "--open") {
+        Some(i) => Some(
+            args.get(i + 1)
+                .context("--open needs a number of relations")?
+                .parse()?,
+        ),
+        None => None,
+    };
+    let search_sizes = match open_only {
+        Some(_) => vec![],
+        None => vec![10_000 / scale, 100_000 / scale],
+    };
 
-    for n in [10_000 / scale, 100_000 / scale] {
+    for n in search_sizes {
         let dir = tempfile::tempdir()?;
         let store = EmbeddedStore::open(dir.path(), DIMENSION)?;
         let scope = Scope::user("bench")?;
@@ -68,7 +82,7 @@ async fn main() -> anyhow::Result<()> {
         }
     }
 
-    let relations = 100_000 / scale;
+    let relations = open_only.unwrap_or(100_000 / scale);
     let dir = tempfile::tempdir()?;
     {
         let store = EmbeddedStore::open(dir.path(), DIMENSION)?;
@@ -76,7 +90,7 @@ async fn main() -> anyhow::Result<()> {
         build_graph(&store, relations, &mut rng).await?;
         println!(
             "graph: wrote {} entities and {relations} relations (+ their vectors) in {:.2} s",
-            ENTITIES / scale,
+            (ENTITIES * relations / 100_000).max(2),
             started.elapsed().as_secs_f64()
         );
     }

@@ -14,6 +14,8 @@ use crate::codec::{self, json, opt_ts, relation_times, ts, vector_blob};
 use crate::error::{EmbeddedError, Result};
 use crate::fts;
 use crate::memory::Effect;
+use crate::memory::{CodeTable, store_code};
+use crate::vectors::VectorCode;
 
 fn entity_exists(conn: &Connection, key: &str, id: EntityId) -> Result<bool> {
     let mut stmt = conn.prepare_cached("SELECT 1 FROM entities WHERE scope = ?1 AND id = ?2")?;
@@ -106,6 +108,7 @@ fn upsert_entity(
             }
         }
     }
+    let code = VectorCode::of(&entity.embedding);
     let pk: i64 = tx
         .prepare_cached(
             "INSERT INTO entities (scope, id, name, display_name, entity_type, aliases, embedding, \
@@ -131,6 +134,7 @@ fn upsert_entity(
             ],
             |r| r.get(0),
         )?;
+    store_code(tx, CodeTable::Entities, pk, &id, &code)?;
     tx.prepare_cached("DELETE FROM entity_keys WHERE scope = ?1 AND entity_id = ?2")?
         .execute(params![key, id])?;
     let mut insert_key =
@@ -149,7 +153,7 @@ fn upsert_entity(
     Ok(Effect::Entity {
         scope: key.to_owned(),
         id: entity.id,
-        vector: entity.embedding.clone(),
+        code,
     })
 }
 

@@ -35,7 +35,7 @@ async fn reopening_migrates_once_and_keeps_data() {
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 5);
+    assert_eq!(version, 6);
     let mode: String = conn
         .query_row("PRAGMA journal_mode", [], |r| r.get(0))
         .unwrap();
@@ -299,6 +299,9 @@ async fn version_4_fact_text_is_indexed_by_stem() {
                SELECT rowid, text, scope_tag FROM fact_fts;
              DROP TABLE fact_fts;
              ALTER TABLE fact_fts_v4 RENAME TO fact_fts;
+             DROP TABLE entity_codes; DROP TABLE relation_vector_codes; DROP TABLE fact_codes;
+             DROP TRIGGER entity_codes_deleted; DROP TRIGGER relation_vector_codes_deleted;
+             DROP TRIGGER fact_codes_deleted;
              PRAGMA user_version = 4;",
         )
         .unwrap();
@@ -470,6 +473,69 @@ async fn memory_is_rebuilt_on_reopen() {
     drop(store);
     let after = observe(EmbeddedStore::open(dir.path(), DIM).unwrap()).await;
     assert_eq!(before, after);
+
+    // Every vector has its code, and a deleted vector's code went with it.
+    let db = dir.path().join("mnemo.db");
+    let codes_match_rows = || {
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        for (table, codes) in [
+            ("entities", "entity_codes"),
+            ("relation_vectors", "relation_vector_codes"),
+            ("facts", "fact_codes"),
+        ] {
+            let count = |t: &str| -> i64 {
+                conn.query_row(&format!("SELECT count(*) FROM {t}"), [], |r| r.get(0))
+                    .unwrap()
+            };
+            assert!(count(table) > 0, "{table}");
+            assert_eq!(count(codes), count(table), "{codes}");
+        }
+    };
+    codes_match_rows();
+
+    // Open reads each vector's stored code. A code of another format, or one whose id is
+    // not its row's (here: every fact's row holding another fact's code, as after rowids
+    // were renumbered), is computed again from the vector (taken as they are, these would
+    // change the dump and the search).
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute_batch(
+            "UPDATE relation_vector_codes \
+               SET code = CAST(x'02' || zeroblob(length(code) - 1) AS BLOB); \
+             UPDATE fact_codes SET (id, code) = (SELECT o.id, o.code FROM fact_codes o \
+               WHERE o.source_row != fact_codes.source_row ORDER BY o.source_row LIMIT 1);",
+        )
+        .unwrap();
+    let after = observe(EmbeddedStore::open(dir.path(), DIM).unwrap()).await;
+    assert_eq!(before, after);
+
+    // A store from before codes were stored (version 5): the migration adds the tables,
+    // the first open computes every code and stores it, and the next open reads them.
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute_batch(
+            "DROP TABLE entity_codes; DROP TABLE relation_vector_codes; DROP TABLE fact_codes; \
+             DROP TRIGGER entity_codes_deleted; DROP TRIGGER relation_vector_codes_deleted; \
+             DROP TRIGGER fact_codes_deleted; PRAGMA user_version = 5;",
+        )
+        .unwrap();
+    let after = observe(EmbeddedStore::open(dir.path(), DIM).unwrap()).await;
+    assert_eq!(before, after);
+    codes_match_rows();
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute_batch(
+        "UPDATE relation_vectors SET vector = zeroblob(length(vector)); \
+         UPDATE entities SET embedding = zeroblob(length(embedding)); \
+         UPDATE facts SET vector = zeroblob(length(vector))",
+    )
+    .unwrap();
+    drop(conn);
+    let reopened = EmbeddedStore::open(dir.path(), DIM).unwrap();
+    assert_eq!(
+        reopened.memory_dump().unwrap(),
+        before[0],
+        "the memory comes from the stored codes, not the vectors"
+    );
 }
 
 fn add_event(fact_id: FactId) -> FactEvent {

@@ -280,7 +280,8 @@ fn rows_of_scope(dir: &std::path::Path, scope_key: &str) -> Vec<(String, i64)> {
         .collect::<Result<_, _>>()
         .unwrap();
     // A table without a scope column would escape this check: every such table must be
-    // the store's meta table or part of a full-text index (whose orphans are checked below).
+    // the store's meta table, part of a full-text index or a table of vector codes (whose
+    // orphans are checked below).
     let unscoped: Vec<String> = conn
         .prepare(
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT IN \
@@ -296,7 +297,8 @@ fn rows_of_scope(dir: &std::path::Path, scope_key: &str) -> Vec<(String, i64)> {
         let allowed = table == "meta"
             || table.starts_with("sqlite_")
             || table.starts_with("entity_fts")
-            || table.starts_with("fact_fts");
+            || table.starts_with("fact_fts")
+            || table.ends_with("_codes");
         assert!(allowed, "table {table} has no scope column: {unscoped:?}");
     }
     for expected in [
@@ -330,6 +332,23 @@ fn rows_of_scope(dir: &std::path::Path, scope_key: &str) -> Vec<(String, i64)> {
             )
             .unwrap();
         out.push((format!("orphan {fts}"), n));
+    }
+    // Nor any code its vector.
+    for (codes, table, row) in [
+        ("entity_codes", "entities", "pk"),
+        ("relation_vector_codes", "relation_vectors", "rowid"),
+        ("fact_codes", "facts", "pk"),
+    ] {
+        let n: i64 = conn
+            .query_row(
+                &format!(
+                    "SELECT count(*) FROM {codes} WHERE source_row NOT IN (SELECT {row} FROM {table})"
+                ),
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        out.push((format!("orphan {codes}"), n));
     }
     out
 }
