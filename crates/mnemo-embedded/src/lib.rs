@@ -288,30 +288,66 @@ impl Inner {
     }
 }
 
-/// The `f32` vector of an entity by scope key and id (`exact_vectors`).
-const EXACT_ENTITY_VECTOR: &str = "SELECT embedding FROM entities WHERE scope = ?1 AND id = ?2";
-/// The same for a relation vector.
-const EXACT_RELATION_VECTOR: &str =
-    "SELECT vector FROM relation_vectors WHERE scope = ?1 AND id = ?2";
-/// The same for a fact.
-const EXACT_FACT_VECTOR: &str = "SELECT vector FROM facts WHERE scope = ?1 AND id = ?2";
+/// How re-scoring reads a row's `f32` vector (`exact_vectors`): by the rowid memory holds
+/// for it (one b-tree descent) when that row still has the scope and id, else by scope and
+/// id through their index.
+struct ExactVectorSql {
+    by_rowid: &'static str,
+    by_id: &'static str,
+}
 
-/// Reads rows' `f32` vectors by id with `sql` (one of the `EXACT_*` queries), for the
-/// re-scoring step of `VectorSet::search`: memory holds only the 8-bit copies. A row gone
-/// from the table (its removal committed, not yet applied in memory) or not decoding (the
-/// load at open already left such rows out) is `None`.
+const EXACT_ENTITY_VECTOR: ExactVectorSql = ExactVectorSql {
+    by_rowid: "SELECT scope, id, embedding FROM entities WHERE pk = ?1",
+    by_id: "SELECT embedding FROM entities WHERE scope = ?1 AND id = ?2",
+};
+const EXACT_RELATION_VECTOR: ExactVectorSql = ExactVectorSql {
+    by_rowid: "SELECT scope, id, vector FROM relation_vectors WHERE rowid = ?1",
+    by_id: "SELECT vector FROM relation_vectors WHERE scope = ?1 AND id = ?2",
+};
+const EXACT_FACT_VECTOR: ExactVectorSql = ExactVectorSql {
+    by_rowid: "SELECT scope, id, vector FROM facts WHERE pk = ?1",
+    by_id: "SELECT vector FROM facts WHERE scope = ?1 AND id = ?2",
+};
+
+/// Reads rows' `f32` vectors by rowid or id with `sql` (one of the `EXACT_*` queries), for
+/// the re-scoring step of `VectorSet::search`: memory holds only the 8-bit copies. A row
+/// gone from the table (its removal committed, not yet applied in memory) or not decoding
+/// (the load at open already left such rows out) is `None`.
 fn exact_vectors<'a, Id: std::fmt::Display>(
     tx: &'a Transaction<'_>,
     inner: &'a Inner,
-    sql: &'static str,
+    sql: ExactVectorSql,
     scope_key: &'a str,
-) -> impl FnMut(&Id) -> Result<Option<Vec<f32>>> + 'a {
-    move |id| {
-        let blob: Option<Vec<u8>> = tx
-            .prepare_cached(sql)?
-            .query_row(rusqlite::params![scope_key, id.to_string()], |r| r.get(0))
-            .optional()?;
-        Ok(blob.and_then(|b| codec::parse_vector(&b, inner.dimension).ok()))
+) -> impl FnMut(&Id, i64) -> Result<Option<Vec<f32>>> + 'a {
+    use rusqlite::types::ValueRef;
+    let dimension = inner.dimension;
+    // Parsed straight from SQLite's buffer; a blob that does not decode is `None`.
+    let vector = move |blob: ValueRef<'_>| {
+        blob.as_blob()
+            .ok()
+            .and_then(|b| codec::parse_vector(b, dimension).ok())
+    };
+    move |id, rowid| {
+        let id = id.to_string();
+        let by_rowid: Option<Option<Vec<f32>>> = tx
+            .prepare_cached(sql.by_rowid)?
+            .query_row([rowid], |r| {
+                let same = r.get_ref(0)? == ValueRef::Text(scope_key.as_bytes())
+                    && r.get_ref(1)? == ValueRef::Text(id.as_bytes());
+                Ok(same.then(|| r.get_ref(2).ok().and_then(vector)))
+            })
+            .optional()?
+            .flatten();
+        Ok(match by_rowid {
+            Some(found) => found,
+            None => tx
+                .prepare_cached(sql.by_id)?
+                .query_row(rusqlite::params![scope_key, id], |r| {
+                    Ok(r.get_ref(0).ok().and_then(vector))
+                })
+                .optional()?
+                .flatten(),
+        })
     }
 }
 

@@ -40,6 +40,7 @@ pub(crate) enum Effect {
         scope: String,
         id: EntityId,
         code: VectorCode,
+        rowid: i64,
     },
     RemoveEntity {
         scope: String,
@@ -50,6 +51,7 @@ pub(crate) enum Effect {
         id: RelationId,
         times: RelationTimes,
         code: VectorCode,
+        rowid: i64,
     },
     RelationVectorTimes {
         scope: String,
@@ -64,6 +66,7 @@ pub(crate) enum Effect {
         scope: String,
         id: FactId,
         code: VectorCode,
+        rowid: i64,
     },
     RemoveFact {
         scope: String,
@@ -140,7 +143,9 @@ impl ResidentVectors {
                 continue;
             };
             let scope = memory.scope_mut(row.get(0)?);
-            scope.entities.upsert_code(id, (), code.bytes());
+            scope
+                .entities
+                .upsert_code(id, (), code.bytes(), row.get(2)?);
             code.note_missing(CodeTable::Entities, row, &mut missing)?;
         }
 
@@ -166,10 +171,12 @@ impl ResidentVectors {
             else {
                 continue;
             };
-            memory
-                .scope_mut(row.get(0)?)
-                .relations
-                .upsert_code(id, times, code.bytes());
+            memory.scope_mut(row.get(0)?).relations.upsert_code(
+                id,
+                times,
+                code.bytes(),
+                row.get(2)?,
+            );
             code.note_missing(CodeTable::RelationVectors, row, &mut missing)?;
         }
 
@@ -189,24 +196,30 @@ impl ResidentVectors {
             memory
                 .scope_mut(row.get(0)?)
                 .facts
-                .upsert_code(id, (), code.bytes());
+                .upsert_code(id, (), code.bytes(), row.get(2)?);
             code.note_missing(CodeTable::Facts, row, &mut missing)?;
         }
         Ok((memory, missing))
     }
 
-    /// Writes the codes [`ResidentVectors::load`] had to compute, in one transaction, so the
-    /// next open reads them.
+    /// Writes the codes [`ResidentVectors::load`] had to compute, a few thousand per
+    /// transaction (the first open of a large store from before 0006 writes one per vector,
+    /// and one transaction would grow the WAL by all of them). A code is only a copy of
+    /// what its vector gives: one not written is computed again at the next open.
     pub(crate) fn store_missing_codes(conn: &mut Connection, missing: MissingCodes) -> Result<()> {
+        const PER_TRANSACTION: usize = 10_000;
         if missing.is_empty() {
             return Ok(());
         }
         let count = missing.len();
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        for (table, source_row, id, code) in missing {
-            store_code(&tx, table, source_row, &id, &code)?;
+        let mut missing = missing.into_iter().peekable();
+        while missing.peek().is_some() {
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            for (table, source_row, id, code) in missing.by_ref().take(PER_TRANSACTION) {
+                store_code(&tx, table, source_row, &id, &code)?;
+            }
+            tx.commit()?;
         }
-        tx.commit()?;
         tracing::info!(count, "stored the codes of vectors that had none");
         Ok(())
     }
@@ -214,10 +227,15 @@ impl ResidentVectors {
     pub(crate) fn apply(&mut self, effects: Vec<Effect>) {
         for effect in effects {
             match effect {
-                Effect::Entity { scope, id, code } => {
+                Effect::Entity {
+                    scope,
+                    id,
+                    code,
+                    rowid,
+                } => {
                     self.scope_mut(scope)
                         .entities
-                        .upsert_code(id, (), code.as_bytes());
+                        .upsert_code(id, (), code.as_bytes(), rowid);
                 }
                 Effect::RemoveEntity { scope, id } => {
                     if let Some(s) = self.scopes.get_mut(&scope) {
@@ -229,10 +247,11 @@ impl ResidentVectors {
                     id,
                     times,
                     code,
+                    rowid,
                 } => self
                     .scope_mut(scope)
                     .relations
-                    .upsert_code(id, times, code.as_bytes()),
+                    .upsert_code(id, times, code.as_bytes(), rowid),
                 Effect::RelationVectorTimes { scope, id, times } => {
                     if let Some(t) = self
                         .scopes
@@ -247,10 +266,15 @@ impl ResidentVectors {
                         s.relations.remove(&id);
                     }
                 }
-                Effect::Fact { scope, id, code } => {
+                Effect::Fact {
+                    scope,
+                    id,
+                    code,
+                    rowid,
+                } => {
                     self.scope_mut(scope)
                         .facts
-                        .upsert_code(id, (), code.as_bytes());
+                        .upsert_code(id, (), code.as_bytes(), rowid);
                 }
                 Effect::RemoveFact { scope, id } => {
                     if let Some(s) = self.scopes.get_mut(&scope) {

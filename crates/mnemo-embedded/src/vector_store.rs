@@ -294,6 +294,7 @@ impl VectorWrite for EmbeddedStore {
                         id: item.id,
                         times: item.times,
                         code,
+                        rowid,
                     });
                 }
                 Ok(((), effects))
@@ -433,6 +434,7 @@ impl VectorWrite for EmbeddedStore {
                         scope: key,
                         id: fact.id,
                         code,
+                        rowid: pk,
                     });
                 }
                 Ok(((), effects))

@@ -134,6 +134,9 @@ pub(crate) struct VectorSet<Id, P> {
     /// One bit per dimension, set when the component is positive; `signs_per_row` bytes
     /// per row.
     signs: Vec<u8>,
+    /// Where the store keeps each row's `f32` vector (its SQLite rowid), so re-scoring
+    /// reads it without the id index; -1 when unknown.
+    rowids: Vec<i64>,
     rows: HashMap<Id, usize>,
 }
 
@@ -146,6 +149,7 @@ impl<Id: Copy + Eq + Hash + Ord + Send + Sync, P: Sync> VectorSet<Id, P> {
             quantised: Vec::new(),
             meta: Vec::new(),
             signs: Vec::new(),
+            rowids: Vec::new(),
             rows: HashMap::new(),
         }
     }
@@ -162,6 +166,7 @@ impl<Id: Copy + Eq + Hash + Ord + Send + Sync, P: Sync> VectorSet<Id, P> {
         self.quantised.reserve(additional * d);
         self.meta.reserve(additional);
         self.signs.reserve(additional * self.signs_per_row());
+        self.rowids.reserve(additional);
         self.rows.reserve(additional);
     }
 
@@ -176,12 +181,13 @@ impl<Id: Copy + Eq + Hash + Ord + Send + Sync, P: Sync> VectorSet<Id, P> {
     /// Inserts or replaces by id, quantising `vector` (of the set's dimension).
     #[cfg(test)]
     pub(crate) fn upsert(&mut self, id: Id, payload: P, vector: &[f32]) {
-        self.upsert_code(id, payload, VectorCode::of(vector).as_bytes());
+        self.upsert_code(id, payload, VectorCode::of(vector).as_bytes(), -1);
     }
 
     /// Inserts or replaces by id, from the row's stored code (a [`VectorCode`]'s bytes
-    /// for the set's dimension, checked by [`VectorCode::fits`]).
-    pub(crate) fn upsert_code(&mut self, id: Id, payload: P, code: &[u8]) {
+    /// for the set's dimension, checked by [`VectorCode::fits`]) and the rowid of its
+    /// `f32` vector in the store.
+    pub(crate) fn upsert_code(&mut self, id: Id, payload: P, code: &[u8], rowid: i64) {
         let d = self.dimension;
         let b = self.signs_per_row();
         assert!(VectorCode::fits(code, d), "code checked by caller");
@@ -197,10 +203,12 @@ impl<Id: Copy + Eq + Hash + Ord + Send + Sync, P: Sync> VectorSet<Id, P> {
                 self.quantised.resize((row + 1) * d, 0);
                 self.meta.push(QuantMeta::default());
                 self.signs.resize((row + 1) * b, 0);
+                self.rowids.push(rowid);
                 self.rows.insert(id, row);
                 row
             }
         };
+        self.rowids[row] = rowid;
         let (codes, rest) = code[1..].split_at(d);
         let (signs, meta) = rest.split_at(b);
         for (q, &c) in self.quantised[row * d..(row + 1) * d].iter_mut().zip(codes) {
@@ -228,6 +236,7 @@ impl<Id: Copy + Eq + Hash + Ord + Send + Sync, P: Sync> VectorSet<Id, P> {
         }
         self.ids.swap_remove(row);
         self.meta.swap_remove(row);
+        self.rowids.swap_remove(row);
         self.quantised.truncate(last * d);
         self.signs.truncate(last * b);
         Some(self.payloads.swap_remove(row))
@@ -263,10 +272,10 @@ impl<Id: Copy + Eq + Hash + Ord + Send + Sync, P: Sync> VectorSet<Id, P> {
         query: &[f32],
         k: usize,
         keep: impl Fn(&P) -> bool + Sync,
-        exact: impl FnMut(&Id) -> Result<Option<Vec<f32>>, E>,
+        mut exact: impl FnMut(&Id) -> Result<Option<Vec<f32>>, E>,
     ) -> Result<Vec<(Id, f32)>, E> {
         self.candidates(query, k, keep, VectorSearch::EXACT)
-            .rescore(query, exact)
+            .rescore(query, |id, _| exact(id))
     }
 
     /// The scan: every row passing `keep` that could be among the `k` best by dot product
@@ -326,13 +335,13 @@ impl<Id: Copy + Eq + Hash + Ord + Send + Sync, P: Sync> VectorSet<Id, P> {
             f32::NEG_INFINITY
         };
 
-        let mut rows: Vec<(Id, f32)> = partials
+        let mut rows: Vec<(Id, i64, f32)> = partials
             .iter()
             .flat_map(|p| p.candidates.iter())
             .filter(|&&(_, upper)| upper >= threshold)
-            .map(|&(row, upper)| (self.ids[row], upper))
+            .map(|&(row, upper)| (self.ids[row], self.rowids[row], upper))
             .collect();
-        rows.sort_by(|a, b| Score(b.1).cmp(&Score(a.1)).then_with(|| a.0.cmp(&b.0)));
+        rows.sort_by(|a, b| Score(b.2).cmp(&Score(a.2)).then_with(|| a.0.cmp(&b.0)));
         Candidates { k, rows }
     }
 }
@@ -421,30 +430,31 @@ fn split<T: Send>(
     })
 }
 
-/// What a scan left: the rows that could be in the top k, with their upper bounds, best
-/// first.
+/// What a scan left: the rows that could be in the top k, with the rowids of their `f32`
+/// vectors and their upper bounds, best first.
 #[derive(Debug)]
 pub(crate) struct Candidates<Id> {
     k: usize,
-    rows: Vec<(Id, f32)>,
+    rows: Vec<(Id, i64, f32)>,
 }
 
 impl<Id: Copy + Ord> Candidates<Id> {
     /// The exact top k, best first (ties by id): each candidate scored with its `f32`
-    /// vector from `exact` (the one it was upserted with; `None` when it is gone, and it is
-    /// skipped), best upper bound first, until the k-th exact score beats the next upper
-    /// bound and no candidate left can enter.
+    /// vector from `exact` (given the id and the rowid it was upserted with: the vector it
+    /// was upserted with; `None` when it is gone, and it is skipped), best upper bound
+    /// first, until the k-th exact score beats the next upper bound and no candidate left
+    /// can enter.
     pub(crate) fn rescore<E>(
         self,
         query: &[f32],
-        mut exact: impl FnMut(&Id) -> Result<Option<Vec<f32>>, E>,
+        mut exact: impl FnMut(&Id, i64) -> Result<Option<Vec<f32>>, E>,
     ) -> Result<Vec<(Id, f32)>, E> {
         let mut best: TopK<Ranked<Id>> = TopK::new(self.k);
-        for (id, upper) in self.rows {
+        for (id, rowid, upper) in self.rows {
             if best.worst().is_some_and(|worst| Score(upper) < worst.score) {
                 break;
             }
-            let Some(vector) = exact(&id)? else {
+            let Some(vector) = exact(&id, rowid)? else {
                 continue;
             };
             if vector.len() != query.len() {
@@ -951,7 +961,7 @@ mod shortlist {
         k: usize,
         how: VectorSearch,
     ) -> Vec<(u32, f32)> {
-        let exact = |id: &u32| Ok::<_, ()>(vectors.get(id).cloned());
+        let exact = |id: &u32, _| Ok::<_, ()>(vectors.get(id).cloned());
         set.candidates(query, k, |visible| *visible, how)
             .rescore(query, exact)
             .unwrap()
@@ -1136,7 +1146,8 @@ mod shortlist {
         let mut codes = vec![0i8; 20];
         let meta = quantise(&v, &mut codes);
         let mut set = VectorSet::<u32, ()>::new(20);
-        set.upsert_code(7, (), code.as_bytes());
+        set.upsert_code(7, (), code.as_bytes(), 70);
+        assert_eq!(set.rowids, [70]);
         assert_eq!(set.get(&7), Some((&codes[..], meta.scale, &())));
         assert_eq!(set.meta[0], meta);
         let mut signs = vec![0u8; 3];

@@ -154,6 +154,7 @@ fn upsert_entity(
         scope: key.to_owned(),
         id: entity.id,
         code,
+        rowid: pk,
     })
 }
 

@@ -342,3 +342,91 @@ async fn fact_search_by_vector_and_text() {
             .is_empty()
     );
 }
+
+/// Re-scoring reads a row's `f32` vector by the rowid memory learned for it, and only when
+/// that row still holds the same scope and id; otherwise by scope and id. Here the rows of
+/// two facts (and of two relation vectors) trade rowids behind the store's back: each must
+/// still be scored with its own vector (exactly 1 against itself), not with the other's
+/// (the rowid alone) and not dropped (no fallback).
+#[tokio::test]
+async fn rescoring_reads_each_rows_own_vector_whatever_its_rowid() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = EmbeddedStore::open(dir.path(), DIM).unwrap();
+    let s = scope("alice");
+    let mut facts = Vec::new();
+    for i in 0..2 {
+        let fact = Fact {
+            id: FactId::new(),
+            scope: s.clone(),
+            text: format!("fact {i}"),
+            metadata: serde_json::json!({}),
+            created_at: day(1),
+            updated_at: day(1),
+            episodes: Vec::new(),
+        };
+        let event = FactEvent {
+            fact_id: fact.id,
+            event: FactEventKind::Add,
+            old_text: None,
+            new_text: Some(fact.text.clone()),
+            at: day(1),
+            episode: None,
+        };
+        store.put_fact(&fact, &axis(i), &event).await.unwrap();
+        facts.push(fact.id);
+    }
+    let people = [
+        entity(&s, "ann", &[], axis(5)),
+        entity(&s, "bo", &[], axis(6)),
+    ];
+    let mut ops: Vec<WriteOp> = people.iter().cloned().map(WriteOp::UpsertEntity).collect();
+    let relations: Vec<_> = (0..2)
+        .map(|i| relation(&s, &people[0], "KNOWS", &people[1], &format!("knows {i}")))
+        .collect();
+    ops.extend(relations.iter().cloned().map(WriteOp::AddRelation));
+    store.apply(&s, ops).await.unwrap();
+    let vectors: Vec<_> = relations
+        .iter()
+        .enumerate()
+        .map(|(i, r)| relation_vector(r, axis(2 + i)))
+        .collect();
+    store.upsert_relation_vectors(&vectors).await.unwrap();
+
+    let conn = rusqlite::Connection::open(dir.path().join("mnemo.db")).unwrap();
+    conn.execute_batch(
+        "UPDATE facts SET pk = -pk; UPDATE facts SET pk = 3 + pk; \
+         UPDATE relation_vectors SET rowid = -rowid; UPDATE relation_vectors SET rowid = 3 + rowid;",
+    )
+    .unwrap();
+    let rows = |sql: &str| -> Vec<i64> {
+        conn.prepare(sql)
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    };
+    assert_eq!(rows("SELECT pk FROM facts ORDER BY pk"), [1, 2], "swapped");
+    assert_eq!(
+        rows("SELECT rowid FROM relation_vectors ORDER BY rowid"),
+        [1, 2]
+    );
+
+    for (i, id) in facts.iter().enumerate() {
+        let hits = store.search_facts(&s, &axis(i), 2).await.unwrap();
+        let got: Vec<(FactId, f32)> = hits.iter().map(|h| (h.item.id, h.score)).collect();
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert_eq!(got[0], (*id, 1.0), "{got:?}");
+        assert_eq!(got[1].1, 0.0, "{got:?}");
+    }
+    for (i, r) in relations.iter().enumerate() {
+        let hits = store
+            .search_relations(&s, &axis(2 + i), 2, Visibility::now())
+            .await
+            .unwrap();
+        let got: Vec<_> = hits.iter().map(|h| (h.item, h.score)).collect();
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert_eq!(got[0], (r.id, 1.0), "{got:?}");
+        assert_eq!(got[1].1, 0.0, "{got:?}");
+    }
+}
