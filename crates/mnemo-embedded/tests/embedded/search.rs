@@ -355,23 +355,8 @@ async fn rescoring_reads_each_rows_own_vector_whatever_its_rowid() {
     let s = scope("alice");
     let mut facts = Vec::new();
     for i in 0..2 {
-        let fact = Fact {
-            id: FactId::new(),
-            scope: s.clone(),
-            text: format!("fact {i}"),
-            metadata: serde_json::json!({}),
-            created_at: day(1),
-            updated_at: day(1),
-            episodes: Vec::new(),
-        };
-        let event = FactEvent {
-            fact_id: fact.id,
-            event: FactEventKind::Add,
-            old_text: None,
-            new_text: Some(fact.text.clone()),
-            at: day(1),
-            episode: None,
-        };
+        let fact = mnemo_testkit::fixtures::fact(&s, &format!("fact {i}"), 1);
+        let event = mnemo_testkit::fixtures::fact_event(&fact, FactEventKind::Add, None, 1);
         store.put_fact(&fact, &axis(i), &event).await.unwrap();
         facts.push(fact.id);
     }
