@@ -3,7 +3,9 @@
 //!
 //! Run with `cargo run --release -p mnemo-eval --bin bench_store`. Prints numbers; it is not
 //! a test. `--quick` uses a tenth of the sizes (for a smoke run); `--open 1000000` measures
-//! only the open time, at that many relations.
+//! only the open time, at that many relations; `--upgrade` first measures the open of that
+//! store made as it was before the stored vector codes (schema version 5: every code
+//! computed and stored once), with its peak memory.
 //!
 //! The 100k scan is memory-bound and split over the cores: on a shared VM the bandwidth a
 //! process gets varies from run to run (seen here: p50 1.8 ms or 3.5 ms), so run it a few
@@ -109,6 +111,9 @@ async fn main() -> anyhow::Result<()> {
         .map(|(name, len)| format!("{name} {:.1} MB", *len as f64 / 1e6))
         .collect();
     println!("graph: files {}", files.join(", "));
+    if args.iter().any(|a| a == "--upgrade") {
+        upgrade_open(dir.path())?;
+    }
     let mut opens = Vec::new();
     for _ in 0..5 {
         let started = Instant::now();
@@ -117,6 +122,35 @@ async fn main() -> anyhow::Result<()> {
         drop(store);
     }
     report(&format!("open    {relations} relations"), &opens);
+    Ok(())
+}
+
+/// Drops the vector codes (back to schema version 5) and measures the one open that computes
+/// and stores them all: its time, and the peak resident memory it adds.
+fn upgrade_open(dir: &std::path::Path) -> anyhow::Result<()> {
+    rusqlite::Connection::open(dir.join("mnemo.db"))?.execute_batch(
+        "DROP TRIGGER entity_codes_deleted; DROP TRIGGER relation_vector_codes_deleted; \
+         DROP TRIGGER fact_codes_deleted; DROP TABLE entity_codes; \
+         DROP TABLE relation_vector_codes; DROP TABLE fact_codes; PRAGMA user_version = 5;",
+    )?;
+    // Writing 5 to clear_refs resets the peak (VmHWM) to the current resident size.
+    let reset = std::fs::write("/proc/self/clear_refs", "5").is_ok();
+    let before = mnemo_eval::scale::rss_mb();
+    let started = Instant::now();
+    let store = EmbeddedStore::open(dir, DIMENSION)?;
+    let elapsed = started.elapsed();
+    let after = mnemo_eval::scale::rss_mb();
+    let peak = mnemo_eval::scale::peak_rss_mb().filter(|_| reset);
+    drop(store);
+    let mb = |v: Option<f64>| v.map_or("?".to_owned(), |v| format!("{v:.0} MB"));
+    println!(
+        "upgrade open (every code computed and stored): {:.2} s; RSS {} before, {} after, \
+         peak {}",
+        elapsed.as_secs_f64(),
+        mb(before),
+        mb(after),
+        mb(peak)
+    );
     Ok(())
 }
 
