@@ -126,80 +126,70 @@ impl ResidentVectors {
             }
         }
 
-        // A row that does not decode is logged, counted and left out (`keep`): the store
-        // opens whatever one row says, and reads skip that row too. Each table is read in
-        // rowid order beside its codes (see 0006_vector_codes.sql).
-        let mut missing = MissingCodes::new();
-        let mut stmt = conn.prepare("SELECT scope, id, pk, embedding FROM entities ORDER BY pk")?;
-        let mut code_stmt = CodeTable::Entities.select(conn)?;
-        let mut codes = CodeReader::new(code_stmt.query([])?);
-        let mut rows = stmt.query([])?;
-        while let Some(row) = rows.next()? {
-            let decoded = (|| -> Result<EntityId> { parse_id(row.get_ref(1)?.as_str()?) })();
-            let Some(id) = keep(skipped, "entities", row, 1, decoded)? else {
-                continue;
-            };
-            let Some(code) = keep(skipped, "entities", row, 1, codes.code(row, dimension))? else {
-                continue;
-            };
-            let scope = memory.scope_mut(row.get(0)?);
-            scope
-                .entities
-                .upsert_code(id, (), code.bytes(), row.get(2)?);
-            code.note_missing(CodeTable::Entities, row, &mut missing)?;
-        }
-
-        let mut stmt = conn.prepare(
+        let mut missing = memory.load_table(
+            conn,
+            CodeTable::Entities,
+            "SELECT scope, id, pk, embedding FROM entities ORDER BY pk",
+            skipped,
+            |row| Ok((parse_id(row.get_ref(1)?.as_str()?)?, ())),
+            |scope| &mut scope.entities,
+        )?;
+        missing.extend(memory.load_table(
+            conn,
+            CodeTable::RelationVectors,
             "SELECT scope, id, rowid, vector, valid_from, valid_to, recorded_at, \
              invalidated_at, retracted_at FROM relation_vectors ORDER BY rowid",
-        )?;
-        let mut code_stmt = CodeTable::RelationVectors.select(conn)?;
-        let mut codes = CodeReader::new(code_stmt.query([])?);
-        let mut rows = stmt.query([])?;
-        while let Some(row) = rows.next()? {
-            let decoded = (|| -> Result<(RelationId, RelationTimes)> {
+            skipped_vectors,
+            |row| {
                 Ok((
                     parse_id(row.get_ref(1)?.as_str()?)?,
                     relation_times(row, 4)?,
                 ))
-            })();
-            let kind = "relation_vectors";
-            let Some((id, times)) = keep(skipped_vectors, kind, row, 1, decoded)? else {
-                continue;
-            };
-            let Some(code) = keep(skipped_vectors, kind, row, 1, codes.code(row, dimension))?
-            else {
-                continue;
-            };
-            memory.scope_mut(row.get(0)?).relations.upsert_code(
-                id,
-                times,
-                code.bytes(),
-                row.get(2)?,
-            );
-            code.note_missing(CodeTable::RelationVectors, row, &mut missing)?;
-        }
+            },
+            |scope| &mut scope.relations,
+        )?);
+        missing.extend(memory.load_table(
+            conn,
+            CodeTable::Facts,
+            "SELECT scope, id, pk, vector FROM facts ORDER BY pk",
+            skipped_vectors,
+            |row| Ok((parse_id(row.get_ref(1)?.as_str()?)?, ())),
+            |scope| &mut scope.facts,
+        )?);
+        Ok((memory, missing))
+    }
 
-        let mut stmt = conn.prepare("SELECT scope, id, pk, vector FROM facts ORDER BY pk")?;
-        let mut code_stmt = CodeTable::Facts.select(conn)?;
+    /// Loads one vector table beside its codes (both in rowid order; see
+    /// 0006_vector_codes.sql). `sql` selects scope, id, rowid and vector, then whatever
+    /// `decode` reads besides the id. A row that does not decode is logged, counted in
+    /// `skipped` and left out (`keep`): the store opens whatever one row says, and reads
+    /// skip that row too. Returns the rows whose code had to be computed.
+    fn load_table<Id: Copy + Eq + std::hash::Hash + Ord + Send + Sync, P: Sync>(
+        &mut self,
+        conn: &Connection,
+        table: CodeTable,
+        sql: &str,
+        skipped: &SkippedRecords,
+        decode: impl Fn(&Row<'_>) -> Result<(Id, P)>,
+        set: impl Fn(&mut ScopeVectors) -> &mut VectorSet<Id, P>,
+    ) -> Result<MissingCodes> {
+        let mut missing = MissingCodes::new();
+        let kind = table.source();
+        let mut code_stmt = table.select(conn)?;
         let mut codes = CodeReader::new(code_stmt.query([])?);
+        let mut stmt = conn.prepare(sql)?;
         let mut rows = stmt.query([])?;
         while let Some(row) = rows.next()? {
-            let decoded = (|| -> Result<FactId> { parse_id(row.get_ref(1)?.as_str()?) })();
-            let Some(id) = keep(skipped_vectors, "facts", row, 1, decoded)? else {
+            let Some((id, payload)) = keep(skipped, kind, row, 1, decode(row))? else {
                 continue;
             };
-            let Some(code) = keep(skipped_vectors, "facts", row, 1, codes.code(row, dimension))?
-            else {
+            let Some(code) = keep(skipped, kind, row, 1, codes.code(row, self.dimension))? else {
                 continue;
             };
-            memory
-                .scope_mut(row.get(0)?)
-                .facts
-                .upsert_code(id, (), code.bytes(), row.get(2)?);
-            code.note_missing(CodeTable::Facts, row, &mut missing)?;
+            set(self.scope_mut(row.get(0)?)).upsert_code(id, payload, code.bytes(), row.get(2)?);
+            code.note_missing(table, row, &mut missing)?;
         }
-        Ok((memory, missing))
+        Ok(missing)
     }
 
     /// Writes the codes [`ResidentVectors::load`] had to compute, a few thousand per
@@ -355,6 +345,15 @@ pub(crate) enum CodeTable {
 }
 
 impl CodeTable {
+    /// The table of the vectors.
+    fn source(self) -> &'static str {
+        match self {
+            CodeTable::Entities => "entities",
+            CodeTable::RelationVectors => "relation_vectors",
+            CodeTable::Facts => "facts",
+        }
+    }
+
     /// Every stored code of the table, in source-row order.
     fn select(self, conn: &Connection) -> Result<Statement<'_>> {
         let table = match self {
