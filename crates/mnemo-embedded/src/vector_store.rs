@@ -134,7 +134,7 @@ impl VectorRead for EmbeddedStore {
 
     async fn fact(&self, scope: &Scope, id: FactId) -> Result<Option<Fact>, StoreError> {
         let scope = scope.clone();
-        self.blocking(move |inner| {
+        self.point_read(1, move |inner| {
             inner.read(|tx| get_fact(tx, &inner.skipped_vectors, &scope, id))
         })
         .await
@@ -203,7 +203,8 @@ impl VectorRead for EmbeddedStore {
 
     async fn fact_history(&self, scope: &Scope, id: FactId) -> Result<Vec<FactEvent>, StoreError> {
         let key = scope.key();
-        self.blocking(move |inner| {
+        // One fact's events, through its index.
+        self.point_read(1, move |inner| {
             inner.read(|tx| {
                 let sql = format!(
                     "SELECT {FACT_EVENT_COLUMNS} FROM fact_history \
@@ -225,7 +226,8 @@ impl VectorRead for EmbeddedStore {
         episode: EpisodeId,
     ) -> Result<Vec<FactEvent>, StoreError> {
         let key = scope.key();
-        self.blocking(move |inner| {
+        // One episode's events, through its index.
+        self.point_read(1, move |inner| {
             inner.read(|tx| {
                 let mut stmt = tx.prepare_cached(&episode_events_sql())?;
                 event_rows(

@@ -32,13 +32,15 @@ pub(crate) use write::erase_scope;
 #[async_trait]
 impl GraphRead for EmbeddedStore {
     async fn ping(&self) -> Result<(), StoreError> {
-        self.blocking(|inner| inner.read(|tx| Ok(tx.query_row("SELECT 1", [], |_| Ok(()))?)))
-            .await
+        self.point_read(1, |inner| {
+            inner.read(|tx| Ok(tx.query_row("SELECT 1", [], |_| Ok(()))?))
+        })
+        .await
     }
 
     async fn entity(&self, scope: &Scope, id: EntityId) -> Result<Option<Entity>, StoreError> {
         let scope = scope.clone();
-        self.blocking(move |inner| {
+        self.point_read(1, move |inner| {
             inner.read(|tx| get_entity(tx, &inner.skipped, &scope, id, inner.dimension))
         })
         .await
@@ -50,7 +52,7 @@ impl GraphRead for EmbeddedStore {
         ids: &[EntityId],
     ) -> Result<Vec<Option<Entity>>, StoreError> {
         let (scope, ids) = (scope.clone(), ids.to_vec());
-        self.blocking(move |inner| {
+        self.point_read(ids.len(), move |inner| {
             inner.read(|tx| {
                 ids.iter()
                     .map(|&id| get_entity(tx, &inner.skipped, &scope, id, inner.dimension))
@@ -75,7 +77,7 @@ impl GraphRead for EmbeddedStore {
         names: &[String],
     ) -> Result<Vec<Option<Entity>>, StoreError> {
         let (scope, names) = (scope.clone(), names.to_vec());
-        self.blocking(move |inner| {
+        self.point_read(names.len(), move |inner| {
             inner.read(|tx| {
                 let mut stmt = tx.prepare_cached(
                     "SELECT entity_id FROM entity_keys WHERE scope = ?1 AND key = ?2",
@@ -179,8 +181,10 @@ impl GraphRead for EmbeddedStore {
         id: RelationId,
     ) -> Result<Option<Relation>, StoreError> {
         let scope = scope.clone();
-        self.blocking(move |inner| inner.read(|tx| get_relation(tx, &inner.skipped, &scope, id)))
-            .await
+        self.point_read(1, move |inner| {
+            inner.read(|tx| get_relation(tx, &inner.skipped, &scope, id))
+        })
+        .await
     }
 
     async fn relations_by_ids(
@@ -189,7 +193,7 @@ impl GraphRead for EmbeddedStore {
         ids: &[RelationId],
     ) -> Result<Vec<Option<Relation>>, StoreError> {
         let (scope, ids) = (scope.clone(), ids.to_vec());
-        self.blocking(move |inner| {
+        self.point_read(ids.len(), move |inner| {
             inner.read(|tx| {
                 ids.iter()
                     .map(|&id| get_relation(tx, &inner.skipped, &scope, id))
@@ -205,7 +209,12 @@ impl GraphRead for EmbeddedStore {
         query: &RelationQuery,
     ) -> Result<Vec<Relation>, StoreError> {
         let (scope, query) = (scope.clone(), query.clone());
-        self.blocking(move |inner| {
+        // One entity's relations come through its index; the whole scope's are a scan.
+        let keys = match query.entity {
+            Some(_) => query.limit,
+            None => usize::MAX,
+        };
+        self.point_read(keys, move |inner| {
             inner.read(|tx| query_relations(tx, &inner.skipped, &scope, &query))
         })
         .await
@@ -235,8 +244,10 @@ impl GraphRead for EmbeddedStore {
     }
 
     async fn episode(&self, id: EpisodeId) -> Result<Option<Episode>, StoreError> {
-        self.blocking(move |inner| inner.read(|tx| get_episode(tx, &inner.skipped, id)))
-            .await
+        self.point_read(1, move |inner| {
+            inner.read(|tx| get_episode(tx, &inner.skipped, id))
+        })
+        .await
     }
 
     async fn pending_episodes(&self, limit: usize) -> Result<Vec<Episode>, StoreError> {
@@ -278,13 +289,16 @@ impl GraphRead for EmbeddedStore {
         episode: EpisodeId,
     ) -> Result<Footprint, StoreError> {
         let scope = scope.clone();
-        self.blocking(move |inner| inner.read(|tx| footprint(tx, &inner.skipped, &scope, episode)))
-            .await
+        // Through the provenance and `invalidated_in` indexes; as long as what one episode did.
+        self.point_read(1, move |inner| {
+            inner.read(|tx| footprint(tx, &inner.skipped, &scope, episode))
+        })
+        .await
     }
 
     async fn scope_summary(&self, scope: &Scope) -> Result<Option<ScopeSummary>, StoreError> {
         let scope = scope.clone();
-        self.blocking(move |inner| {
+        self.point_read(1, move |inner| {
             inner.read(|tx| {
                 let sql =
                     format!("SELECT {SCOPE_SUMMARY_COLUMNS} FROM scope_summaries WHERE scope = ?1");

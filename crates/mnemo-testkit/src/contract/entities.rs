@@ -5,7 +5,7 @@
 use mnemo_core::ports::{Scored, WriteOp};
 use mnemo_core::{Entity, EntityId, FactEventKind, RelationId, StoreError};
 
-use super::{LISTING, apply, ok, set};
+use super::{LISTING, apply, long_batch, ok, set};
 use crate::ContractStore;
 use crate::fixtures::{
     self, axis, cosine, day, entity, fact_event, later, relation, relation_vector, since, towards,
@@ -446,5 +446,13 @@ pub async fn entities_by_names_answers_each_name_in_order<S: ContractStore + ?Si
         .count(),
         0,
         "another scope sees none of them"
+    );
+    let (long, answers) = long_batch(&names, &found);
+    let found_long = store.entities_by_names(&scope, &long).await;
+    assert_eq!(
+        ok(found_long, "entities_by_names"),
+        answers,
+        "{} names",
+        long.len()
     );
 }

@@ -70,6 +70,26 @@ fn ok<T>(result: Result<T, StoreError>, what: &str) -> T {
     }
 }
 
+/// A batch of `keys` repeated fifty times, and the answers to it if each key is answered
+/// as in `answers` (the batch of `keys` once): a backend may read short and long batches
+/// differently, and both must answer alike.
+fn long_batch<K: Clone, T: Clone>(keys: &[K], answers: &[T]) -> (Vec<K>, Vec<T>) {
+    let repeat = |n: usize| n * 50;
+    (
+        keys.iter()
+            .cloned()
+            .cycle()
+            .take(repeat(keys.len()))
+            .collect(),
+        answers
+            .iter()
+            .cloned()
+            .cycle()
+            .take(repeat(answers.len()))
+            .collect(),
+    )
+}
+
 /// A read addressed at a record of another scope must return nothing: `Ok` with no items,
 /// or `NotFound`. Anything else (items, or another error) fails.
 fn nothing_or_not_found<T: Debug>(result: Result<Vec<T>, StoreError>, what: &str) {

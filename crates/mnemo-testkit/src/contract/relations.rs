@@ -8,7 +8,7 @@ use mnemo_core::{
     RelationType, Scope, StatedEnd,
 };
 
-use super::{LISTING, apply, apply_not_found, by_entity, ok, set};
+use super::{LISTING, apply, apply_not_found, by_entity, long_batch, ok, set};
 use crate::ContractStore;
 use crate::fixtures::{
     self, at, axis, day, entity, graph_to_text, later, relation, relation_vector, since, unit,
@@ -1090,6 +1090,14 @@ pub async fn reads_by_ids_answer_each_id_in_order<S: ContractStore + ?Sized>(sto
         vec![None; ids.len()],
         "another scope sees none of them"
     );
+    let (long, answers) = long_batch(&ids, &found);
+    let found_long = store.relations_by_ids(&w.scope, &long).await;
+    assert_eq!(
+        ok(found_long, "relations_by_ids"),
+        answers,
+        "{} ids",
+        long.len()
+    );
 
     let entity_ids = [w.nyc.id, EntityId::new(), w.alice.id, w.nyc.id];
     let found = ok(
@@ -1113,5 +1121,13 @@ pub async fn reads_by_ids_answer_each_id_in_order<S: ContractStore + ?Sized>(sto
         ),
         vec![None; entity_ids.len()],
         "another scope sees none of them"
+    );
+    let (long, answers) = long_batch(&entity_ids, &found);
+    let found_long = store.entities_by_ids(&w.scope, &long).await;
+    assert_eq!(
+        ok(found_long, "entities_by_ids"),
+        answers,
+        "{} ids",
+        long.len()
     );
 }
