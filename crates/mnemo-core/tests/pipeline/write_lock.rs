@@ -92,6 +92,9 @@ impl mnemo_core::ports::Embedder for SlowFor {
 async fn a_relation_fact_is_embedded_before_the_scopes_lock() {
     let settings = MemorySettings {
         facts_enabled: false,
+        // No earlier messages as context: the script tells the two adds apart by their
+        // words, and whichever is journaled first would be the other's context.
+        recent_messages: 0,
         ..MemorySettings::default()
     };
     let h = harness_with(settings.clone(), true).await;

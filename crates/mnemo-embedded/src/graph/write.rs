@@ -86,11 +86,14 @@ fn upsert_entity(
     scope: &Scope,
     key: &str,
     entity: &Entity,
-) -> Result<Effect> {
+) -> Result<Option<Effect>> {
     if entity.scope != *scope {
         return Err(EmbeddedError::not_found("entity", entity.id));
     }
     inner.check_vector(&entity.embedding)?;
+    if mentioned_again(tx, key, entity)? {
+        return Ok(None);
+    }
     let id = entity.id.to_string();
     let keys = entity_keys(entity)?;
     {
@@ -150,12 +153,49 @@ fn upsert_entity(
             fts::entity_names(&entity.display_name, &entity.name, &entity.aliases),
             fts::scope_tag(key)
         ])?;
-    Ok(Effect::Entity {
+    Ok(Some(Effect::Entity {
         scope: key.to_owned(),
         id: entity.id,
         code,
         rowid: pk,
-    })
+    }))
+}
+
+/// When the stored entity differs from `entity` at most in its mention count and times
+/// (an entity mentioned again, as by every `infer: false` add naming it), writes those
+/// and says so: its names, vector, lookup keys, FTS row, code and memory stay as they are.
+/// Rewriting them all was most of the writing of such an add.
+fn mentioned_again(tx: &Connection, key: &str, entity: &Entity) -> Result<bool> {
+    let aliases = json(&entity.aliases)?;
+    let embedding = vector_blob(&entity.embedding);
+    let stored: Option<(i64, bool)> = tx
+        .prepare_cached(
+            "SELECT pk, name, display_name, entity_type, aliases, embedding FROM entities \
+             WHERE scope = ?1 AND id = ?2",
+        )?
+        .query_row(params![key, entity.id.to_string()], |row| {
+            let text = |i: usize| row.get_ref(i).map(|v| v.as_str().ok().map(str::to_owned));
+            let same = text(1)?.as_deref() == Some(entity.name.as_str())
+                && text(2)?.as_deref() == Some(entity.display_name.as_str())
+                && text(3)?.as_deref() == Some(entity.entity_type.as_str())
+                && text(4)?.as_deref() == Some(aliases.as_str())
+                && row.get_ref(5)?.as_blob().ok() == Some(embedding.as_slice());
+            Ok((row.get(0)?, same))
+        })
+        .optional()?;
+    let Some((pk, true)) = stored else {
+        return Ok(false);
+    };
+    tx.prepare_cached(
+        "UPDATE entities SET mentions = ?1, created_at = ?2, updated_at = ?3 WHERE pk = ?4",
+    )?
+    .execute(params![
+        entity.mentions,
+        ts(&entity.created_at)?,
+        ts(&entity.updated_at)?,
+        pk
+    ])?;
+    Ok(true)
 }
 
 /// Adds a relation of `scope` between two of its entities, with its provenance index rows.
@@ -372,7 +412,7 @@ pub(super) fn apply_op(
 ) -> Result<Option<Effect>> {
     let none = |()| None;
     match op {
-        WriteOp::UpsertEntity(entity) => upsert_entity(tx, inner, scope, key, &entity).map(Some),
+        WriteOp::UpsertEntity(entity) => upsert_entity(tx, inner, scope, key, &entity),
         WriteOp::AddRelation(relation) => add_relation(tx, scope, key, &relation).map(none),
         WriteOp::AddProvenance { relation, episode } => {
             add_provenance(tx, key, relation, episode).map(none)

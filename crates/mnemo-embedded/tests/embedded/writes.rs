@@ -184,6 +184,65 @@ async fn names_and_aliases_resolve_to_one_entity() {
         .unwrap();
 }
 
+/// An entity written again with only its mention count and times changed keeps its names,
+/// vector and indexes (they are not rewritten); any other change goes through whole.
+#[tokio::test]
+async fn an_entity_mentioned_again_keeps_its_names_vector_and_indexes() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = EmbeddedStore::open(dir.path(), DIM).unwrap();
+    let s = scope("alice");
+    let mut alice = entity(&s, "Alice Smith", &["ally"], axis(0));
+    let upsert = |entity: &mnemo_core::Entity| vec![WriteOp::UpsertEntity(entity.clone())];
+    store.apply(&s, upsert(&alice)).await.unwrap();
+    let first = store.memory_dump().unwrap();
+
+    alice.mentions = 2;
+    alice.updated_at = day(2);
+    store.apply(&s, upsert(&alice)).await.unwrap();
+    assert_eq!(
+        store.entity(&s, alice.id).await.unwrap(),
+        Some(alice.clone())
+    );
+    assert_eq!(store.memory_dump().unwrap(), first, "memory is untouched");
+    let by_alias = store.entity_by_name(&s, "ALLY").await.unwrap();
+    assert_eq!(by_alias.map(|e| e.mentions), Some(2));
+    let text = store.search_entities_text(&s, "ally", 5).await.unwrap();
+    assert_eq!(
+        text.iter().map(|h| h.item.id).collect::<Vec<_>>(),
+        [alice.id]
+    );
+    let near = store.search_entities_vector(&s, &axis(0), 1).await.unwrap();
+    assert_eq!(near[0].item, alice);
+
+    // A new vector, or a new type, with the same names: written whole.
+    alice.embedding = axis(1);
+    alice.mentions = 3;
+    store.apply(&s, upsert(&alice)).await.unwrap();
+    assert_ne!(
+        store.memory_dump().unwrap(),
+        first,
+        "memory has the new vector"
+    );
+    let near = store.search_entities_vector(&s, &axis(1), 1).await.unwrap();
+    assert_eq!((near[0].item.id, near[0].score), (alice.id, 1.0));
+    alice.entity_type = mnemo_core::EntityType::parse("Organization").unwrap();
+    store.apply(&s, upsert(&alice)).await.unwrap();
+    assert_eq!(
+        store.entity(&s, alice.id).await.unwrap(),
+        Some(alice.clone())
+    );
+
+    let live = store.memory_dump().unwrap();
+    drop(store);
+    let store = EmbeddedStore::open(dir.path(), DIM).unwrap();
+    assert_eq!(
+        store.memory_dump().unwrap(),
+        live,
+        "the stored codes match memory"
+    );
+    assert_eq!(store.entity(&s, alice.id).await.unwrap(), Some(alice));
+}
+
 #[tokio::test]
 async fn episodes_are_journaled_once_per_idempotency_key() {
     let dir = tempfile::tempdir().unwrap();
