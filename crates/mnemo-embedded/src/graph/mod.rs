@@ -21,13 +21,21 @@ use crate::codec::{
     keep, scope_summary_row, ts,
 };
 use crate::error::{EmbeddedError, Result};
-use crate::{EXACT_ENTITY_VECTOR, EmbeddedStore, count_rows, exact_vectors, sql_int, with_records};
+use crate::{
+    EXACT_ENTITY_VECTOR, EmbeddedStore, POINT_READ_MAX_KEYS, count_rows, exact_vectors, sql_int,
+    with_records,
+};
 use read::{
     entities_text, episode_rows, footprint, get_entity, get_episode, get_relation, query_relations,
-    recent_episodes_sql, relations_in_window,
+    query_relations_within, recent_episodes_sql, relations_in_window,
 };
 use write::apply_op;
 pub(crate) use write::erase_scope;
+
+/// Rows an entity's relations read on the caller's thread before the query moves to the
+/// blocking pool: a few times the walk's limit of 40, so only an entity with many
+/// relations not visible at the query's point moves.
+const ENTITY_RELATIONS_INLINE_ROWS: usize = 256;
 
 #[async_trait]
 impl GraphRead for EmbeddedStore {
@@ -208,13 +216,26 @@ impl GraphRead for EmbeddedStore {
         scope: &Scope,
         query: &RelationQuery,
     ) -> Result<Vec<Relation>, StoreError> {
+        // One entity's relations come through its index, but the rows not visible at the
+        // query's point are read too (a hub at an early `as_of`): a point read only while
+        // the rows read stay within [`ENTITY_RELATIONS_INLINE_ROWS`]; past that the query
+        // runs again on the blocking pool. The whole scope's relations are a scan.
+        if query.entity.is_some() && query.limit <= POINT_READ_MAX_KEYS {
+            let (scope, query) = (scope.clone(), query.clone());
+            let within = self
+                .point_read(1, move |inner| {
+                    inner.read(|tx| {
+                        let budget = ENTITY_RELATIONS_INLINE_ROWS;
+                        query_relations_within(tx, &inner.skipped, &scope, &query, budget)
+                    })
+                })
+                .await?;
+            if let Some(found) = within {
+                return Ok(found);
+            }
+        }
         let (scope, query) = (scope.clone(), query.clone());
-        // One entity's relations come through its index; the whole scope's are a scan.
-        let keys = match query.entity {
-            Some(_) => query.limit,
-            None => usize::MAX,
-        };
-        self.point_read(keys, move |inner| {
+        self.blocking(move |inner| {
             inner.read(|tx| query_relations(tx, &inner.skipped, &scope, &query))
         })
         .await

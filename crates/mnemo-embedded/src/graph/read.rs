@@ -140,8 +140,22 @@ pub(super) fn query_relations(
     scope: &Scope,
     q: &RelationQuery,
 ) -> Result<Vec<Relation>> {
+    let all = query_relations_within(conn, skipped, scope, q, usize::MAX)?;
+    Ok(all.expect("no row budget to run out of"))
+}
+
+/// [`query_relations`], reading at most `budget` rows: `None` when the rows read ran out
+/// before the query's limit was met and more rows were left (most of them not visible at
+/// the query's point).
+pub(super) fn query_relations_within(
+    conn: &Connection,
+    skipped: &SkippedRecords,
+    scope: &Scope,
+    q: &RelationQuery,
+    budget: usize,
+) -> Result<Option<Vec<Relation>>> {
     if q.limit == 0 {
-        return Ok(Vec::new());
+        return Ok(Some(Vec::new()));
     }
     let sql = relations_sql(
         q.entity.is_some(),
@@ -157,7 +171,12 @@ pub(super) fn query_relations(
         stmt.query(params![scope.key(), entity])?
     };
     let mut out = Vec::new();
+    let mut read = 0usize;
     while let Some(row) = rows.next()? {
+        if read == budget {
+            return Ok(None);
+        }
+        read += 1;
         let Some(relation) = keep(skipped, "relations", row, 0, relation_row(row, scope))? else {
             continue;
         };
@@ -170,7 +189,7 @@ pub(super) fn query_relations(
             }
         }
     }
-    Ok(out)
+    Ok(Some(out))
 }
 
 /// `?1` scope, `?2` before, `?3` limit: newest first through `episodes_by_ingested`.

@@ -563,6 +563,49 @@ async fn erase_scope_removes_every_row_and_nothing_else() {
         .unwrap();
 }
 
+/// An entity's relations visible at a point are found however many rows before them are
+/// not visible (they are read past the short read's row budget, on the blocking pool).
+#[tokio::test]
+async fn an_entitys_visible_relations_are_found_behind_many_invisible_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = EmbeddedStore::open(dir.path(), DIM).unwrap();
+    let s = scope("alice");
+    let alice = entity(&s, "Alice", &[], axis(0));
+    let bob = entity(&s, "Bob", &[], axis(1));
+    let mut ops = vec![
+        WriteOp::UpsertEntity(alice.clone()),
+        WriteOp::UpsertEntity(bob.clone()),
+    ];
+    let mut visible = Vec::new();
+    for i in 0..300i64 {
+        let mut r = relation(&s, &alice, "KNOWS", &bob, &format!("Alice knows Bob {i}"));
+        r.times.recorded_at = day(2) + chrono::Duration::seconds(i);
+        if i < 290 {
+            r.times.retracted_at = Some(day(3));
+        } else {
+            visible.push(r.id);
+        }
+        ops.push(WriteOp::AddRelation(r));
+    }
+    store.apply(&s, ops).await.unwrap();
+    for (limit, want) in [(40, &visible[..]), (5, &visible[..5])] {
+        let q = RelationQuery {
+            entity: Some(alice.id),
+            outgoing_only: false,
+            relation_type: None,
+            visible_at: Some(Visibility::at(day(10))),
+            limit,
+        };
+        let got: Vec<_> = store.relations(&s, &q).await.unwrap();
+        assert_eq!(got.iter().map(|r| r.id).collect::<Vec<_>>(), want, "{q:?}");
+        let whole = RelationQuery {
+            visible_at: None,
+            ..q
+        };
+        assert_eq!(store.relations(&s, &whole).await.unwrap().len(), limit);
+    }
+}
+
 #[tokio::test]
 async fn relations_timeline_and_changes_window() {
     let dir = tempfile::tempdir().unwrap();
