@@ -91,10 +91,15 @@ fn upsert_entity(
         return Err(EmbeddedError::not_found("entity", entity.id));
     }
     inner.check_vector(&entity.embedding)?;
-    if mentioned_again(tx, key, entity)? {
+    let id = entity.id.to_string();
+    let row = EntityRow {
+        id: &id,
+        aliases: json(&entity.aliases)?,
+        embedding: vector_blob(&entity.embedding),
+    };
+    if mentioned_again(tx, key, entity, &row)? {
         return Ok(None);
     }
-    let id = entity.id.to_string();
     let keys = entity_keys(entity)?;
     {
         let mut owner =
@@ -129,8 +134,8 @@ fn upsert_entity(
                 entity.name,
                 entity.display_name,
                 entity.entity_type.as_str(),
-                json(&entity.aliases)?,
-                vector_blob(&entity.embedding),
+                row.aliases,
+                row.embedding,
                 entity.mentions,
                 ts(&entity.created_at)?,
                 ts(&entity.updated_at)?,
@@ -161,25 +166,39 @@ fn upsert_entity(
     }))
 }
 
+/// An entity's columns as stored: encoded once, for the comparison with the stored row
+/// and for the write.
+struct EntityRow<'a> {
+    id: &'a str,
+    aliases: String,
+    embedding: Vec<u8>,
+}
+
 /// When the stored entity differs from `entity` at most in its mention count and times
 /// (an entity mentioned again, as by every `infer: false` add naming it), writes those
 /// and says so: its names, vector, lookup keys, FTS row, code and memory stay as they are.
 /// Rewriting them all was most of the writing of such an add.
-fn mentioned_again(tx: &Connection, key: &str, entity: &Entity) -> Result<bool> {
-    let aliases = json(&entity.aliases)?;
-    let embedding = vector_blob(&entity.embedding);
+fn mentioned_again(
+    tx: &Connection,
+    key: &str,
+    entity: &Entity,
+    new: &EntityRow<'_>,
+) -> Result<bool> {
     let stored: Option<(i64, bool)> = tx
         .prepare_cached(
             "SELECT pk, name, display_name, entity_type, aliases, embedding FROM entities \
              WHERE scope = ?1 AND id = ?2",
         )?
-        .query_row(params![key, entity.id.to_string()], |row| {
-            let text = |i: usize| row.get_ref(i).map(|v| v.as_str().ok().map(str::to_owned));
-            let same = text(1)?.as_deref() == Some(entity.name.as_str())
-                && text(2)?.as_deref() == Some(entity.display_name.as_str())
-                && text(3)?.as_deref() == Some(entity.entity_type.as_str())
-                && text(4)?.as_deref() == Some(aliases.as_str())
-                && row.get_ref(5)?.as_blob().ok() == Some(embedding.as_slice());
+        .query_row(params![key, new.id], |row| {
+            let text_is = |i: usize, want: &str| {
+                row.get_ref(i)
+                    .map(|value| value.as_str().ok() == Some(want))
+            };
+            let same = text_is(1, &entity.name)?
+                && text_is(2, &entity.display_name)?
+                && text_is(3, entity.entity_type.as_str())?
+                && text_is(4, &new.aliases)?
+                && row.get_ref(5)?.as_blob().ok() == Some(new.embedding.as_slice());
             Ok((row.get(0)?, same))
         })
         .optional()?;
